@@ -1,0 +1,132 @@
+//! Configuration from the original's `PYTHUMBIO_*` environment variables (same names, same
+//! defaults), each also a command-line flag. A bad value stops the start with an error that names
+//! the variable.
+
+use clap::Parser;
+use std::{net::IpAddr, path::PathBuf, time::Duration};
+
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "pythumbio",
+    version,
+    about = "Video thumbnails, streaming WebM, previews and metadata over HTTP"
+)]
+pub struct Config {
+    /// TCP port to listen on (0 picks a free one)
+    #[arg(
+        long,
+        env = "PYTHUMBIO_PORT",
+        value_name = "PYTHUMBIO_PORT",
+        default_value_t = 8000
+    )]
+    pub port: u16,
+
+    /// Address to listen on
+    #[arg(
+        long,
+        env = "PYTHUMBIO_HOST",
+        value_name = "PYTHUMBIO_HOST",
+        default_value = "0.0.0.0"
+    )]
+    pub host: IpAddr,
+
+    /// Worker threads serving HTTP
+    #[arg(long, env = "PYTHUMBIO_WORKERS", value_name = "PYTHUMBIO_WORKERS", default_value_t = 2,
+          value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub workers: u16,
+
+    /// Pipelines run at once per worker (WORKERS x this in all)
+    #[arg(long, env = "PYTHUMBIO_CONCURRENCY_PER_WORKER", value_name = "PYTHUMBIO_CONCURRENCY_PER_WORKER",
+          default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub concurrency_per_worker: u16,
+
+    /// Largest chunk of a streamed body, in bytes (suffixes K, KiB, M, MiB); smaller buffers
+    /// that are ready together are joined up to it
+    #[arg(long, env = "PYTHUMBIO_CHUNKSIZE", value_name = "PYTHUMBIO_CHUNKSIZE", default_value = "32KiB",
+          value_parser = parse_size)]
+    pub chunksize: usize,
+
+    /// Requests that may wait for a free pipeline slot; more get 503 at once
+    #[arg(
+        long,
+        env = "PYTHUMBIO_QUEUE_LENGTH",
+        value_name = "PYTHUMBIO_QUEUE_LENGTH",
+        default_value_t = 64
+    )]
+    pub queue_length: usize,
+
+    /// Seconds a request may wait for a free pipeline slot before it gets 503
+    #[arg(long, env = "PYTHUMBIO_QUEUE_TIMEOUT", value_name = "PYTHUMBIO_QUEUE_TIMEOUT", default_value = "10",
+          value_parser = parse_seconds)]
+    pub queue_timeout: Duration,
+
+    /// Seconds to the first byte of a stream, or to a whole image or metadata document
+    #[arg(long, env = "PYTHUMBIO_TIMEOUT", value_name = "PYTHUMBIO_TIMEOUT", default_value = "30",
+          value_parser = parse_seconds)]
+    pub timeout: Duration,
+
+    /// Directory of pipeline files that replaces the built-in set
+    #[arg(long, env = "PYTHUMBIO_PIPELINES", value_name = "PYTHUMBIO_PIPELINES")]
+    pub pipelines: Option<PathBuf>,
+}
+
+impl Config {
+    /// Pipelines allowed to run at once.
+    pub fn max_pipelines(&self) -> usize {
+        self.workers as usize * self.concurrency_per_worker as usize
+    }
+}
+
+/// Bytes, with an optional K/KiB/M/MiB suffix (all binary); between 1 KiB and 16 MiB.
+fn parse_size(text: &str) -> Result<usize, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let scale = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1024,
+        "m" | "mb" | "mib" => 1024 * 1024,
+        _ => return Err(format!("{text:?} is not a size such as 32768 or 32KiB")),
+    };
+    let n: usize = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size such as 32768 or 32KiB"))?;
+    let bytes = n.checked_mul(scale).ok_or("too large")?;
+    if !(1024..=16 * 1024 * 1024).contains(&bytes) {
+        return Err(format!("{text:?} is outside 1KiB..16MiB"));
+    }
+    Ok(bytes)
+}
+
+/// Whole or fractional seconds, above 0 and at most a day.
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    match text.trim().parse::<f64>() {
+        Ok(s) if s > 0.0 && s <= 86_400.0 => Ok(Duration::from_secs_f64(s)),
+        _ => Err(format!("{text:?} is not a number of seconds above 0")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("32768"), Ok(32768));
+        assert_eq!(parse_size("32KiB"), Ok(32768));
+        assert_eq!(parse_size("1M"), Ok(1 << 20));
+        assert!(parse_size("12").is_err());
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("99999999999999999999K").is_err());
+    }
+
+    #[test]
+    fn defaults_match_the_original() {
+        let c = Config::try_parse_from(["pythumbio"]).unwrap();
+        assert_eq!(
+            (c.port, c.workers, c.concurrency_per_worker, c.chunksize),
+            (8000, 2, 4, 32768)
+        );
+        assert_eq!(c.max_pipelines(), 8);
+    }
+}

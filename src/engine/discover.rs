@@ -1,0 +1,60 @@
+//! Metadata through GStreamer's Discoverer, which runs its own pipeline per source.
+
+use super::error::{Failure, PipelineError};
+use super::guard::LiveToken;
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_pbutils as pbutils;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// What the Discoverer found, plus the source's size in bytes when the source knew it.
+pub struct Discovered {
+    pub info: pbutils::DiscovererInfo,
+    pub size: Option<u64>,
+}
+
+/// Blocks until the source is discovered (call it off the async workers).
+pub fn discover(uri: &str, timeout: Duration) -> Result<Discovered, PipelineError> {
+    let _live = LiveToken::new();
+    let timeout = gst::ClockTime::from_nseconds(timeout.as_nanos() as u64);
+    let discoverer = pbutils::Discoverer::new(timeout)
+        .map_err(|e| PipelineError::new(Failure::Internal, e.to_string()))?;
+    // The source element answers a byte-duration query with the origin's size.
+    let source: Arc<Mutex<Option<gst::Element>>> = Arc::default();
+    let slot = source.clone();
+    discoverer.connect_source_setup(move |_, src| {
+        *slot.lock().unwrap() = Some(src.clone());
+    });
+    let info = discoverer
+        .discover_uri(uri)
+        .map_err(|e| PipelineError::from_glib(&e))?;
+    match info.result() {
+        pbutils::DiscovererResult::Ok => {}
+        pbutils::DiscovererResult::Timeout => {
+            return Err(PipelineError::new(
+                Failure::Timeout,
+                "the source was not read in time",
+            ))
+        }
+        pbutils::DiscovererResult::MissingPlugins => {
+            return Err(PipelineError::new(
+                Failure::Unsupported,
+                "no decoder for this media",
+            ))
+        }
+        other => {
+            return Err(PipelineError::new(
+                Failure::Unsupported,
+                format!("not readable: {other:?}"),
+            ))
+        }
+    }
+    let size = source
+        .lock()
+        .unwrap()
+        .take()
+        .and_then(|src| src.query_duration::<gst::format::Bytes>())
+        .map(|b| *b);
+    Ok(Discovered { info, size })
+}

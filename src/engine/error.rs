@@ -1,0 +1,129 @@
+//! A pipeline failure with what clients and operators need: which kind of failure (it picks the
+//! HTTP status), the element that failed, GStreamer's message and its debug string.
+
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use std::fmt;
+
+/// The structure name the service puts on its own "no usable stream" error message.
+pub(crate) const NO_USABLE_STREAM: &str = "pythumbio-no-usable-stream";
+
+/// What went wrong, in terms a client can act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// The origin answered with an error status, or could not be reached.
+    Origin { status: Option<u16> },
+    /// The bytes are not a media format this install can read.
+    Unsupported,
+    /// The media has no stream of the kind the endpoint needs (e.g. no video for a thumbnail).
+    NoUsableStream,
+    /// The media is recognised but broken.
+    Corrupt,
+    /// Nothing arrived in time.
+    Timeout,
+    /// A fault in the service or its pipeline description.
+    Internal,
+}
+
+#[derive(Debug, Clone)]
+pub struct PipelineError {
+    pub failure: Failure,
+    /// Path of the element that reported the error, when one did.
+    pub element: Option<String>,
+    pub message: String,
+    pub debug: Option<String>,
+}
+
+impl PipelineError {
+    pub fn new(failure: Failure, message: impl Into<String>) -> Self {
+        Self {
+            failure,
+            element: None,
+            message: message.into(),
+            debug: None,
+        }
+    }
+
+    /// Classifies an error message from the bus.
+    pub fn from_message(msg: &gst::message::Error) -> Self {
+        let error = msg.error();
+        let debug = msg.debug().map(|d| d.to_string());
+        let details = msg.details();
+        let failure = if details.is_some_and(|d| d.name() == NO_USABLE_STREAM) {
+            Failure::NoUsableStream
+        } else if error.is::<gst::ResourceError>() {
+            let status = details
+                .and_then(|d| d.get::<u32>("http-status-code").ok())
+                .and_then(|s| u16::try_from(s).ok())
+                .or_else(|| http_status_in(&error.to_string()))
+                .or_else(|| debug.as_deref().and_then(http_status_in));
+            Failure::Origin { status }
+        } else if let Some(code) = error.kind::<gst::StreamError>() {
+            match code {
+                gst::StreamError::TypeNotFound
+                | gst::StreamError::CodecNotFound
+                | gst::StreamError::WrongType => Failure::Unsupported,
+                _ => Failure::Corrupt,
+            }
+        } else if error.kind::<gst::CoreError>() == Some(gst::CoreError::MissingPlugin) {
+            Failure::Unsupported
+        } else {
+            Failure::Internal
+        };
+        Self {
+            failure,
+            element: msg.src().map(|s| s.path_string().to_string()),
+            message: error.to_string(),
+            debug,
+        }
+    }
+
+    /// Classifies an error that came back as a plain `glib::Error` (the Discoverer's).
+    pub fn from_glib(error: &glib::Error) -> Self {
+        let failure = if error.is::<gst::ResourceError>() {
+            Failure::Origin {
+                status: http_status_in(&error.to_string()),
+            }
+        } else if error.is::<gst::StreamError>() || error.is::<gst::CoreError>() {
+            Failure::Unsupported
+        } else {
+            Failure::Internal
+        };
+        Self::new(failure, error.to_string())
+    }
+}
+
+/// souphttpsrc puts the status in its message text, as in "Not Found (404)".
+fn http_status_in(text: &str) -> Option<u16> {
+    text.match_indices('(').find_map(|(i, _)| {
+        let digits = text.get(i + 1..i + 4)?;
+        let status: u16 = digits.parse().ok()?;
+        (text.get(i + 4..i + 5) == Some(")") && (100..600).contains(&status)).then_some(status)
+    })
+}
+
+impl fmt::Display for PipelineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.element {
+            Some(element) => write!(f, "{element}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for PipelineError {}
+
+#[cfg(test)]
+mod tests {
+    use super::http_status_in;
+
+    #[test]
+    fn finds_http_status() {
+        assert_eq!(
+            http_status_in("Not Found (404), URL: http://x/(123)"),
+            Some(404)
+        );
+        assert_eq!(http_status_in("Could not connect: refused"), None);
+        assert_eq!(http_status_in("odd (12345)"), None);
+    }
+}

@@ -1,0 +1,286 @@
+//! Maps what the Discoverer found onto the JSON of `ffprobe -print_format json -show_format
+//! -show_streams`: the same field names and value conventions (durations as decimal strings in
+//! seconds, rates as "30/1", sample rates and bit rates as strings). A field GStreamer cannot
+//! tell is left out rather than guessed; the README lists which.
+
+use super::discover::Discovered;
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_pbutils as pbutils;
+use gstreamer_pbutils::prelude::*;
+use serde_json::{json, Map, Value};
+
+/// The `{"streams": [...], "format": {...}}` document for the source at `url`.
+pub fn to_json(url: &str, found: &Discovered) -> Value {
+    let info = &found.info;
+    let streams: Vec<Value> = info
+        .stream_list()
+        .iter()
+        .filter(|s| !s.is::<pbutils::DiscovererContainerInfo>())
+        .enumerate()
+        .map(|(index, s)| stream_json(index, s))
+        .collect();
+
+    let mut format = Map::new();
+    format.insert("filename".into(), json!(url));
+    format.insert("nb_streams".into(), json!(streams.len()));
+    if let Some((name, long_name)) = info
+        .stream_info()
+        .and_then(|s| s.caps())
+        .as_deref()
+        .and_then(format_name)
+    {
+        format.insert("format_name".into(), json!(name));
+        format.insert("format_long_name".into(), json!(long_name));
+    }
+    let duration = info.duration().filter(|d| !d.is_zero());
+    if let Some(d) = duration {
+        format.insert("duration".into(), json!(seconds(d)));
+    }
+    if let Some(size) = found.size {
+        format.insert("size".into(), json!(size.to_string()));
+        if let Some(d) = duration {
+            let bit_rate = (size as f64 * 8.0 / d.seconds_f64()).round() as u64;
+            format.insert("bit_rate".into(), json!(bit_rate.to_string()));
+        }
+    }
+    let tags = tags_json(info.tags().as_ref());
+    if !tags.is_empty() {
+        format.insert("tags".into(), Value::Object(tags));
+    }
+    json!({ "streams": streams, "format": format })
+}
+
+fn stream_json(index: usize, stream: &pbutils::DiscovererStreamInfo) -> Value {
+    let mut out = Map::new();
+    out.insert("index".into(), json!(index));
+    let caps = stream.caps();
+    let structure = caps.as_ref().and_then(|c| c.structure(0));
+    if let Some((name, long_name)) = structure.and_then(codec_name) {
+        out.insert("codec_name".into(), json!(name));
+        out.insert("codec_long_name".into(), json!(long_name));
+    }
+    if let Some(profile) = structure.and_then(profile) {
+        out.insert("profile".into(), json!(profile));
+    }
+    if let Some(video) = stream.downcast_ref::<pbutils::DiscovererVideoInfo>() {
+        out.insert("codec_type".into(), json!("video"));
+        out.insert("width".into(), json!(video.width()));
+        out.insert("height".into(), json!(video.height()));
+        let par = video.par();
+        if par.numer() > 0 && par.denom() > 0 {
+            let (w, h) = (
+                video.width() as i64 * par.numer() as i64,
+                video.height() as i64 * par.denom() as i64,
+            );
+            out.insert(
+                "sample_aspect_ratio".into(),
+                json!(ratio(par.numer() as i64, par.denom() as i64)),
+            );
+            out.insert("display_aspect_ratio".into(), json!(ratio(w, h)));
+        }
+        if let Some(pix_fmt) = structure.and_then(pix_fmt) {
+            out.insert("pix_fmt".into(), json!(pix_fmt));
+        }
+        let rate = video.framerate();
+        let rate = if rate.numer() > 0 {
+            format!("{}/{}", rate.numer(), rate.denom())
+        } else {
+            "0/0".into()
+        };
+        out.insert("r_frame_rate".into(), json!(rate));
+        out.insert("avg_frame_rate".into(), json!(rate));
+        insert_bit_rate(&mut out, video.bitrate());
+    } else if let Some(audio) = stream.downcast_ref::<pbutils::DiscovererAudioInfo>() {
+        out.insert("codec_type".into(), json!("audio"));
+        out.insert("sample_rate".into(), json!(audio.sample_rate().to_string()));
+        out.insert("channels".into(), json!(audio.channels()));
+        insert_bit_rate(&mut out, audio.bitrate());
+    } else if stream.is::<pbutils::DiscovererSubtitleInfo>() {
+        out.insert("codec_type".into(), json!("subtitle"));
+    } else {
+        out.insert("codec_type".into(), json!("data"));
+    }
+    let tags = tags_json(stream.tags().as_ref());
+    if !tags.is_empty() {
+        out.insert("tags".into(), Value::Object(tags));
+    }
+    Value::Object(out)
+}
+
+fn insert_bit_rate(out: &mut Map<String, Value>, bit_rate: u32) {
+    if bit_rate > 0 {
+        out.insert("bit_rate".into(), json!(bit_rate.to_string()));
+    }
+}
+
+/// ffprobe prints times as seconds with six decimals.
+fn seconds(t: gst::ClockTime) -> String {
+    format!(
+        "{}.{:06}",
+        t.seconds(),
+        (t.nseconds() % 1_000_000_000) / 1000
+    )
+}
+
+fn ratio(a: i64, b: i64) -> String {
+    fn gcd(a: i64, b: i64) -> i64 {
+        if b == 0 {
+            a
+        } else {
+            gcd(b, a % b)
+        }
+    }
+    let g = gcd(a, b).max(1);
+    format!("{}:{}", a / g, b / g)
+}
+
+/// ffprobe's demuxer name and long name for a container's caps.
+fn format_name(caps: &gst::CapsRef) -> Option<(&'static str, &'static str)> {
+    let s = caps.structure(0)?;
+    Some(match s.name().as_str() {
+        "video/quicktime" | "audio/x-m4a" => ("mov,mp4,m4a,3gp,3g2,mj2", "QuickTime / MOV"),
+        "video/x-matroska" | "video/webm" | "audio/webm" | "audio/x-matroska" => {
+            ("matroska,webm", "Matroska / WebM")
+        }
+        "application/ogg" | "audio/ogg" | "video/ogg" => ("ogg", "Ogg"),
+        "video/x-msvideo" => ("avi", "AVI (Audio Video Interleaved)"),
+        "video/mpegts" => ("mpegts", "MPEG-TS (MPEG-2 Transport Stream)"),
+        "video/x-flv" => ("flv", "FLV (Flash Video)"),
+        "audio/x-wav" => ("wav", "WAV / WAVE (Waveform Audio)"),
+        "audio/x-flac" => ("flac", "raw FLAC"),
+        "application/x-id3" => ("mp3", "MP2/3 (MPEG audio layer 2/3)"),
+        "audio/mpeg" if s.get::<i32>("mpegversion").ok() == Some(1) => {
+            ("mp3", "MP2/3 (MPEG audio layer 2/3)")
+        }
+        _ => return None,
+    })
+}
+
+/// ffprobe's codec name and long name for a stream's caps.
+fn codec_name(s: &gst::StructureRef) -> Option<(&'static str, &'static str)> {
+    let mpegversion = s.get::<i32>("mpegversion").ok();
+    Some(match s.name().as_str() {
+        "video/x-h264" => ("h264", "H.264 / AVC / MPEG-4 AVC / MPEG-4 part 10"),
+        "video/x-h265" => ("hevc", "H.265 / HEVC (High Efficiency Video Coding)"),
+        "video/x-vp8" => ("vp8", "On2 VP8"),
+        "video/x-vp9" => ("vp9", "Google VP9"),
+        "video/x-av1" => ("av1", "Alliance for Open Media AV1"),
+        "video/x-theora" => ("theora", "Theora"),
+        "video/mpeg" if mpegversion == Some(4) => ("mpeg4", "MPEG-4 part 2"),
+        "video/mpeg" if mpegversion == Some(2) => ("mpeg2video", "MPEG-2 video"),
+        "video/mpeg" if mpegversion == Some(1) => ("mpeg1video", "MPEG-1 video"),
+        "image/jpeg" => ("mjpeg", "Motion JPEG"),
+        "image/png" => ("png", "PNG (Portable Network Graphics) image"),
+        "audio/mpeg" if matches!(mpegversion, Some(2 | 4)) => {
+            ("aac", "AAC (Advanced Audio Coding)")
+        }
+        "audio/mpeg" if s.get::<i32>("layer").ok() == Some(2) => {
+            ("mp2", "MP2 (MPEG audio layer 2)")
+        }
+        "audio/mpeg" => ("mp3", "MP3 (MPEG audio layer 3)"),
+        "audio/x-opus" => ("opus", "Opus (Opus Interactive Audio Codec)"),
+        "audio/x-vorbis" => ("vorbis", "Vorbis"),
+        "audio/x-flac" => ("flac", "FLAC (Free Lossless Audio Codec)"),
+        "audio/x-ac3" => ("ac3", "ATSC A/52A (AC-3)"),
+        "audio/x-eac3" => ("eac3", "ATSC A/52B (AC-3, E-AC-3)"),
+        "audio/x-alac" => ("alac", "ALAC (Apple Lossless Audio Codec)"),
+        _ => return None,
+    })
+}
+
+/// ffprobe's profile names: "High", "Constrained Baseline", "LC", "Profile 0".
+fn profile(s: &gst::StructureRef) -> Option<String> {
+    let profile = s.get::<&str>("profile").ok()?;
+    Some(match (s.name().as_str(), profile) {
+        ("audio/mpeg", p) => match p {
+            "lc" => "LC".into(),
+            "he-aac" | "he-aac-v1" => "HE-AAC".into(),
+            "he-aac-v2" => "HE-AACv2".into(),
+            other => other.to_uppercase(),
+        },
+        ("video/x-vp9", p) if p.chars().all(|c| c.is_ascii_digit()) => format!("Profile {p}"),
+        ("video/x-h264", "high-4:4:4") => "High 4:4:4 Predictive".into(),
+        (_, p) => p
+            .split('-')
+            .map(|w| {
+                let mut c = w.chars();
+                c.next()
+                    .map(|f| f.to_uppercase().chain(c).collect::<String>())
+                    .unwrap_or_default()
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+    })
+}
+
+/// ffprobe's pixel format from a parser's chroma format and bit depth.
+fn pix_fmt(s: &gst::StructureRef) -> Option<String> {
+    let chroma = match s.get::<&str>("chroma-format").ok()? {
+        "4:2:0" => "yuv420p",
+        "4:2:2" => "yuv422p",
+        "4:4:4" => "yuv444p",
+        "4:0:0" => "gray",
+        _ => return None,
+    };
+    let depth = s.get::<u32>("bit-depth-luma").unwrap_or(8);
+    Some(if depth == 8 {
+        chroma.to_string()
+    } else {
+        format!("{chroma}{depth}le")
+    })
+}
+
+/// The tags clients read, under ffprobe's names.
+fn tags_json(tags: Option<&gst::TagList>) -> Map<String, Value> {
+    let mut out = Map::new();
+    let Some(tags) = tags else { return out };
+    let names = [
+        ("title", "title"),
+        ("artist", "artist"),
+        ("album", "album"),
+        ("comment", "comment"),
+        ("genre", "genre"),
+        ("copyright", "copyright"),
+        ("encoder", "encoder"),
+        ("language-code", "language"),
+    ];
+    for (gst_name, ffprobe_name) in names {
+        if let Some(value) = tags.generic(gst_name).and_then(|v| v.get::<String>().ok()) {
+            out.insert(ffprobe_name.into(), json!(value));
+        }
+    }
+    if let Some(date) = tags.get::<gst::tags::DateTime>() {
+        if let Ok(iso) = date.get().to_iso8601_string() {
+            out.insert("creation_time".into(), json!(iso.to_string()));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn value_conventions() {
+        gst::init().unwrap();
+        assert_eq!(seconds(gst::ClockTime::from_mseconds(10_033)), "10.033000");
+        assert_eq!(ratio(1280, 720), "16:9");
+        let caps = gst::Caps::builder("video/x-h264")
+            .field("profile", "constrained-baseline")
+            .field("chroma-format", "4:2:0")
+            .field("bit-depth-luma", 10u32)
+            .build();
+        let s = caps.structure(0).unwrap();
+        assert_eq!(codec_name(s).unwrap().0, "h264");
+        assert_eq!(profile(s).unwrap(), "Constrained Baseline");
+        assert_eq!(pix_fmt(s).unwrap(), "yuv420p10le");
+        let aac = gst::Caps::builder("audio/mpeg")
+            .field("mpegversion", 4)
+            .field("profile", "lc")
+            .build();
+        assert_eq!(codec_name(aac.structure(0).unwrap()).unwrap().0, "aac");
+        assert_eq!(profile(aac.structure(0).unwrap()).unwrap(), "LC");
+    }
+}

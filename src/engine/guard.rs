@@ -1,0 +1,77 @@
+//! Ownership of running pipelines. A `PipelineGuard` lives as long as the response that needs
+//! its pipeline; dropping it (client gone, error, shutdown) sets the pipeline to NULL at once, so
+//! no transcode outlives its client. Every guard is counted in the live-pipelines gauge.
+
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// Pipelines (and Discoverer runs) started and not yet back to NULL.
+pub fn live_pipelines() -> usize {
+    LIVE.load(Ordering::SeqCst)
+}
+
+/// Counts one live pipeline for as long as it is held.
+#[derive(Debug)]
+pub struct LiveToken(());
+
+impl LiveToken {
+    pub fn new() -> Self {
+        LIVE.fetch_add(1, Ordering::SeqCst);
+        Self(())
+    }
+}
+
+impl Default for LiveToken {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for LiveToken {
+    fn drop(&mut self) {
+        LIVE.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Owns a pipeline; its `Drop` sets it to NULL and only then stops counting it as live.
+#[derive(Debug)]
+pub struct PipelineGuard {
+    pipeline: Option<gst::Pipeline>,
+    token: Option<LiveToken>,
+}
+
+impl PipelineGuard {
+    pub fn new(pipeline: gst::Pipeline) -> Self {
+        Self {
+            pipeline: Some(pipeline),
+            token: Some(LiveToken::new()),
+        }
+    }
+
+    pub fn pipeline(&self) -> &gst::Pipeline {
+        self.pipeline.as_ref().expect("present until drop")
+    }
+}
+
+impl Drop for PipelineGuard {
+    fn drop(&mut self) {
+        let (Some(pipeline), token) = (self.pipeline.take(), self.token.take()) else {
+            return;
+        };
+        let stop = move || {
+            // Setting NULL joins the streaming threads: keep that off the async workers.
+            let _ = pipeline.set_state(gst::State::Null);
+            drop(pipeline);
+            drop(token);
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn_blocking(stop);
+            }
+            Err(_) => stop(),
+        }
+    }
+}

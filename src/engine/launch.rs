@@ -1,0 +1,166 @@
+//! Builds a pipeline from a description: parse it, set request values as properties of named
+//! elements, and attach the behaviour every endpoint shares to the decoder named `src`:
+//! branches the source never feeds get EOS, and a rate other than 1 speeds
+//! the source up.
+
+use super::error::{Failure, PipelineError, NO_USABLE_STREAM};
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+
+/// What a request asks of a description.
+pub struct Launch<'a> {
+    /// The description with its placeholders already filled with validated numbers.
+    pub description: &'a str,
+    /// (element, property, value) pairs set after parsing.
+    pub properties: &'a [(String, String, String)],
+    /// How many times faster than real time the source plays (1.0 for normal speed).
+    pub rate: f64,
+}
+
+/// A parsed pipeline and its output element.
+pub struct Built {
+    pub pipeline: gst::Pipeline,
+    pub sink: gst_app::AppSink,
+}
+
+/// Parses and sets properties without starting anything: the check a pipeline file gets at load.
+pub fn check(
+    description: &str,
+    properties: &[(String, String, String)],
+) -> Result<(), PipelineError> {
+    let built = build(&Launch {
+        description,
+        properties,
+        rate: 1.0,
+    })?;
+    let _ = built.pipeline.set_state(gst::State::Null);
+    Ok(())
+}
+
+pub fn build(launch: &Launch<'_>) -> Result<Built, PipelineError> {
+    let internal = |msg: String| PipelineError::new(Failure::Internal, msg);
+    let element = gst::parse::launch_full(launch.description, None, gst::ParseFlags::FATAL_ERRORS)
+        .map_err(|e| internal(format!("pipeline description does not parse: {e}")))?;
+    let pipeline = match element.downcast::<gst::Pipeline>() {
+        Ok(pipeline) => pipeline,
+        Err(element) => {
+            let pipeline = gst::Pipeline::new();
+            pipeline
+                .add(&element)
+                .map_err(|e| internal(e.to_string()))?;
+            pipeline
+        }
+    };
+    for (name, property, value) in launch.properties {
+        let target = pipeline.by_name(name).ok_or_else(|| {
+            internal(format!("no element named {name:?} for property {property}"))
+        })?;
+        if target.find_property(property).is_none() {
+            return Err(internal(format!(
+                "element {name:?} has no property {property:?}"
+            )));
+        }
+        target.set_property_from_str(property, value);
+    }
+    let sink = pipeline
+        .by_name("sink")
+        .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
+        .ok_or_else(|| internal("the description needs an appsink named \"sink\"".into()))?;
+    let src = pipeline
+        .by_name("src")
+        .ok_or_else(|| internal("the description needs a decoder named \"src\"".into()))?;
+    end_unfed_branches(&pipeline, &src);
+    if launch.rate != 1.0 {
+        speed_up(&src, launch.rate);
+    }
+    Ok(Built { pipeline, sink })
+}
+
+/// When the decoder has exposed all its pads, a branch it never linked (the audio branch of a
+/// video-only source, say) would keep a muxer waiting forever: send it EOS. When it linked no
+/// branch at all, the source has nothing this endpoint can use: post an error saying so.
+fn end_unfed_branches(pipeline: &gst::Pipeline, src: &gst::Element) {
+    let weak = pipeline.downgrade();
+    src.connect_no_more_pads(move |src| {
+        let Some(pipeline) = weak.upgrade() else {
+            return;
+        };
+        let unfed: Vec<gst::Pad> = pipeline
+            .children()
+            .iter()
+            .filter(|e| *e != src)
+            .flat_map(|e| e.sink_pads())
+            .filter(|p| !p.is_linked())
+            .collect();
+        if unfed.is_empty() {
+            return;
+        }
+        if !src.src_pads().iter().any(|p| p.is_linked()) {
+            let found: Vec<String> = src
+                .src_pads()
+                .iter()
+                .filter_map(|p| p.current_caps())
+                .filter_map(|c| {
+                    c.structure(0)
+                        .map(|s| s.name().split('/').next().unwrap_or("").to_string())
+                })
+                .collect();
+            let found = if found.is_empty() {
+                "none".to_string()
+            } else {
+                found.join(", ")
+            };
+            let text =
+                format!("the source has no stream this endpoint uses (its streams: {found})");
+            let msg = gst::message::Error::builder(gst::StreamError::WrongType, &text)
+                .src(src)
+                .details(gst::Structure::new_empty(NO_USABLE_STREAM))
+                .build();
+            let _ = src.post_message(msg);
+            return;
+        }
+        for pad in unfed {
+            pad.send_event(gst::event::Eos::new());
+        }
+    });
+}
+
+/// Plays the source `rate` times faster, as ffmpeg's `setpts=PTS/rate` does: buffers and
+/// segments leaving the decoder get their times divided by `rate`, so everything downstream
+/// (videorate, encoder rate control, muxer) sees an ordinary stream that runs faster.
+fn speed_up(src: &gst::Element, rate: f64) {
+    let scale =
+        move |t: gst::ClockTime| gst::ClockTime::from_nseconds((t.nseconds() as f64 / rate) as u64);
+    src.connect_pad_added(move |_, pad| {
+        let probes = gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM;
+        pad.add_probe(probes, move |_, info| {
+            match &mut info.data {
+                Some(gst::PadProbeData::Buffer(buffer)) => {
+                    let buffer = buffer.make_mut();
+                    buffer.set_pts(buffer.pts().map(scale));
+                    buffer.set_dts(buffer.dts().map(scale));
+                    buffer.set_duration(buffer.duration().map(scale));
+                }
+                Some(gst::PadProbeData::Event(event)) => {
+                    if let gst::EventView::Segment(seg) = event.view() {
+                        if let Some(time) = seg.segment().downcast_ref::<gst::ClockTime>() {
+                            let mut scaled = time.clone();
+                            scaled.set_start(time.start().map(scale));
+                            scaled.set_stop(time.stop().map(scale));
+                            scaled.set_time(time.time().map(scale));
+                            scaled.set_position(time.position().map(scale));
+                            scaled.set_duration(time.duration().map(scale));
+                            scaled.set_base(time.base().map(scale));
+                            *event = gst::event::Segment::builder(&scaled)
+                                .seqnum(event.seqnum())
+                                .build();
+                        }
+                    }
+                }
+                _ => {}
+            }
+            gst::PadProbeReturn::Ok
+        });
+    });
+}

@@ -1,0 +1,177 @@
+//! A running pipeline as a `Stream` of bytes. appsink's streaming thread hands each buffer to a
+//! small bounded channel and blocks while it is full, so a slow reader slows the pipeline down
+//! instead of growing memory. Buffers are mapped, not copied, unless small ones are joined up
+//! to the chunk size. Dropping the stream closes the channel first, then sets the pipeline to
+//! NULL through its guard.
+
+use super::error::{Failure, PipelineError};
+use super::guard::PipelineGuard;
+use super::launch::{build, Launch};
+use bytes::{Bytes, BytesMut};
+use futures_core::Stream;
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tokio::sync::mpsc;
+
+/// How many buffers may wait between appsink and the HTTP body.
+const CHANNEL_DEPTH: usize = 8;
+
+enum Event {
+    Data(Bytes),
+    End,
+}
+
+/// The output of a running pipeline. Yields `Err` once and then ends if the pipeline fails.
+pub struct PipelineStream {
+    data: mpsc::Receiver<Event>,
+    failures: mpsc::UnboundedReceiver<PipelineError>,
+    /// Part of a buffer left over after a full chunk was sent.
+    carry: Option<Bytes>,
+    chunk_size: usize,
+    ended: bool,
+    /// Declared last: the channel closes (unblocking appsink) before the pipeline goes to NULL.
+    _guard: PipelineGuard,
+}
+
+/// Builds the pipeline and sets it playing. Output and errors arrive through the stream.
+pub fn start(launch: &Launch<'_>, chunk_size: usize) -> Result<PipelineStream, PipelineError> {
+    let built = build(launch)?;
+    let (data_tx, data) = mpsc::channel(CHANNEL_DEPTH);
+    let (failure_tx, failures) = mpsc::unbounded_channel();
+
+    let eos_tx = data_tx.clone();
+    built.sink.set_callbacks(
+        gst_app::AppSinkCallbacks::builder()
+            .new_sample(move |sink| {
+                let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                let buffer = sample.buffer_owned().ok_or(gst::FlowError::Error)?;
+                let mapped = buffer
+                    .into_mapped_buffer_readable()
+                    .map_err(|_| gst::FlowError::Error)?;
+                // Blocks while the reader is behind; fails once the reader is gone.
+                data_tx
+                    .blocking_send(Event::Data(Bytes::from_owner(mapped)))
+                    .map_err(|_| gst::FlowError::Flushing)?;
+                Ok(gst::FlowSuccess::Ok)
+            })
+            .eos(move |_| {
+                let _ = eos_tx.blocking_send(Event::End);
+            })
+            .build(),
+    );
+
+    let bus = built.pipeline.bus().expect("a pipeline has a bus");
+    bus.set_sync_handler(move |_, msg| {
+        match msg.view() {
+            gst::MessageView::Error(err) => {
+                let _ = failure_tx.send(PipelineError::from_message(err));
+            }
+            gst::MessageView::Warning(w) => {
+                let element = msg.src().map(|s| s.path_string());
+                // A branch the source has no stream for: expected, and ended by launch.
+                if w.error().to_string().starts_with("Delayed linking failed") {
+                    tracing::debug!(element = ?element, "{}", w.error());
+                } else {
+                    tracing::warn!(element = ?element, debug = ?w.debug(), "{}", w.error());
+                }
+            }
+            _ => {}
+        }
+        gst::BusSyncReply::Drop
+    });
+
+    let guard = PipelineGuard::new(built.pipeline);
+    guard
+        .pipeline()
+        .set_state(gst::State::Playing)
+        .map_err(|_| {
+            PipelineError::new(Failure::Internal, "the pipeline refused to start playing")
+        })?;
+    Ok(PipelineStream {
+        data,
+        failures,
+        carry: None,
+        chunk_size,
+        ended: false,
+        _guard: guard,
+    })
+}
+
+impl PipelineStream {
+    /// Joins whatever else is already waiting onto `first`, up to the chunk size; never waits.
+    fn fill(&mut self, first: Bytes) -> Bytes {
+        if first.len() >= self.chunk_size {
+            let mut first = first;
+            let rest = first.split_off(self.chunk_size);
+            self.carry = (!rest.is_empty()).then_some(rest);
+            return first;
+        }
+        let mut joined: Option<BytesMut> = None;
+        let mut len = first.len();
+        while len < self.chunk_size {
+            match self.data.try_recv() {
+                Ok(Event::Data(mut next)) => {
+                    if len + next.len() > self.chunk_size {
+                        let rest = next.split_off(self.chunk_size - len);
+                        self.carry = Some(rest);
+                    }
+                    len += next.len();
+                    joined
+                        .get_or_insert_with(|| BytesMut::from(&first[..]))
+                        .extend_from_slice(&next);
+                }
+                Ok(Event::End) => {
+                    self.ended = true;
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        joined.map(BytesMut::freeze).unwrap_or(first)
+    }
+}
+
+impl Stream for PipelineStream {
+    type Item = Result<Bytes, PipelineError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if let Poll::Ready(Some(err)) = this.failures.poll_recv(cx) {
+            this.ended = true;
+            this.carry = None;
+            this.data.close();
+            return Poll::Ready(Some(Err(err)));
+        }
+        if let Some(carry) = this.carry.take() {
+            return Poll::Ready(Some(Ok(this.fill(carry))));
+        }
+        if this.ended {
+            return Poll::Ready(None);
+        }
+        match this.data.poll_recv(cx) {
+            Poll::Ready(Some(Event::Data(first))) => Poll::Ready(Some(Ok(this.fill(first)))),
+            Poll::Ready(Some(Event::End)) => {
+                this.ended = true;
+                Poll::Ready(None)
+            }
+            Poll::Ready(None) => {
+                this.ended = true;
+                let err =
+                    PipelineError::new(Failure::Internal, "the pipeline stopped without ending");
+                Poll::Ready(Some(Err(err)))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl Drop for PipelineStream {
+    fn drop(&mut self) {
+        // Unblock appsink's thread before the guard sets the pipeline to NULL.
+        self.data.close();
+        while self.data.try_recv().is_ok() {}
+    }
+}

@@ -1,0 +1,123 @@
+//! The handler behind every pipeline file's routes: find the endpoint, validate the query, wait
+//! for a slot, then run the pipeline the way its kind says.
+
+use super::error::ApiError;
+use super::App;
+use crate::catalog::{params, Endpoint, Kind};
+use crate::engine::{self, launch::Launch, Failure, PipelineError};
+use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::{header, Method, Uri};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use std::sync::Arc;
+
+pub async fn handle(
+    State(app): State<Arc<App>>,
+    method: Method,
+    uri: Uri,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let endpoint = app
+        .catalog
+        .get(uri.path())
+        .cloned()
+        .ok_or_else(|| ApiError::NotFound {
+            path: uri.path().into(),
+        })?;
+    if method != Method::GET && method != Method::HEAD {
+        return Err(ApiError::MethodNotAllowed);
+    }
+    let Query(query) = query.map_err(|e| ApiError::BadQuery(e.body_text()))?;
+    let bound = params::bind(&endpoint.params, &query)?;
+    let permit = app.admission.admit().await?;
+    let content_type = [(header::CONTENT_TYPE, endpoint.content_type.clone())];
+    match endpoint.kind {
+        Kind::Still => {
+            let (app, endpoint) = (app.clone(), endpoint.clone());
+            let image = blocking(move || {
+                let description = endpoint.render(&bound.text);
+                let launch = Launch {
+                    description: &description,
+                    properties: &bound.properties,
+                    rate: 1.0,
+                };
+                engine::still::capture(&launch, endpoint.start, app.timeout)
+            })
+            .await?;
+            drop(permit);
+            Ok((content_type, image).into_response())
+        }
+        Kind::Discover => {
+            let timeout = app.timeout;
+            let url = bound.url.clone();
+            let json = blocking(move || {
+                let found = engine::discover::discover(&url, timeout)?;
+                Ok(engine::ffprobe::to_json(&url, &found))
+            })
+            .await?;
+            drop(permit);
+            let body = serde_json::to_vec_pretty(&json).expect("JSON values serialise");
+            Ok((content_type, body).into_response())
+        }
+        Kind::Stream => stream(&app, &endpoint, &bound, permit)
+            .await
+            .map(|body| (content_type, body).into_response()),
+    }
+}
+
+/// Starts a streaming pipeline and waits for its first bytes, so that a failure before them is
+/// still an HTTP status. After them, a failure aborts the chunked body and is logged.
+async fn stream(
+    app: &App,
+    endpoint: &Endpoint,
+    bound: &params::Bound,
+    permit: tokio::sync::OwnedSemaphorePermit,
+) -> Result<Body, ApiError> {
+    let description = endpoint.render(&bound.text);
+    let launch = Launch {
+        description: &description,
+        properties: &bound.properties,
+        rate: endpoint.rate,
+    };
+    let mut output = engine::stream::start(&launch, app.chunk_size)?;
+    let first = match tokio::time::timeout(app.timeout, output.next()).await {
+        Ok(Some(Ok(bytes))) => bytes,
+        Ok(Some(Err(e))) => return Err(e.into()),
+        Ok(None) => return Err(ApiError::NoOutput),
+        Err(_) => {
+            return Err(PipelineError::new(
+                Failure::Timeout,
+                "the pipeline produced nothing in time",
+            )
+            .into())
+        }
+    };
+    let route = endpoint.routes[0].clone();
+    let rest = output.map(move |item| {
+        // The permit is held, and the slot taken, until the body is dropped.
+        let _slot = &permit;
+        item.inspect_err(|e| {
+            tracing::error!(route, element = ?e.element, debug = ?e.debug, "stream aborted: {}", e.message);
+        })
+    });
+    Ok(Body::from_stream(
+        futures_util::stream::once(async { Ok(first) }).chain(rest),
+    ))
+}
+
+/// Runs GStreamer's blocking calls on the blocking pool, off the async workers.
+async fn blocking<T: Send + 'static>(
+    job: impl FnOnce() -> Result<T, PipelineError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(job)
+        .await
+        .map_err(|_| {
+            ApiError::Pipeline(PipelineError::new(
+                Failure::Internal,
+                "the pipeline task panicked",
+            ))
+        })?
+        .map_err(ApiError::from)
+}

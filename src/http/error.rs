@@ -1,0 +1,136 @@
+//! Every failure a request can meet, mapped in one place to one status and one JSON shape:
+//! `{"error": "...", "code": "...", "status": N}` plus fields that say more (the parameter, the
+//! origin's status...).
+
+use crate::catalog::params::ParamError;
+use crate::engine::{Failure, PipelineError};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Map, Value};
+
+#[derive(Debug)]
+pub enum ApiError {
+    Param(ParamError),
+    BadQuery(String),
+    NotFound {
+        path: String,
+    },
+    MethodNotAllowed,
+    Busy {
+        retry_after_secs: u64,
+    },
+    Pipeline(PipelineError),
+    /// The pipeline ended without producing a byte.
+    NoOutput,
+}
+
+impl From<ParamError> for ApiError {
+    fn from(e: ParamError) -> Self {
+        Self::Param(e)
+    }
+}
+
+impl From<PipelineError> for ApiError {
+    fn from(e: PipelineError) -> Self {
+        Self::Pipeline(e)
+    }
+}
+
+impl ApiError {
+    fn parts(&self) -> (StatusCode, &'static str, String, Map<String, Value>) {
+        let mut extra = Map::new();
+        let (status, code) = match self {
+            Self::Param(e) => {
+                match e {
+                    ParamError::Missing { name } | ParamError::Repeated { name } => {
+                        extra.insert("parameter".into(), json!(name));
+                    }
+                    ParamError::Invalid {
+                        name,
+                        value,
+                        allowed,
+                    } => {
+                        extra.insert("parameter".into(), json!(name));
+                        extra.insert("value".into(), json!(value));
+                        extra.insert("allowed".into(), json!(allowed));
+                    }
+                    ParamError::Unknown { name, known } => {
+                        extra.insert("parameter".into(), json!(name));
+                        extra.insert("known".into(), json!(known));
+                    }
+                    ParamError::RefusedScheme { value } => {
+                        extra.insert("parameter".into(), json!("url"));
+                        extra.insert("rule".into(), json!("scheme"));
+                        extra.insert("value".into(), json!(value));
+                    }
+                }
+                match e {
+                    ParamError::Missing { .. } => (StatusCode::BAD_REQUEST, "missing_parameter"),
+                    ParamError::Invalid { .. } => (StatusCode::BAD_REQUEST, "invalid_parameter"),
+                    ParamError::Unknown { .. } => (StatusCode::BAD_REQUEST, "unknown_parameter"),
+                    ParamError::Repeated { .. } => (StatusCode::BAD_REQUEST, "repeated_parameter"),
+                    ParamError::RefusedScheme { .. } => (StatusCode::FORBIDDEN, "source_refused"),
+                }
+            }
+            Self::BadQuery(_) => (StatusCode::BAD_REQUEST, "bad_query"),
+            Self::NotFound { path } => {
+                extra.insert("path".into(), json!(path));
+                (StatusCode::NOT_FOUND, "not_found")
+            }
+            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            Self::Busy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+            Self::NoOutput => (StatusCode::UNPROCESSABLE_ENTITY, "no_output"),
+            Self::Pipeline(e) => match e.failure {
+                Failure::Origin { status } => {
+                    if let Some(s) = status {
+                        extra.insert("origin_status".into(), json!(s));
+                    }
+                    (StatusCode::BAD_GATEWAY, "origin_error")
+                }
+                Failure::Unsupported => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media"),
+                Failure::NoUsableStream => (StatusCode::UNPROCESSABLE_ENTITY, "no_usable_stream"),
+                Failure::Corrupt => (StatusCode::UNPROCESSABLE_ENTITY, "corrupt_media"),
+                Failure::Timeout => (StatusCode::GATEWAY_TIMEOUT, "timeout"),
+                Failure::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            },
+        };
+        (status, code, self.message(), extra)
+    }
+
+    fn message(&self) -> String {
+        match self {
+            Self::Param(e) => e.to_string(),
+            Self::BadQuery(why) => format!("the query string cannot be read: {why}"),
+            Self::NotFound { path } => format!("no endpoint at {path}"),
+            Self::MethodNotAllowed => "only GET and HEAD are served".into(),
+            Self::Busy { .. } => "every pipeline slot is taken; try again shortly".into(),
+            Self::NoOutput => "the pipeline ended without producing output".into(),
+            Self::Pipeline(e) => match e.failure {
+                Failure::Internal => "the pipeline failed inside the service".into(),
+                _ => e.message.clone(),
+            },
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, message, extra) = self.parts();
+        if let Self::Pipeline(e) = &self {
+            tracing::warn!(code, element = ?e.element, debug = ?e.debug, "{}", e.message);
+        }
+        let mut body = Map::new();
+        body.insert("error".into(), json!(message));
+        body.insert("code".into(), json!(code));
+        body.insert("status".into(), json!(status.as_u16()));
+        body.extend(extra);
+        let mut response = (status, Json(Value::Object(body))).into_response();
+        if let Self::Busy { retry_after_secs } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, retry_after_secs.into());
+        }
+        response
+    }
+}

@@ -1,0 +1,11 @@
+//! pythumbio: video thumbnails, streaming WebM transcodes, previews and metadata over HTTP, each
+//! request a GStreamer pipeline described by a pipeline file.
+//!
+//! Layers, top to bottom (an arrow never runs back up): `http` (routes, errors, admission) over
+//! `catalog` (pipeline files and their parameters) over `engine` (GStreamer: launch, appsink
+//! stream, stills, the Discoverer, drop guard).
+
+pub mod catalog;
+pub mod config;
+pub mod engine;
+pub mod http;

@@ -1,0 +1,41 @@
+use clap::Parser;
+use pythumbio::{catalog::Catalog, config::Config, engine, http};
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let config = Config::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_ansi(std::io::stdout().is_terminal())
+        .init();
+    if let Err(e) = engine::init() {
+        eprintln!("pythumbio: GStreamer does not initialise: {e}");
+        return ExitCode::from(2);
+    }
+    let catalog = match &config.pipelines {
+        Some(dir) => Catalog::from_dir(dir),
+        None => Catalog::embedded(),
+    };
+    let catalog = match catalog {
+        Ok(catalog) => catalog,
+        Err(e) => {
+            eprintln!("pythumbio: the pipeline set is broken: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.workers as usize)
+        .enable_all()
+        .build()
+        .expect("the tokio runtime starts");
+    match runtime.block_on(http::serve(&config, catalog)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pythumbio: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
