@@ -80,22 +80,23 @@ impl RawParam {
             "url" => ParamKind::Url,
             other => return Err(format!("param {name}: unknown type {other:?} (int, url)")),
         };
-        let target =
-            match self.to.as_deref() {
-                None => Target::Service,
-                Some("text") => Target::Text,
-                Some(path) => match path.split_once('.') {
-                    Some((element, property)) if !element.is_empty() && !property.is_empty() => {
-                        Target::Property {
-                            element: element.into(),
-                            property: property.into(),
-                        }
+        let target = match self.to.as_deref() {
+            None => Target::Service,
+            Some("text") => Target::Text,
+            Some(path) => match path.split_once('.') {
+                Some((element, property)) if !element.is_empty() && !property.is_empty() => {
+                    Target::Property {
+                        element: element.into(),
+                        property: property.into(),
                     }
-                    _ => return Err(format!(
+                }
+                _ => {
+                    return Err(format!(
                         "param {name}: to = {path:?} is neither \"text\" nor \"element.property\""
-                    )),
-                },
-            };
+                    ))
+                }
+            },
+        };
         if kind == ParamKind::Url && target == Target::Text {
             return Err(format!(
                 "param {name}: a url is never pasted into description text"

@@ -5,6 +5,7 @@ use super::guard::LiveToken;
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_pbutils as pbutils;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -20,15 +21,26 @@ pub fn discover(uri: &str, timeout: Duration) -> Result<Discovered, PipelineErro
     let timeout = gst::ClockTime::from_nseconds(timeout.as_nanos() as u64);
     let discoverer = pbutils::Discoverer::new(timeout)
         .map_err(|e| PipelineError::new(Failure::Internal, e.to_string()))?;
-    // The source element answers a byte-duration query with the origin's size.
+    // The source element answers a byte-duration query with the origin's size; the bytes it
+    // delivers tell an origin failure from a media failure.
     let source: Arc<Mutex<Option<gst::Element>>> = Arc::default();
-    let slot = source.clone();
+    let fetched = Arc::new(AtomicU64::new(0));
+    let (slot, counter) = (source.clone(), fetched.clone());
     discoverer.connect_source_setup(move |_, src| {
         *slot.lock().unwrap() = Some(src.clone());
+        let counter = counter.clone();
+        if let Some(pad) = src.static_pad("src") {
+            pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+                if let Some(buffer) = info.buffer() {
+                    counter.fetch_add(buffer.size() as u64, Ordering::Relaxed);
+                }
+                gst::PadProbeReturn::Ok
+            });
+        }
     });
     let info = discoverer
         .discover_uri(uri)
-        .map_err(|e| PipelineError::from_glib(&e))?;
+        .map_err(|e| PipelineError::from_glib(&e, fetched.load(Ordering::Relaxed) > 0))?;
     match info.result() {
         pbutils::DiscovererResult::Ok => {}
         pbutils::DiscovererResult::Timeout => {

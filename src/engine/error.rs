@@ -51,7 +51,7 @@ impl PipelineError {
         let details = msg.details();
         let failure = if details.is_some_and(|d| d.name() == NO_USABLE_STREAM) {
             Failure::NoUsableStream
-        } else if error.is::<gst::ResourceError>() {
+        } else if error.is::<gst::ResourceError>() || posted_by_source(msg) {
             let status = details
                 .and_then(|d| d.get::<u32>("http-status-code").ok())
                 .and_then(|s| u16::try_from(s).ok())
@@ -78,9 +78,10 @@ impl PipelineError {
         }
     }
 
-    /// Classifies an error that came back as a plain `glib::Error` (the Discoverer's).
-    pub fn from_glib(error: &glib::Error) -> Self {
-        let failure = if error.is::<gst::ResourceError>() {
+    /// Classifies an error that came back as a plain `glib::Error` (the Discoverer's), knowing
+    /// whether the origin sent any bytes at all.
+    pub fn from_glib(error: &glib::Error, origin_sent_bytes: bool) -> Self {
+        let failure = if error.is::<gst::ResourceError>() || !origin_sent_bytes {
             Failure::Origin {
                 status: http_status_in(&error.to_string()),
             }
@@ -91,6 +92,15 @@ impl PipelineError {
         };
         Self::new(failure, error.to_string())
     }
+}
+
+/// A failure of the element that fetches (souphttpsrc reports a refused connection only as
+/// basesrc's generic "internal data stream error") is the origin's.
+fn posted_by_source(msg: &gst::message::Error) -> bool {
+    let base_src = glib::Type::from_name("GstBaseSrc");
+    msg.src()
+        .zip(base_src)
+        .is_some_and(|(src, base_src)| src.type_().is_a(base_src))
 }
 
 /// souphttpsrc puts the status in its message text, as in "Not Found (404)".

@@ -90,17 +90,26 @@ pub fn start(launch: &Launch<'_>, chunk_size: usize) -> Result<PipelineStream, P
         .map_err(|_| {
             PipelineError::new(Failure::Internal, "the pipeline refused to start playing")
         })?;
-    Ok(PipelineStream {
-        data,
-        failures,
-        carry: None,
-        chunk_size,
-        ended: false,
-        _guard: guard,
-    })
+    Ok(PipelineStream::new(data, failures, guard, chunk_size))
 }
 
 impl PipelineStream {
+    fn new(
+        data: mpsc::Receiver<Event>,
+        failures: mpsc::UnboundedReceiver<PipelineError>,
+        guard: PipelineGuard,
+        chunk_size: usize,
+    ) -> Self {
+        Self {
+            data,
+            failures,
+            carry: None,
+            chunk_size,
+            ended: false,
+            _guard: guard,
+        }
+    }
+
     /// Joins whatever else is already waiting onto `first`, up to the chunk size; never waits.
     fn fill(&mut self, first: Bytes) -> Bytes {
         if first.len() >= self.chunk_size {
@@ -173,5 +182,71 @@ impl Drop for PipelineStream {
         // Unblock appsink's thread before the guard sets the pipeline to NULL.
         self.data.close();
         while self.data.try_recv().is_ok() {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::StreamExt;
+
+    fn stream(
+        chunk_size: usize,
+    ) -> (
+        mpsc::Sender<Event>,
+        mpsc::UnboundedSender<PipelineError>,
+        PipelineStream,
+    ) {
+        gst::init().unwrap();
+        let (data_tx, data) = mpsc::channel(CHANNEL_DEPTH);
+        let (failure_tx, failures) = mpsc::unbounded_channel();
+        let guard = PipelineGuard::new(gst::Pipeline::new());
+        (
+            data_tx,
+            failure_tx,
+            PipelineStream::new(data, failures, guard, chunk_size),
+        )
+    }
+
+    #[tokio::test]
+    async fn joins_what_is_ready_and_cuts_at_the_chunk_size() {
+        let (tx, _failures, mut output) = stream(1024);
+        for size in [100, 200, 5000] {
+            tx.send(Event::Data(Bytes::from(vec![size as u8; size])))
+                .await
+                .unwrap();
+        }
+        tx.send(Event::End).await.unwrap();
+        let mut sizes = Vec::new();
+        let mut body = Vec::new();
+        while let Some(chunk) = output.next().await {
+            let chunk = chunk.unwrap();
+            sizes.push(chunk.len());
+            body.extend_from_slice(&chunk);
+        }
+        assert_eq!(sizes, [1024, 1024, 1024, 1024, 1024, 180]);
+        let mut want = vec![100u8; 100];
+        want.extend(vec![200u8; 200]);
+        want.extend(vec![(5000 % 256) as u8; 5000]);
+        assert_eq!(body, want);
+    }
+
+    #[tokio::test]
+    async fn a_failure_ends_the_stream_with_an_error() {
+        let (tx, failures, mut output) = stream(1024);
+        tx.send(Event::Data(Bytes::from_static(b"head")))
+            .await
+            .unwrap();
+        assert_eq!(&output.next().await.unwrap().unwrap()[..], b"head");
+        failures
+            .send(PipelineError::new(Failure::Corrupt, "broken"))
+            .unwrap();
+        assert_eq!(
+            output.next().await.unwrap().unwrap_err().failure,
+            Failure::Corrupt
+        );
+        assert!(output.next().await.is_none());
+        // The reader is gone: a blocked appsink thread would be released.
+        assert!(tx.send(Event::Data(Bytes::new())).await.is_err());
     }
 }

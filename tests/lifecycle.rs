@@ -1,0 +1,145 @@
+//! Pipelines live exactly as long as their responses; concurrency is bounded; configuration
+//! errors name the variable.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::time::Duration;
+use support::media::Media;
+use support::{origin_url, raw_chunked_get, Service};
+
+fn long_mp4() -> String {
+    let path = Media {
+        frames: 1800,
+        ..Media::mp4()
+    }
+    .path();
+    origin_url(path.file_name().unwrap().to_str().unwrap())
+}
+
+/// Opens a /webm stream on a raw socket and reads until the body has started.
+fn open_stream(service: &Service, url: &str) -> std::net::TcpStream {
+    let mut stream = std::net::TcpStream::connect(service.addr).unwrap();
+    let target = service.url("/webm", &[("url", url)]);
+    let path =
+        &target[target.find(&service.addr.to_string()).unwrap() + service.addr.to_string().len()..];
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut head = vec![0u8; 4096];
+    let n = stream.read(&mut head).unwrap();
+    assert!(
+        head[..n].starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&head[..n])
+    );
+    stream
+}
+
+#[tokio::test]
+async fn a_client_leaving_mid_webm_stops_its_pipeline_within_a_second() {
+    let service = Service::start();
+    let url = long_mp4();
+    for _ in 0..3 {
+        let stream = open_stream(&service, &url);
+        assert_eq!(service.live_pipelines().await, 1);
+        drop(stream);
+        let took = service.wait_idle(Duration::from_secs(1)).await;
+        assert!(
+            took.is_some(),
+            "the pipeline outlived its client: {}",
+            service.log_text()
+        );
+    }
+}
+
+#[tokio::test]
+async fn pipelines_are_bounded_and_the_overflow_gets_503() {
+    let service = Service::with_env(&[
+        ("PYTHUMBIO_WORKERS", "1"),
+        ("PYTHUMBIO_CONCURRENCY_PER_WORKER", "1"),
+        ("PYTHUMBIO_QUEUE_LENGTH", "0"),
+    ]);
+    let url = long_mp4();
+    // The held stream is not read: backpressure keeps its pipeline (and its slot) alive.
+    let held = open_stream(&service, &url);
+    let response = service.get("/thumb", &[("url", &url)]).await;
+    assert_eq!(response.status(), 503);
+    assert!(response.headers().get("retry-after").is_some());
+    let json: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(json["code"], "busy");
+    drop(held);
+    service
+        .wait_idle(Duration::from_secs(1))
+        .await
+        .expect("the slot is freed");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(service.get("/thumb", &[("url", &url)]).await.status(), 200);
+}
+
+#[tokio::test]
+async fn queued_requests_wait_for_a_slot() {
+    let service = Service::with_env(&[
+        ("PYTHUMBIO_WORKERS", "1"),
+        ("PYTHUMBIO_CONCURRENCY_PER_WORKER", "1"),
+        ("PYTHUMBIO_QUEUE_LENGTH", "4"),
+    ]);
+    let path = Media::mp4().path();
+    let url = origin_url(path.file_name().unwrap().to_str().unwrap());
+    let params = [("url", url.as_str())];
+    let requests = (0..4).map(|_| service.get("/thumb", &params));
+    for response in futures_util::future::join_all(requests).await {
+        assert_eq!(response.status(), 200);
+    }
+}
+
+#[tokio::test]
+async fn no_chunk_is_larger_than_the_chunk_size() {
+    let service = Service::with_env(&[("PYTHUMBIO_CHUNKSIZE", "1024")]);
+    let path = Media::mp4().path();
+    let url = origin_url(path.file_name().unwrap().to_str().unwrap());
+    let target = service.url("/webm", &[("url", &url)]);
+    let path_and_query = target[target.find("/webm").unwrap()..].to_string();
+    let addr = service.addr;
+    let (head, sizes) = tokio::task::spawn_blocking(move || raw_chunked_get(addr, &path_and_query))
+        .await
+        .unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(sizes.iter().all(|&s| s <= 1024), "{sizes:?}");
+    // Keyframes are larger than 1 KiB: they are cut into full chunks.
+    assert!(sizes.contains(&1024), "{sizes:?}");
+}
+
+#[test]
+fn bad_configuration_names_the_variable() {
+    for (name, value) in [
+        ("PYTHUMBIO_PORT", "eighty"),
+        ("PYTHUMBIO_WORKERS", "0"),
+        ("PYTHUMBIO_CONCURRENCY_PER_WORKER", "-1"),
+        ("PYTHUMBIO_CHUNKSIZE", "lots"),
+    ] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_pythumbio"))
+            .env(name, value)
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{name}={value} was accepted");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(name), "{name}: {stderr}");
+    }
+}
+
+#[test]
+fn help_lists_every_variable() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_pythumbio"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&output.stdout);
+    for name in [
+        "PYTHUMBIO_PORT",
+        "PYTHUMBIO_WORKERS",
+        "PYTHUMBIO_CONCURRENCY_PER_WORKER",
+        "PYTHUMBIO_CHUNKSIZE",
+        "PYTHUMBIO_PIPELINES",
+    ] {
+        assert!(help.contains(name), "{name} missing from --help");
+    }
+}

@@ -1,0 +1,135 @@
+//! Pipeline files are data: a new file is a new endpoint, an edited file is a changed endpoint,
+//! a broken set stops the start. No Rust changes, no rebuild.
+
+mod support;
+
+use image::ImageFormat;
+use support::media::{nearest, Media};
+use support::{inspect, origin_url, Image, Service};
+
+fn mp4_url() -> String {
+    let path = Media::mp4().path();
+    origin_url(path.file_name().unwrap().to_str().unwrap())
+}
+
+const PNG_AT_FOUR: &str = r#"
+routes = ["/frame.png"]
+kind = "still"
+content_type = "image/png"
+start = 4.0
+description = """
+uridecodebin name=src
+src. ! video/x-raw ! videoscale ! video/x-raw,width={size},height={size} ! videoconvert ! video/x-raw,format=RGB ! pngenc ! appsink name=sink
+"""
+[params.url]
+type = "url"
+required = true
+to = "src.uri"
+[params.size]
+type = "int"
+default = 64
+min = 8
+max = 512
+to = "text"
+"#;
+
+#[tokio::test]
+async fn a_new_file_is_a_new_endpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("frame.toml"), PNG_AT_FOUR).unwrap();
+    let service = Service::with_env(&[("PYTHUMBIO_PIPELINES", dir.path().to_str().unwrap())]);
+    let response = service
+        .get("/frame.png", &[("url", &mp4_url()), ("size", "100")])
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "image/png");
+    let image = Image::decode(&response.bytes().await.unwrap(), ImageFormat::Png);
+    assert_eq!((image.width, image.height), (100, 100));
+    assert_eq!(nearest(image.centre()).0, 4, "the frame at 4 s");
+    // The directory replaces the built-in set.
+    assert_eq!(
+        service.get("/thumb", &[("url", &mp4_url())]).await.status(),
+        404
+    );
+}
+
+#[tokio::test]
+async fn vp8enc_to_vp9enc_is_an_edit() {
+    let webm = include_str!("../pipelines/webm.toml");
+    assert!(webm.contains("vp8enc"));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("webm.toml"),
+        webm.replace("vp8enc", "vp9enc"),
+    )
+    .unwrap();
+    let service = Service::with_env(&[("PYTHUMBIO_PIPELINES", dir.path().to_str().unwrap())]);
+    let short = Media {
+        frames: 60,
+        ..Media::mp4()
+    }
+    .path();
+    let url = origin_url(short.file_name().unwrap().to_str().unwrap());
+    let (status, _, body) = service.fetch("/webm", &url).await;
+    assert_eq!(status, 200);
+    let report = inspect(&body, "webm");
+    assert_eq!(report.codecs, ["video/x-vp9", "audio/x-opus"]);
+}
+
+#[test]
+fn a_broken_set_stops_the_start_and_says_where() {
+    let cases = [
+        (
+            "missing-element.toml",
+            PNG_AT_FOUR.replace("pngenc", "nosuchenc"),
+            "nosuchenc",
+        ),
+        (
+            "undeclared.toml",
+            PNG_AT_FOUR.replace("{size},height", "{side},height"),
+            "{side}",
+        ),
+        (
+            "unused.toml",
+            PNG_AT_FOUR
+                .replace("height={size}", "height=64")
+                .replace("width={size}", "width=64"),
+            "size",
+        ),
+        (
+            "bad-toml.toml",
+            PNG_AT_FOUR.replace("kind = \"still\"", "kind = still"),
+            "kind",
+        ),
+        (
+            "url-in-text.toml",
+            PNG_AT_FOUR.replace("to = \"src.uri\"", "to = \"text\""),
+            "url",
+        ),
+        (
+            "no-such-property.toml",
+            PNG_AT_FOUR.replace("to = \"src.uri\"", "to = \"src.location\""),
+            "location",
+        ),
+        (
+            "taken-route.toml",
+            PNG_AT_FOUR.replace("/frame.png", "/version"),
+            "/version",
+        ),
+    ];
+    for (file, text, needle) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(file), text).unwrap();
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_pythumbio"))
+            .env("PYTHUMBIO_PIPELINES", dir.path())
+            .env("PYTHUMBIO_PORT", "0")
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{file} was accepted");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(file) && stderr.contains(needle),
+            "{file}: {stderr}"
+        );
+    }
+}

@@ -1,0 +1,360 @@
+//! What the integration tests share: a real origin on 127.0.0.1 that honours Range, the real
+//! service binary on an ephemeral port, and readers that check output bytes (decoded images,
+//! demuxed and decoded WebM) rather than status codes.
+#![allow(dead_code)]
+
+pub mod media;
+
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use gstreamer_pbutils as pbutils;
+use gstreamer_pbutils::prelude::*;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// The origin: serves `media::media_dir()` with Range support, started once per test binary.
+pub fn origin() -> SocketAddr {
+    static ORIGIN: OnceLock<SocketAddr> = OnceLock::new();
+    *ORIGIN.get_or_init(|| {
+        let dir = media::media_dir();
+        std::fs::write(
+            dir.join("not-a-video.mp4"),
+            "this is a text file, not a video\n".repeat(200),
+        )
+        .unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                tx.send(listener.local_addr().unwrap()).unwrap();
+                let app =
+                    axum::Router::new().fallback_service(tower_http::services::ServeDir::new(dir));
+                axum::serve(listener, app).await.unwrap();
+            });
+        });
+        rx.recv().unwrap()
+    })
+}
+
+/// The origin's url for a file in the media directory.
+pub fn origin_url(file: &str) -> String {
+    format!("http://{}/{file}", origin())
+}
+
+/// A port on 127.0.0.1 where nothing listens.
+pub fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// The service binary, running until dropped.
+pub struct Service {
+    child: Child,
+    pub addr: SocketAddr,
+    pub log: Arc<Mutex<Vec<String>>>,
+    client: reqwest::Client,
+}
+
+impl Service {
+    pub fn start() -> Self {
+        Self::with_env(&[])
+    }
+
+    pub fn with_env(env: &[(&str, &str)]) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_pythumbio"));
+        command
+            .env_remove("RUST_LOG")
+            .env("PYTHUMBIO_HOST", "127.0.0.1")
+            .env("PYTHUMBIO_PORT", "0")
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("the service binary starts");
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let lines = log.clone();
+        std::thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                if let Some(at) = line.find("listening on http://") {
+                    let addr = line[at + 20..]
+                        .split_whitespace()
+                        .next()
+                        .unwrap()
+                        .to_string();
+                    let _ = tx.send(addr.parse::<SocketAddr>().unwrap());
+                }
+                lines.lock().unwrap().push(line);
+            }
+        });
+        let lines = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                lines.lock().unwrap().push(line);
+            }
+        });
+        let addr = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(addr) => addr,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("the service did not start: {:#?}", log.lock().unwrap());
+            }
+        };
+        Self {
+            child,
+            addr,
+            log,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    /// `path` with the query `url=<url>&extra...`, properly encoded.
+    pub fn url(&self, path: &str, params: &[(&str, &str)]) -> String {
+        reqwest::Url::parse_with_params(&format!("http://{}{path}", self.addr), params)
+            .unwrap()
+            .to_string()
+    }
+
+    pub async fn get(&self, path: &str, params: &[(&str, &str)]) -> reqwest::Response {
+        self.client
+            .get(self.url(path, params))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// GET with the source `url=`, reading the whole body.
+    pub async fn fetch(&self, path: &str, source: &str) -> (u16, String, Vec<u8>) {
+        let response = self.get(path, &[("url", source)]).await;
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        (
+            status,
+            content_type,
+            response.bytes().await.unwrap().to_vec(),
+        )
+    }
+
+    /// The live-pipelines gauge from /metrics.
+    pub async fn live_pipelines(&self) -> usize {
+        let text = self.get("/metrics", &[]).await.text().await.unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix("pythumbio_live_pipelines "))
+            .expect("the gauge is exported")
+            .parse()
+            .unwrap()
+    }
+
+    /// Waits up to `within` for the gauge to reach 0; returns how long it took.
+    pub async fn wait_idle(&self, within: Duration) -> Option<Duration> {
+        let started = Instant::now();
+        while started.elapsed() <= within {
+            if self.live_pipelines().await == 0 {
+                return Some(started.elapsed());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        None
+    }
+
+    pub fn log_text(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Asserts the shared JSON error shape and returns the body.
+pub fn error_json(
+    status: u16,
+    content_type: &str,
+    body: &[u8],
+    want_status: u16,
+    want_code: &str,
+) -> serde_json::Value {
+    let text = String::from_utf8_lossy(body);
+    assert_eq!(status, want_status, "body: {text}");
+    assert!(
+        content_type.starts_with("application/json"),
+        "{content_type}: {text}"
+    );
+    let json: serde_json::Value = serde_json::from_slice(body).unwrap();
+    assert_eq!(json["status"], want_status, "{json}");
+    assert_eq!(json["code"], want_code, "{json}");
+    assert!(
+        json["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{json}"
+    );
+    json
+}
+
+/// A decoded still image: size and the RGB of its centre.
+pub struct Image {
+    pub width: u32,
+    pub height: u32,
+    pub rgb: image::RgbImage,
+}
+
+impl Image {
+    pub fn decode(bytes: &[u8], format: image::ImageFormat) -> Self {
+        let rgb = image::load_from_memory_with_format(bytes, format)
+            .expect("the image decodes")
+            .to_rgb8();
+        Self {
+            width: rgb.width(),
+            height: rgb.height(),
+            rgb,
+        }
+    }
+
+    pub fn centre(&self) -> [u8; 3] {
+        self.rgb.get_pixel(self.width / 2, self.height / 2).0
+    }
+}
+
+/// What a media file holds, read back with GStreamer.
+#[derive(Debug)]
+pub struct Report {
+    /// Caps names of the streams, e.g. "video/x-vp8", "audio/x-opus".
+    pub codecs: Vec<String>,
+    pub width: u32,
+    pub height: u32,
+    pub framerate: (i32, i32),
+    /// Every decoded video frame: its time and its centre pixel.
+    pub frames: Vec<(gst::ClockTime, [u8; 3])>,
+}
+
+impl Report {
+    /// The time from the first frame to the end of the last, assuming a constant frame rate.
+    pub fn video_seconds(&self) -> f64 {
+        let (Some(first), Some(last)) = (self.frames.first(), self.frames.last()) else {
+            return 0.0;
+        };
+        let frame = self.framerate.1 as f64 / self.framerate.0 as f64;
+        (last.0 - first.0).seconds_f64() + frame
+    }
+}
+
+/// Reads a media file's streams (Discoverer) and decodes its video frames.
+pub fn inspect(bytes: &[u8], ext: &str) -> Report {
+    gst::init().unwrap();
+    let file = tempfile::Builder::new()
+        .suffix(&format!(".{ext}"))
+        .tempfile()
+        .unwrap();
+    std::fs::write(file.path(), bytes).unwrap();
+    let uri = glib::filename_to_uri(file.path(), None).unwrap();
+    let discoverer = pbutils::Discoverer::new(gst::ClockTime::from_seconds(20)).unwrap();
+    let info = discoverer
+        .discover_uri(&uri)
+        .expect("the output is readable media");
+    let codecs = info
+        .stream_list()
+        .iter()
+        .filter(|s| !s.is::<pbutils::DiscovererContainerInfo>())
+        .filter_map(|s| s.caps())
+        .map(|c| c.structure(0).unwrap().name().to_string())
+        .collect();
+    let mut report = Report {
+        codecs,
+        width: 0,
+        height: 0,
+        framerate: (0, 1),
+        frames: Vec::new(),
+    };
+    if let Some(video) = info.video_streams().first() {
+        report.width = video.width();
+        report.height = video.height();
+        report.framerate = (video.framerate().numer(), video.framerate().denom());
+        report.frames = decode_video(file.path());
+    }
+    report
+}
+
+fn decode_video(path: &Path) -> Vec<(gst::ClockTime, [u8; 3])> {
+    let uri = glib::filename_to_uri(path, None).unwrap();
+    let pipeline = gst::parse::launch(&format!(
+        "uridecodebin uri={uri} name=d d. ! video/x-raw ! videoconvert ! video/x-raw,format=RGB \
+         ! appsink name=s sync=false"
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let sink = pipeline
+        .by_name("s")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let mut frames = Vec::new();
+    while let Ok(sample) = sink.pull_sample() {
+        let s = sample.caps().unwrap().structure(0).unwrap().to_owned();
+        let (w, h) = (
+            s.get::<i32>("width").unwrap() as usize,
+            s.get::<i32>("height").unwrap() as usize,
+        );
+        let buffer = sample.buffer().unwrap();
+        let map = buffer.map_readable().unwrap();
+        let stride = map.len() / h;
+        let at = (h / 2) * stride + (w / 2) * 3;
+        frames.push((buffer.pts().unwrap(), [map[at], map[at + 1], map[at + 2]]));
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    frames
+}
+
+/// A raw HTTP/1.1 GET, returning the response head and the sizes of the body's chunks as sent.
+pub fn raw_chunked_get(addr: SocketAddr, path_and_query: &str) -> (String, Vec<usize>) {
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET {path_and_query} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a response head")
+        + 4;
+    let head = String::from_utf8_lossy(&raw[..split]).to_string();
+    let mut sizes = Vec::new();
+    let mut at = split;
+    loop {
+        let line_end = at
+            + raw[at..]
+                .windows(2)
+                .position(|w| w == b"\r\n")
+                .expect("a chunk size line");
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&raw[at..line_end]).unwrap().trim(), 16)
+                .unwrap();
+        if size == 0 {
+            break;
+        }
+        sizes.push(size);
+        at = line_end + 2 + size + 2;
+    }
+    (head, sizes)
+}
