@@ -3,7 +3,6 @@
 mod support;
 
 use image::ImageFormat;
-use std::time::Duration;
 use support::media::{nearest, Audio, Container, Media, Video, PALETTE};
 use support::{inspect, origin_url, Image, Service};
 
@@ -82,10 +81,7 @@ async fn thumb_is_the_frame_at_two_seconds_fit_inside_426x240() {
         assert_eq!((image.width, image.height), (426, 240));
         assert_colour(image.centre(), 2);
     }
-    service
-        .wait_idle(Duration::from_secs(1))
-        .await
-        .expect("no pipeline is left behind");
+    service.assert_nothing_left().await;
 }
 
 #[tokio::test]
@@ -191,10 +187,7 @@ async fn webm_ends_for_video_only_audio_only_and_webm_sources() {
             );
         }
     }
-    service
-        .wait_idle(Duration::from_secs(1))
-        .await
-        .expect("no pipeline is left behind");
+    service.assert_nothing_left().await;
 }
 
 #[tokio::test]
@@ -317,10 +310,7 @@ async fn meta_reads_webm_and_audio_only_sources() {
     assert_eq!(meta["format"]["nb_streams"], 1);
     assert_eq!(meta["streams"][0]["codec_type"], "audio");
     assert_eq!(meta["streams"][0]["codec_name"], "aac");
-    service
-        .wait_idle(Duration::from_secs(1))
-        .await
-        .expect("no pipeline is left behind");
+    service.assert_nothing_left().await;
 }
 
 #[tokio::test]

@@ -2,7 +2,6 @@
 
 mod support;
 
-use std::time::Duration;
 use support::media::Media;
 use support::{closed_port, error_json, origin_url, Service};
 
@@ -134,10 +133,7 @@ async fn bad_parameters_are_named() {
         let json = error_json(status, &ct, &body, 403, "source_refused");
         assert_eq!(json["rule"], "scheme", "{refused}");
     }
-    service
-        .wait_idle(Duration::from_secs(1))
-        .await
-        .expect("no pipeline is left behind");
+    service.assert_nothing_left().await;
 }
 
 #[tokio::test]
@@ -154,10 +150,7 @@ async fn origin_failures_are_502_with_the_origins_status() {
         let (status, ct, body) = service.fetch(path, &unreachable).await;
         error_json(status, &ct, &body, 502, "origin_error");
     }
-    service
-        .wait_idle(Duration::from_secs(1))
-        .await
-        .expect("no pipeline is left behind");
+    service.assert_nothing_left().await;
 }
 
 #[tokio::test]
@@ -179,10 +172,7 @@ async fn not_media_is_415_and_no_video_is_422() {
         let json = error_json(status, &ct, &body, 422, "no_usable_stream");
         assert!(json["error"].as_str().unwrap().contains("audio"), "{json}");
     }
-    service
-        .wait_idle(Duration::from_secs(1))
-        .await
-        .expect("no pipeline is left behind");
+    service.assert_nothing_left().await;
 }
 
 #[tokio::test]

@@ -41,6 +41,7 @@ async fn a_client_leaving_mid_webm_stops_its_pipeline_within_a_second() {
     for _ in 0..3 {
         let stream = open_stream(&service, &url);
         assert_eq!(service.live_pipelines().await, 1);
+        assert!(!service.streaming_threads().is_empty());
         drop(stream);
         let took = service.wait_idle(Duration::from_secs(1)).await;
         assert!(
@@ -49,6 +50,7 @@ async fn a_client_leaving_mid_webm_stops_its_pipeline_within_a_second() {
             service.log_text()
         );
     }
+    service.assert_nothing_left().await;
 }
 
 #[tokio::test]

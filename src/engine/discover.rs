@@ -38,9 +38,13 @@ pub fn discover(uri: &str, timeout: Duration) -> Result<Discovered, PipelineErro
             });
         }
     });
-    let info = discoverer
-        .discover_uri(uri)
-        .map_err(|e| PipelineError::from_glib(&e, fetched.load(Ordering::Relaxed) > 0))?;
+    let result = discoverer.discover_uri(uri);
+    let src = source.lock().unwrap().take();
+    let size = src
+        .and_then(|s| s.query_duration::<gst::format::Bytes>())
+        .map(|b| *b);
+    let info =
+        result.map_err(|e| PipelineError::from_glib(&e, fetched.load(Ordering::Relaxed) > 0))?;
     match info.result() {
         pbutils::DiscovererResult::Ok => {}
         pbutils::DiscovererResult::Timeout => {
@@ -62,11 +66,5 @@ pub fn discover(uri: &str, timeout: Duration) -> Result<Discovered, PipelineErro
             ))
         }
     }
-    let size = source
-        .lock()
-        .unwrap()
-        .take()
-        .and_then(|src| src.query_duration::<gst::format::Bytes>())
-        .map(|b| *b);
     Ok(Discovered { info, size })
 }

@@ -160,7 +160,19 @@ impl Service {
             .unwrap()
     }
 
-    /// Waits up to `within` for the gauge to reach 0; returns how long it took.
+    /// GStreamer streaming threads in the process, named after their pad ("queue0:src"). GLib
+    /// keeps a stopped task's thread in its pool for a moment, under the same name.
+    pub fn streaming_threads(&self) -> Vec<String> {
+        let tasks = std::fs::read_dir(format!("/proc/{}/task", self.child.id())).unwrap();
+        tasks
+            .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+            .map(|name| name.trim().to_string())
+            .filter(|name| name.contains(':'))
+            .collect()
+    }
+
+    /// Waits up to `within` for the live-pipelines gauge to reach 0; returns how long it took.
+    /// A guard decrements the gauge only after its pipeline has reached NULL.
     pub async fn wait_idle(&self, within: Duration) -> Option<Duration> {
         let started = Instant::now();
         while started.elapsed() <= within {
@@ -170,6 +182,24 @@ impl Service {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         None
+    }
+
+    /// Asserts that no pipeline is left and no streaming thread runs. GLib's pool keeps up to
+    /// two idle threads (for up to 15 s) under the name of their last task: those are allowed;
+    /// a pipeline that did not reach NULL keeps more (its source, queues and demuxer).
+    pub async fn assert_nothing_left(&self) {
+        self.wait_idle(Duration::from_secs(1))
+            .await
+            .expect("no pipeline is left behind");
+        let started = Instant::now();
+        while self.streaming_threads().len() > 2 {
+            assert!(
+                started.elapsed() < Duration::from_secs(2),
+                "threads left: {:?}",
+                self.streaming_threads()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     pub fn log_text(&self) -> String {
