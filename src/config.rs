@@ -2,7 +2,7 @@
 //! defaults), each also a command-line flag. A bad value stops the start with an error that names
 //! the variable.
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use std::{net::IpAddr, path::PathBuf, time::Duration};
 
 #[derive(Debug, Clone, Parser)]
@@ -12,6 +12,9 @@ use std::{net::IpAddr, path::PathBuf, time::Duration};
     about = "Video thumbnails, streaming WebM, previews and metadata over HTTP"
 )]
 pub struct Config {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// TCP port to listen on (0 picks a free one)
     #[arg(
         long,
@@ -66,8 +69,21 @@ pub struct Config {
     pub timeout: Duration,
 
     /// Directory of pipeline files that replaces the built-in set
-    #[arg(long, env = "PYTHUMBIO_PIPELINES", value_name = "PYTHUMBIO_PIPELINES")]
+    #[arg(
+        long,
+        global = true,
+        env = "PYTHUMBIO_PIPELINES",
+        value_name = "PYTHUMBIO_PIPELINES"
+    )]
     pub pipelines: Option<PathBuf>,
+}
+
+/// What to do instead of serving.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Check the pipeline set (built in, or PYTHUMBIO_PIPELINES) against this GStreamer install:
+    /// parse every file, find every element, match parameters to placeholders; exit 2 on a problem
+    Check,
 }
 
 impl Config {

@@ -1,5 +1,5 @@
 use clap::Parser;
-use pythumbio::{catalog::Catalog, config::Config, engine, http};
+use pythumbio::{catalog::Catalog, config::Command, config::Config, engine, http};
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
@@ -26,6 +26,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(Command::Check) = config.command {
+        report(&catalog);
+        return ExitCode::SUCCESS;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(config.workers as usize)
         .enable_all()
@@ -37,5 +41,23 @@ fn main() -> ExitCode {
             eprintln!("pythumbio: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// What `pythumbio check` prints for a set that passed: each route and the elements it uses.
+fn report(catalog: &Catalog) {
+    println!(
+        "GStreamer {}: the pipeline set is good",
+        engine::gstreamer_version()
+    );
+    for endpoint in &catalog.endpoints {
+        println!(
+            "{:<24} {:?} {} <- {} [{}]",
+            endpoint.routes.join(" "),
+            endpoint.kind,
+            endpoint.content_type,
+            endpoint.file,
+            endpoint.elements().join(" ")
+        );
     }
 }

@@ -133,3 +133,36 @@ fn a_broken_set_stops_the_start_and_says_where() {
         );
     }
 }
+
+#[test]
+fn check_reports_the_set_and_names_the_package_of_a_missing_element() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_pythumbio"))
+        .arg("check")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    for route in ["/thumb /video", "/webm", "/preview", "/meta"] {
+        assert!(stdout.contains(route), "{route}: {stdout}");
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    // An element surely missing, from a package whose elements the check knows.
+    std::fs::write(
+        dir.path().join("frame.toml"),
+        PNG_AT_FOUR.replace("pngenc", "avenc_nosuch"),
+    )
+    .unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_pythumbio"))
+        .args(["check", "--pipelines"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("frame.toml: line 8: element avenc_nosuch is not installed (Debian package gstreamer1.0-libav)"), "{stderr}");
+}

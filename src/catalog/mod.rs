@@ -201,6 +201,21 @@ fn parse_endpoint(file: &str, text: &str) -> Result<Endpoint, String> {
         return Ok(endpoint);
     }
     check_placeholders(&endpoint)?;
+    for element in element_names(&endpoint.description) {
+        if !engine::element_exists(&element) {
+            let line = text.lines().position(|l| {
+                l.split(|c: char| c.is_whitespace() || c == '!')
+                    .any(|w| w == element)
+            });
+            let at = line
+                .map(|n| format!("line {}: ", n + 1))
+                .unwrap_or_default();
+            let package = engine::debian_package(&element)
+                .map(|p| format!(" (Debian package {p})"))
+                .unwrap_or_default();
+            return Err(format!("{at}element {element} is not installed{package}"));
+        }
+    }
     let defaults = params::bind(&endpoint.params, &sample_query(&endpoint.params))
         .map_err(|e| format!("defaults do not validate: {e}"))?;
     engine::launch::check(&endpoint.render(&defaults.text), &defaults.properties)

@@ -35,6 +35,37 @@ pub struct ElementInfo {
     pub version: String,
 }
 
+pub fn element_exists(factory: &str) -> bool {
+    gstreamer::ElementFactory::find(factory).is_some()
+}
+
+/// The Debian package that provides a GStreamer element, for the usual ones: a missing element
+/// cannot be asked where it comes from.
+pub fn debian_package(factory: &str) -> Option<&'static str> {
+    if factory.starts_with("avdec_")
+        || factory.starts_with("avenc_")
+        || factory.starts_with("avmux_")
+    {
+        return Some("gstreamer1.0-libav");
+    }
+    Some(match factory {
+        "queue" | "queue2" | "multiqueue" | "capsfilter" | "identity" | "tee" | "fakesink"
+        | "filesrc" | "filesink" | "typefind" => "libgstreamer1.0-0",
+        "uridecodebin" | "uridecodebin3" | "decodebin" | "decodebin3" | "parsebin" | "appsink"
+        | "appsrc" | "videoconvert" | "videoscale" | "videorate" | "audioconvert"
+        | "audioresample" | "opusenc" | "opusdec" | "vorbisenc" | "theoraenc" | "oggmux"
+        | "compositor" | "videotestsrc" | "audiotestsrc" => "gstreamer1.0-plugins-base",
+        "vp8enc" | "vp9enc" | "vp8dec" | "vp9dec" | "webmmux" | "matroskamux" | "matroskademux"
+        | "jpegenc" | "pngenc" | "souphttpsrc" | "qtdemux" | "mp4mux" | "qtmux" | "videocrop"
+        | "videobox" | "videoflip" | "gdkpixbufoverlay" | "alpha" => "gstreamer1.0-plugins-good",
+        "webpenc" | "av1enc" | "voaacenc" | "transcodebin" | "h264parse" | "vp9parse" => {
+            "gstreamer1.0-plugins-bad"
+        }
+        "x264enc" => "gstreamer1.0-plugins-ugly",
+        _ => return None,
+    })
+}
+
 pub fn element_info(factory: &str) -> Option<ElementInfo> {
     let factory = gstreamer::ElementFactory::find(factory)?;
     let plugin = factory.plugin()?;
