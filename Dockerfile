@@ -21,10 +21,11 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin pythumbio
 COPY --from=build /src/target/release/pythumbio /usr/local/bin/pythumbio
-USER pythumbio
+USER 10001:10001
 # The registry cache lives in a writable place for the non-root user.
 ENV HOME=/tmp
 RUN pythumbio check
 EXPOSE 8000
-HEALTHCHECK --interval=30s --timeout=3s CMD curl -fsS http://127.0.0.1:8000/version >/dev/null || exit 1
+HEALTHCHECK --interval=30s --timeout=3s \
+  CMD ["sh", "-c", "curl -fsS \"http://127.0.0.1:${PYTHUMBIO_PORT:-8000}/version\" >/dev/null || exit 1"]
 ENTRYPOINT ["pythumbio"]
