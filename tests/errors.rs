@@ -196,3 +196,31 @@ async fn a_url_cannot_rewrite_the_pipeline() {
         .await;
     assert_eq!((status, ct.as_str()), (200, "image/jpeg"));
 }
+
+#[tokio::test]
+async fn a_failure_after_the_first_byte_aborts_the_body() {
+    let service = Service::start();
+    let path = Media::mp4().path();
+    let url = origin_url(&format!(
+        "truncated/{}",
+        path.file_name().unwrap().to_str().unwrap()
+    ));
+    let mut response = service.get("/webm", &[("url", &url)]).await;
+    assert_eq!(response.status(), 200, "{:?}", response.text().await);
+    let mut received = 0;
+    let end = loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => received += chunk.len(),
+            Ok(None) => break "a clean end",
+            Err(_) => break "a broken transfer",
+        }
+    };
+    assert_eq!(end, "a broken transfer", "after {received} bytes");
+    assert!(received > 0);
+    service.assert_nothing_left().await;
+    let log = service.log_text();
+    assert!(
+        log.contains("stream aborted") && log.contains("element"),
+        "{log}"
+    );
+}

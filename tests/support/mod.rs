@@ -5,6 +5,7 @@
 
 pub mod media;
 
+use futures_util::StreamExt;
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
@@ -37,13 +38,34 @@ pub fn origin() -> SocketAddr {
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 tx.send(listener.local_addr().unwrap()).unwrap();
-                let app =
-                    axum::Router::new().fallback_service(tower_http::services::ServeDir::new(dir));
+                let app = axum::Router::new()
+                    .route("/truncated/{file}", axum::routing::get(truncated))
+                    .fallback_service(tower_http::services::ServeDir::new(dir));
                 axum::serve(listener, app).await.unwrap();
             });
         });
         rx.recv().unwrap()
     })
+}
+
+/// Declares a file's full length, sends its first half, waits, then breaks the connection (and
+/// ignores Range, so a retry cannot mend it): a source that fails once output is flowing.
+async fn truncated(
+    axum::extract::Path(file): axum::extract::Path<String>,
+) -> axum::response::Response {
+    let bytes = std::fs::read(media::media_dir().join(file)).unwrap();
+    let len = bytes.len();
+    let half = bytes::Bytes::from(bytes).slice(..len / 2);
+    let broken = async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        Err(std::io::Error::other("origin broke off"))
+    };
+    let body = futures_util::stream::iter([Ok(half)]).chain(futures_util::stream::once(broken));
+    axum::response::Response::builder()
+        .header("content-length", len)
+        .header("content-type", "video/mp4")
+        .body(axum::body::Body::from_stream(body))
+        .unwrap()
 }
 
 /// The origin's url for a file in the media directory.
