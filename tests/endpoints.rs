@@ -85,6 +85,20 @@ async fn thumb_is_the_frame_at_two_seconds_fit_inside_426x240() {
 }
 
 #[tokio::test]
+async fn thumb_decodes_forward_when_the_origin_ignores_range() {
+    let service = Service::start();
+    let path = Media::mp4().path();
+    let url = origin_url(&format!(
+        "norange/{}",
+        path.file_name().unwrap().to_str().unwrap()
+    ));
+    let (status, _, body) = service.fetch("/thumb", &url).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert_colour(Image::decode(&body, ImageFormat::Jpeg).centre(), 2);
+    service.assert_nothing_left().await;
+}
+
+#[tokio::test]
 async fn thumb_keeps_the_aspect_of_odd_portrait_and_short_sources() {
     let service = Service::start();
     let cases = [

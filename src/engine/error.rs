@@ -13,6 +13,8 @@ pub(crate) const NO_USABLE_STREAM: &str = "pythumbio-no-usable-stream";
 pub enum Failure {
     /// The origin answered with an error status, or could not be reached.
     Origin { status: Option<u16> },
+    /// The origin ignores Range requests, and this needed one.
+    OriginCannotSeek,
     /// The bytes are not a media format this install can read.
     Unsupported,
     /// The media has no stream of the kind the endpoint needs (e.g. no video for a thumbnail).
@@ -51,6 +53,8 @@ impl PipelineError {
         let details = msg.details();
         let failure = if details.is_some_and(|d| d.name() == NO_USABLE_STREAM) {
             Failure::NoUsableStream
+        } else if error.kind::<gst::ResourceError>() == Some(gst::ResourceError::Seek) {
+            Failure::OriginCannotSeek
         } else if error.is::<gst::ResourceError>() || posted_by_source(msg) {
             let status = details
                 .and_then(|d| d.get::<u32>("http-status-code").ok())

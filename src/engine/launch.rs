@@ -9,6 +9,7 @@ use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 
 /// What a request asks of a description.
+#[derive(Clone, Copy)]
 pub struct Launch<'a> {
     /// The description with its placeholders already filled with validated numbers.
     pub description: &'a str,
@@ -16,6 +17,8 @@ pub struct Launch<'a> {
     pub properties: &'a [(String, String, String)],
     /// How many times faster than real time the source plays (1.0 for normal speed).
     pub rate: f64,
+    /// Decoded frames before this time are dropped (reaching a time without seeking).
+    pub skip_before: Option<gst::ClockTime>,
 }
 
 /// A parsed pipeline and its output element.
@@ -33,6 +36,7 @@ pub fn check(
         description,
         properties,
         rate: 1.0,
+        skip_before: None,
     })?;
     let _ = built.pipeline.set_state(gst::State::Null);
     Ok(())
@@ -71,6 +75,9 @@ pub fn build(launch: &Launch<'_>) -> Result<Built, PipelineError> {
         .by_name("src")
         .ok_or_else(|| internal("the description needs a decoder named \"src\"".into()))?;
     end_unfed_branches(&pipeline, &src);
+    if let Some(start) = launch.skip_before {
+        skip_before(&src, start);
+    }
     if launch.rate != 1.0 {
         speed_up(&src, launch.rate);
     }
@@ -123,6 +130,20 @@ fn end_unfed_branches(pipeline: &gst::Pipeline, src: &gst::Element) {
         for pad in unfed {
             pad.send_event(gst::event::Eos::new());
         }
+    });
+}
+
+/// Drops what the decoder outputs before `start`: the first frame through is the one at `start`.
+fn skip_before(src: &gst::Element, start: gst::ClockTime) {
+    src.connect_pad_added(move |_, pad| {
+        pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+            match info.buffer() {
+                Some(buffer) if buffer.pts().is_some_and(|pts| pts < start) => {
+                    gst::PadProbeReturn::Drop
+                }
+                _ => gst::PadProbeReturn::Ok,
+            }
+        });
     });
 }
 

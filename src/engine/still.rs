@@ -1,5 +1,6 @@
 //! One frame as an image, without playing: pause the pipeline so a frame prerolls into appsink,
-//! seek to the wanted time, and take the preroll sample.
+//! seek to the wanted time, and take the preroll sample. An origin that cannot seek (no Range
+//! support) gets a second try that decodes forward from the start instead.
 
 use super::error::{Failure, PipelineError};
 use super::guard::PipelineGuard;
@@ -13,6 +14,25 @@ use std::time::{Duration, Instant};
 /// a source no longer than `start` gives its first frame.
 pub fn capture(launch: &Launch<'_>, start: f64, timeout: Duration) -> Result<Bytes, PipelineError> {
     let deadline = Instant::now() + timeout;
+    let position = gst::ClockTime::from_nseconds((start * 1e9) as u64);
+    match capture_at(launch, position, deadline) {
+        Err(e) if e.failure == Failure::OriginCannotSeek => {
+            let forward = Launch {
+                skip_before: Some(position),
+                ..*launch
+            };
+            capture_at(&forward, gst::ClockTime::ZERO, deadline)
+        }
+        other => other,
+    }
+}
+
+/// Prerolls, seeks to `position` when the source is longer than that, and takes the frame.
+fn capture_at(
+    launch: &Launch<'_>,
+    position: gst::ClockTime,
+    deadline: Instant,
+) -> Result<Bytes, PipelineError> {
     let built = build(launch)?;
     let sink = built.sink;
     let guard = PipelineGuard::new(built.pipeline);
@@ -22,14 +42,13 @@ pub fn capture(launch: &Launch<'_>, start: f64, timeout: Duration) -> Result<Byt
         .map_err(|_| PipelineError::new(Failure::Internal, "the pipeline refused to pause"))?;
     preroll(pipeline, deadline)?;
 
-    let position = gst::ClockTime::from_nseconds((start * 1e9) as u64);
     let long_enough = pipeline
         .query_duration::<gst::ClockTime>()
         .is_some_and(|d| d > position);
     if position > gst::ClockTime::ZERO && long_enough {
         pipeline
             .seek_simple(gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE, position)
-            .map_err(|_| PipelineError::new(Failure::Corrupt, "the source cannot seek"))?;
+            .map_err(|_| PipelineError::new(Failure::OriginCannotSeek, "the source cannot seek"))?;
         preroll(pipeline, deadline)?;
     }
     let sample = sink

@@ -42,6 +42,7 @@ pub async fn handle(
                     description: &description,
                     properties: &bound.properties,
                     rate: 1.0,
+                    skip_before: None,
                 };
                 engine::still::capture(&launch, endpoint.start, app.timeout)
             })
@@ -80,6 +81,7 @@ async fn stream(
         description: &description,
         properties: &bound.properties,
         rate: endpoint.rate,
+        skip_before: None,
     };
     let mut output = engine::stream::start(&launch, app.chunk_size)?;
     let first = match tokio::time::timeout(app.timeout, output.next()).await {

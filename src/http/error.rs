@@ -88,6 +88,7 @@ impl ApiError {
                     }
                     (StatusCode::BAD_GATEWAY, "origin_error")
                 }
+                Failure::OriginCannotSeek => (StatusCode::BAD_GATEWAY, "origin_cannot_seek"),
                 Failure::Unsupported => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media"),
                 Failure::NoUsableStream => (StatusCode::UNPROCESSABLE_ENTITY, "no_usable_stream"),
                 Failure::Corrupt => (StatusCode::UNPROCESSABLE_ENTITY, "corrupt_media"),

@@ -40,6 +40,7 @@ pub fn origin() -> SocketAddr {
                 tx.send(listener.local_addr().unwrap()).unwrap();
                 let app = axum::Router::new()
                     .route("/truncated/{file}", axum::routing::get(truncated))
+                    .route("/norange/{file}", axum::routing::get(no_range))
                     .fallback_service(tower_http::services::ServeDir::new(dir));
                 axum::serve(listener, app).await.unwrap();
             });
@@ -65,6 +66,17 @@ async fn truncated(
         .header("content-length", len)
         .header("content-type", "video/mp4")
         .body(axum::body::Body::from_stream(body))
+        .unwrap()
+}
+
+/// Serves a whole file and ignores Range, as simple static servers do.
+async fn no_range(
+    axum::extract::Path(file): axum::extract::Path<String>,
+) -> axum::response::Response {
+    let bytes = std::fs::read(media::media_dir().join(file)).unwrap();
+    axum::response::Response::builder()
+        .header("content-type", "video/mp4")
+        .body(axum::body::Body::from(bytes))
         .unwrap()
 }
 
