@@ -4,12 +4,7 @@ mod support;
 
 use image::ImageFormat;
 use support::media::{nearest, Audio, Container, Media, Video, PALETTE};
-use support::{inspect, origin_url, Image, Service};
-
-fn url_of(media: Media) -> String {
-    let path = media.path();
-    origin_url(path.file_name().unwrap().to_str().unwrap())
-}
+use support::{inspect, media_url, origin_url, Image, Service};
 
 const VIDEO_ONLY: Media = Media {
     audio: None,
@@ -71,7 +66,7 @@ async fn thumb_is_the_frame_at_two_seconds_fit_inside_426x240() {
             container: Container::Mp4 { faststart },
             ..Media::mp4()
         };
-        let (status, content_type, body) = service.fetch("/thumb", &url_of(media)).await;
+        let (status, content_type, body) = service.fetch("/thumb", &media_url(media)).await;
         assert_eq!(
             (status, content_type.as_str()),
             (200, "image/jpeg"),
@@ -138,7 +133,7 @@ async fn thumb_keeps_the_aspect_of_odd_portrait_and_short_sources() {
         ),
     ];
     for (media, colour) in cases {
-        let (status, _, body) = service.fetch("/thumb", &url_of(media)).await;
+        let (status, _, body) = service.fetch("/thumb", &media_url(media)).await;
         assert_eq!(status, 200, "{media:?}: {}", String::from_utf8_lossy(&body));
         let image = Image::decode(&body, ImageFormat::Jpeg);
         assert_fits(&image, (media.width, media.height), (426, 240));
@@ -149,7 +144,7 @@ async fn thumb_keeps_the_aspect_of_odd_portrait_and_short_sources() {
 #[tokio::test]
 async fn video_is_the_originals_alias_for_thumb() {
     let service = Service::start();
-    let (status, content_type, body) = service.fetch("/video", &url_of(VP9_OPUS)).await;
+    let (status, content_type, body) = service.fetch("/video", &media_url(VP9_OPUS)).await;
     assert_eq!((status, content_type.as_str()), (200, "image/jpeg"));
     let image = Image::decode(&body, ImageFormat::Jpeg);
     assert_fits(&image, (320, 240), (426, 240));
@@ -160,7 +155,7 @@ async fn video_is_the_originals_alias_for_thumb() {
 async fn webm_is_vp8_and_opus_fit_inside_426x240_with_the_whole_duration() {
     let service = Service::start();
     let media = Media::mp4();
-    let (status, content_type, body) = service.fetch("/webm", &url_of(media)).await;
+    let (status, content_type, body) = service.fetch("/webm", &media_url(media)).await;
     assert_eq!((status, content_type.as_str()), (200, "video/webm"));
     assert_eq!(&body[..4], &[0x1a, 0x45, 0xdf, 0xa3], "EBML magic");
     let report = inspect(&body, "webm");
@@ -190,7 +185,7 @@ async fn webm_ends_for_video_only_audio_only_and_webm_sources() {
         (VP9_OPUS, &["video/x-vp8", "audio/x-opus"]),
     ];
     for (media, codecs) in cases {
-        let (status, _, body) = service.fetch("/webm", &url_of(media)).await;
+        let (status, _, body) = service.fetch("/webm", &media_url(media)).await;
         assert_eq!(status, 200, "{media:?}");
         let report = inspect(&body, "webm");
         assert_eq!(report.codecs, codecs, "{media:?}");
@@ -211,7 +206,7 @@ async fn webm_streams_while_it_is_encoded() {
         frames: 1800,
         ..Media::mp4()
     };
-    let mut response = service.get("/webm", &[("url", &url_of(long))]).await;
+    let mut response = service.get("/webm", &[("url", &media_url(long))]).await;
     assert_eq!(response.status(), 200);
     assert_eq!(
         response.headers().get("transfer-encoding").unwrap(),
@@ -237,7 +232,7 @@ async fn preview_is_one_frame_every_four_seconds_at_ten_fps() {
         frames: 600,
         ..Media::mp4()
     }; // 20 s
-    let (status, content_type, body) = service.fetch("/preview", &url_of(media)).await;
+    let (status, content_type, body) = service.fetch("/preview", &media_url(media)).await;
     assert_eq!((status, content_type.as_str()), (200, "video/webm"));
     let report = inspect(&body, "webm");
     assert_eq!(report.codecs, ["video/x-vp8"], "no audio");
@@ -262,11 +257,11 @@ async fn meta_matches_what_was_generated() {
     let service = Service::start();
     let media = Media::mp4();
     let path = media.path();
-    let (status, content_type, body) = service.fetch("/meta", &url_of(media)).await;
+    let (status, content_type, body) = service.fetch("/meta", &media_url(media)).await;
     assert_eq!((status, content_type.as_str()), (200, "application/json"));
     let meta: serde_json::Value = serde_json::from_slice(&body).unwrap();
     let format = &meta["format"];
-    assert_eq!(format["filename"], url_of(media));
+    assert_eq!(format["filename"], media_url(media));
     assert_eq!(format["format_name"], "mov,mp4,m4a,3gp,3g2,mj2");
     assert_eq!(format["nb_streams"], 2);
     assert_eq!(
@@ -305,7 +300,7 @@ async fn meta_matches_what_was_generated() {
 #[tokio::test]
 async fn meta_reads_webm_and_audio_only_sources() {
     let service = Service::start();
-    let (status, _, body) = service.fetch("/meta", &url_of(VP9_OPUS)).await;
+    let (status, _, body) = service.fetch("/meta", &media_url(VP9_OPUS)).await;
     assert_eq!(status, 200);
     let meta: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(meta["format"]["format_name"], "matroska,webm");
@@ -318,7 +313,7 @@ async fn meta_reads_webm_and_audio_only_sources() {
     assert_eq!(codecs, ["vp9", "opus"]);
     assert_eq!(meta["streams"][0]["width"], 320);
 
-    let (status, _, body) = service.fetch("/meta", &url_of(AUDIO_ONLY)).await;
+    let (status, _, body) = service.fetch("/meta", &media_url(AUDIO_ONLY)).await;
     assert_eq!(status, 200);
     let meta: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(meta["format"]["nb_streams"], 1);

@@ -3,33 +3,16 @@
 mod support;
 
 use support::media::Media;
-use support::{closed_port, error_json, origin_url, Service};
-
-fn mp4_url() -> String {
-    let path = Media::mp4().path();
-    origin_url(path.file_name().unwrap().to_str().unwrap())
-}
+use support::{closed_port, error_json, media_url, origin_url, Service};
 
 #[tokio::test]
 async fn missing_or_empty_url_is_400() {
     let service = Service::start();
     for path in ["/thumb", "/video", "/webm", "/preview", "/meta"] {
         for params in [vec![], vec![("url", "")]] {
-            let response = service.get(path, &params).await;
-            let (status, ct) = (
-                response.status().as_u16(),
-                response.headers()["content-type"]
-                    .to_str()
-                    .unwrap()
-                    .to_string(),
-            );
-            let json = error_json(
-                status,
-                &ct,
-                &response.bytes().await.unwrap(),
-                400,
-                "missing_parameter",
-            );
+            let json = service
+                .expect_error(path, &params, 400, "missing_parameter")
+                .await;
             assert_eq!(json["error"], "url parameter is required", "{path}");
             assert_eq!(json["parameter"], "url");
         }
@@ -39,18 +22,9 @@ async fn missing_or_empty_url_is_400() {
 #[tokio::test]
 async fn unknown_route_and_method_are_json_too() {
     let service = Service::start();
-    let response = service.get("/nope", &[("url", "http://x/")]).await;
-    let ct = response.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .to_string();
-    let json = error_json(
-        response.status().as_u16(),
-        &ct,
-        &response.bytes().await.unwrap(),
-        404,
-        "not_found",
-    );
+    let json = service
+        .expect_error("/nope", &[("url", "http://x/")], 404, "not_found")
+        .await;
     assert_eq!(json["path"], "/nope");
 
     let client = reqwest::Client::new();
@@ -73,64 +47,50 @@ async fn unknown_route_and_method_are_json_too() {
 #[tokio::test]
 async fn bad_parameters_are_named() {
     let service = Service::start();
-    let url = mp4_url();
-    let response = service
-        .get("/thumb", &[("url", &url), ("widht", "100")])
+    let url = media_url(Media::mp4());
+    let json = service
+        .expect_error(
+            "/thumb",
+            &[("url", &url), ("widht", "100")],
+            400,
+            "unknown_parameter",
+        )
         .await;
-    let ct = response.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .to_string();
-    let json = error_json(
-        response.status().as_u16(),
-        &ct,
-        &response.bytes().await.unwrap(),
-        400,
-        "unknown_parameter",
-    );
     assert_eq!(json["parameter"], "widht");
     assert_eq!(json["known"], serde_json::json!(["height", "url", "width"]));
 
-    let response = service
-        .get("/thumb", &[("url", &url), ("width", "99999")])
+    let json = service
+        .expect_error(
+            "/thumb",
+            &[("url", &url), ("width", "99999")],
+            400,
+            "invalid_parameter",
+        )
         .await;
-    let ct = response.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .to_string();
-    let json = error_json(
-        response.status().as_u16(),
-        &ct,
-        &response.bytes().await.unwrap(),
-        400,
-        "invalid_parameter",
-    );
     assert_eq!(
         (json["parameter"].as_str(), json["value"].as_str()),
         (Some("width"), Some("99999"))
     );
     assert_eq!(json["allowed"], "an integer from 16 to 3840");
 
-    let response = service.get("/thumb", &[("url", &url), ("url", &url)]).await;
-    let ct = response.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .to_string();
-    error_json(
-        response.status().as_u16(),
-        &ct,
-        &response.bytes().await.unwrap(),
-        400,
-        "repeated_parameter",
-    );
+    service
+        .expect_error(
+            "/thumb",
+            &[("url", &url), ("url", &url)],
+            400,
+            "repeated_parameter",
+        )
+        .await;
 
     for bad in ["no-scheme.mp4", "http:///nohost.mp4", "http://h/a b.mp4"] {
-        let (status, ct, body) = service.fetch("/thumb", bad).await;
-        error_json(status, &ct, &body, 400, "invalid_parameter");
+        service
+            .expect_error("/thumb", &[("url", bad)], 400, "invalid_parameter")
+            .await;
     }
     for refused in ["file:///etc/passwd", "rtsp://127.0.0.1/stream", "fd://0"] {
-        let (status, ct, body) = service.fetch("/meta", refused).await;
-        let json = error_json(status, &ct, &body, 403, "source_refused");
+        let json = service
+            .expect_error("/meta", &[("url", refused)], 403, "source_refused")
+            .await;
         assert_eq!(json["rule"], "scheme", "{refused}");
     }
     service.assert_nothing_left().await;
@@ -142,13 +102,15 @@ async fn origin_failures_are_502_with_the_origins_status() {
     let missing = origin_url("no-such-file.mp4");
     let unreachable = format!("http://127.0.0.1:{}/v.mp4", closed_port());
     for path in ["/thumb", "/webm", "/preview", "/meta"] {
-        let (status, ct, body) = service.fetch(path, &missing).await;
-        let json = error_json(status, &ct, &body, 502, "origin_error");
+        let json = service
+            .expect_error(path, &[("url", &missing)], 502, "origin_error")
+            .await;
         if path != "/meta" {
             assert_eq!(json["origin_status"], 404, "{path}: {json}");
         }
-        let (status, ct, body) = service.fetch(path, &unreachable).await;
-        error_json(status, &ct, &body, 502, "origin_error");
+        service
+            .expect_error(path, &[("url", &unreachable)], 502, "origin_error")
+            .await;
     }
     service.assert_nothing_left().await;
 }
@@ -158,8 +120,9 @@ async fn not_media_is_415_and_no_video_is_422() {
     let service = Service::start();
     let text = origin_url("not-a-video.mp4");
     for path in ["/thumb", "/webm", "/preview", "/meta"] {
-        let (status, ct, body) = service.fetch(path, &text).await;
-        error_json(status, &ct, &body, 415, "unsupported_media");
+        service
+            .expect_error(path, &[("url", &text)], 415, "unsupported_media")
+            .await;
     }
     let audio_only = Media {
         video: None,
@@ -168,8 +131,9 @@ async fn not_media_is_415_and_no_video_is_422() {
     .path();
     let audio_only = origin_url(audio_only.file_name().unwrap().to_str().unwrap());
     for path in ["/thumb", "/preview"] {
-        let (status, ct, body) = service.fetch(path, &audio_only).await;
-        let json = error_json(status, &ct, &body, 422, "no_usable_stream");
+        let json = service
+            .expect_error(path, &[("url", &audio_only)], 422, "no_usable_stream")
+            .await;
         assert!(json["error"].as_str().unwrap().contains("audio"), "{json}");
     }
     service.assert_nothing_left().await;
@@ -178,14 +142,15 @@ async fn not_media_is_415_and_no_video_is_422() {
 #[tokio::test]
 async fn a_url_cannot_rewrite_the_pipeline() {
     let service = Service::start();
-    let mp4 = mp4_url();
+    let mp4 = media_url(Media::mp4());
     // Set as a property, the whole string is one URI: the origin sees one odd path and says 404.
     let hostile = format!(
         "{}%20!%20filesrc%20location=/etc/passwd%20!%20appsink%20name=sink",
         origin_url("x.mp4")
     );
-    let (status, ct, body) = service.fetch("/thumb", &hostile).await;
-    let json = error_json(status, &ct, &body, 502, "origin_error");
+    let json = service
+        .expect_error("/thumb", &[("url", &hostile)], 502, "origin_error")
+        .await;
     assert_eq!(json["origin_status"], 404);
     // Pipeline syntax in a query string is just part of the URI.
     let (status, ct, _) = service

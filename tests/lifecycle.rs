@@ -6,15 +6,13 @@ mod support;
 use std::io::{Read, Write};
 use std::time::Duration;
 use support::media::Media;
-use support::{origin_url, raw_chunked_get, Service};
+use support::{media_url, origin_url, raw_chunked_get, Service};
 
 fn long_mp4() -> String {
-    let path = Media {
+    media_url(Media {
         frames: 1800,
         ..Media::mp4()
-    }
-    .path();
-    origin_url(path.file_name().unwrap().to_str().unwrap())
+    })
 }
 
 /// Opens a /webm stream on a raw socket and reads until the body has started.

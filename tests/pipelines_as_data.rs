@@ -5,12 +5,7 @@ mod support;
 
 use image::ImageFormat;
 use support::media::{nearest, Media};
-use support::{inspect, origin_url, Image, Service};
-
-fn mp4_url() -> String {
-    let path = Media::mp4().path();
-    origin_url(path.file_name().unwrap().to_str().unwrap())
-}
+use support::{inspect, media_url, origin_url, Image, Service};
 
 const PNG_AT_FOUR: &str = r#"
 routes = ["/frame.png"]
@@ -39,7 +34,10 @@ async fn a_new_file_is_a_new_endpoint() {
     std::fs::write(dir.path().join("frame.toml"), PNG_AT_FOUR).unwrap();
     let service = Service::with_env(&[("PYTHUMBIO_PIPELINES", dir.path().to_str().unwrap())]);
     let response = service
-        .get("/frame.png", &[("url", &mp4_url()), ("size", "100")])
+        .get(
+            "/frame.png",
+            &[("url", &media_url(Media::mp4())), ("size", "100")],
+        )
         .await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "image/png");
@@ -48,7 +46,10 @@ async fn a_new_file_is_a_new_endpoint() {
     assert_eq!(nearest(image.centre()).0, 4, "the frame at 4 s");
     // The directory replaces the built-in set.
     assert_eq!(
-        service.get("/thumb", &[("url", &mp4_url())]).await.status(),
+        service
+            .get("/thumb", &[("url", &media_url(Media::mp4()))])
+            .await
+            .status(),
         404
     );
 }
@@ -82,7 +83,7 @@ fn a_broken_set_stops_the_start_and_says_where() {
         (
             "missing-element.toml",
             PNG_AT_FOUR.replace("pngenc", "nosuchenc"),
-            "nosuchenc",
+            "line 8: element nosuchenc is not installed",
         ),
         (
             "undeclared.toml",

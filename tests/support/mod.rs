@@ -80,6 +80,11 @@ async fn no_range(
         .unwrap()
 }
 
+/// The origin's url for a made media file (made now if needed).
+pub fn media_url(media: media::Media) -> String {
+    origin_url(media.path().file_name().unwrap().to_str().unwrap())
+}
+
 /// The origin's url for a file in the media directory.
 pub fn origin_url(file: &str) -> String {
     format!("http://{}/{file}", origin())
@@ -181,6 +186,29 @@ impl Service {
             status,
             content_type,
             response.bytes().await.unwrap().to_vec(),
+        )
+    }
+
+    /// GETs `path` and asserts the shared JSON error shape with this status and code.
+    pub async fn expect_error(
+        &self,
+        path: &str,
+        params: &[(&str, &str)],
+        status: u16,
+        code: &str,
+    ) -> serde_json::Value {
+        let response = self.get(path, params).await;
+        let got = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string());
+        error_json(
+            got,
+            &content_type.unwrap_or_default(),
+            &response.bytes().await.unwrap(),
+            status,
+            code,
         )
     }
 
