@@ -52,10 +52,9 @@ fn report(catalog: &Catalog) {
     );
     for endpoint in &catalog.endpoints {
         println!(
-            "{:<24} {:?} {} <- {} [{}]",
+            "{:<24} {:?} <- {} [{}]",
             endpoint.routes.join(" "),
             endpoint.kind,
-            endpoint.content_type,
             endpoint.file,
             endpoint.elements().join(" ")
         );

@@ -5,7 +5,7 @@
 pub mod params;
 
 use crate::engine;
-use params::{Param, ParamKind, RawParam, Target};
+use params::{Bound, Param, ParamKind, RawParam, Target, Value};
 use serde::Deserialize;
 use std::{collections::BTreeMap, collections::HashMap, fs, path::Path, sync::Arc};
 
@@ -32,31 +32,129 @@ pub struct Endpoint {
     pub file: String,
     pub routes: Vec<String>,
     pub kind: Kind,
-    pub content_type: String,
+    content_type: ContentType,
     pub summary: String,
     pub description: String,
     pub params: Vec<Param>,
-    /// Still: seconds into the source of the frame to take.
+    /// Still: seconds into the source of the frame taken when the request names no time.
     pub start: f64,
-    /// Stream: how many times faster than real time the source plays.
-    pub rate: f64,
+    rate: Rate,
+    /// An enum parameter whose values are also path suffixes: `/thumb.png` is `format=png`.
+    pub suffix: Option<String>,
+}
+
+/// The content type, fixed or chosen by an enum parameter's value.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum ContentType {
+    Fixed(String),
+    /// `{ from = "format", jpg = "image/jpeg", png = "image/png" }`
+    ByValue(BTreeMap<String, String>),
+}
+
+/// How many times faster than real time the source plays: a number, or the product of numeric
+/// parameters (`"interval*fps"`: one frame every `interval` s shown at `fps`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum Rate {
+    Fixed(f64),
+    Product(String),
 }
 
 impl Endpoint {
-    /// The description with validated values in place of its `{name}` placeholders.
+    /// The description with validated values in place of its `{name}` placeholders (an enum's
+    /// fragment may hold placeholders of its own).
     pub fn render(&self, text: &[(String, String)]) -> String {
         let mut out = self.description.clone();
-        for (name, value) in text {
-            out = out.replace(&format!("{{{name}}}"), value);
+        for _ in 0..3 {
+            for (name, value) in text {
+                out = out.replace(&format!("{{{name}}}"), value);
+            }
         }
         out
+    }
+
+    /// The content type of this request's output.
+    pub fn content_type(&self, bound: &Bound) -> String {
+        match &self.content_type {
+            ContentType::Fixed(t) => t.clone(),
+            ContentType::ByValue(map) => match bound.values.get(&map["from"]) {
+                Some(Value::Word(word)) => map[word].clone(),
+                _ => unreachable!("checked at load: `from` names an enum with a default"),
+            },
+        }
+    }
+
+    /// The playback rate of this request.
+    pub fn rate(&self, bound: &Bound) -> f64 {
+        match &self.rate {
+            Rate::Fixed(r) => *r,
+            Rate::Product(names) => names
+                .split('*')
+                .map(|n| {
+                    bound
+                        .values
+                        .get(n.trim())
+                        .and_then(Value::as_f64)
+                        .unwrap_or(1.0)
+                })
+                .product(),
+        }
+    }
+
+    /// Every path this endpoint answers: its routes, and each with a suffix for each value of
+    /// its suffix parameter, paired with the value the suffix sets.
+    pub fn paths(&self) -> Vec<(String, Option<(String, String)>)> {
+        let mut paths: Vec<_> = self.routes.iter().map(|r| (r.clone(), None)).collect();
+        if let Some(values) = self.suffix.as_ref().and_then(|s| self.enum_words(s)) {
+            for route in &self.routes {
+                for word in &values {
+                    let preset = (self.suffix.clone().unwrap(), word.clone());
+                    paths.push((format!("{route}.{word}"), Some(preset)));
+                }
+            }
+        }
+        paths
+    }
+
+    fn enum_words(&self, name: &str) -> Option<Vec<String>> {
+        self.params
+            .iter()
+            .find(|p| p.name == name)
+            .and_then(|p| match &p.kind {
+                ParamKind::Enum { values } => Some(values.iter().map(|v| v.word.clone()).collect()),
+                _ => None,
+            })
+    }
+
+    /// The description and every enum fragment: all the text a request can make.
+    fn texts(&self) -> Vec<&str> {
+        let mut texts = vec![self.description.as_str()];
+        for p in &self.params {
+            if let ParamKind::Enum { values } = &p.kind {
+                texts.extend(values.iter().map(|v| v.text.as_str()));
+            }
+        }
+        texts
     }
 
     /// Factory names of the elements the description uses (uridecodebin for the Discoverer).
     pub fn elements(&self) -> Vec<String> {
         match self.kind {
             Kind::Discover => vec!["uridecodebin".into()],
-            _ => element_names(&self.description),
+            _ => {
+                let mut names: Vec<String> =
+                    self.texts().into_iter().flat_map(element_names).collect();
+                names.dedup();
+                let mut seen = Vec::new();
+                names.retain(|n| {
+                    !seen.contains(n) && {
+                        seen.push(n.clone());
+                        true
+                    }
+                });
+                names
+            }
         }
     }
 }
@@ -66,22 +164,30 @@ impl Endpoint {
 struct RawEndpoint {
     routes: Vec<String>,
     kind: Kind,
-    content_type: String,
+    content_type: ContentType,
     #[serde(default)]
     summary: String,
     #[serde(default)]
     description: String,
     start: Option<f64>,
-    rate: Option<f64>,
+    rate: Option<Rate>,
+    suffix: Option<String>,
     #[serde(default)]
     params: BTreeMap<String, RawParam>,
 }
 
-/// The loaded set of endpoints, by route.
+/// A path the service answers: its endpoint, and the parameter value a suffix sets.
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub endpoint: Arc<Endpoint>,
+    pub preset: Option<(String, String)>,
+}
+
+/// The loaded set of endpoints, by path.
 #[derive(Debug, Default)]
 pub struct Catalog {
     pub endpoints: Vec<Arc<Endpoint>>,
-    by_route: HashMap<String, Arc<Endpoint>>,
+    by_path: HashMap<String, Route>,
 }
 
 impl Catalog {
@@ -114,22 +220,28 @@ impl Catalog {
         for (file, text) in files {
             let endpoint =
                 Arc::new(parse_endpoint(&file, &text).map_err(|e| format!("{file}: {e}"))?);
-            for route in &endpoint.routes {
-                if let Some(other) = catalog.by_route.get(route) {
+            for (path, preset) in endpoint.paths() {
+                if let Some(other) = catalog.by_path.get(&path) {
                     return Err(format!(
-                        "{file}: route {route} is already taken by {}",
-                        other.file
+                        "{file}: route {path} is already taken by {}",
+                        other.endpoint.file
                     ));
                 }
-                catalog.by_route.insert(route.clone(), endpoint.clone());
+                catalog.by_path.insert(
+                    path,
+                    Route {
+                        endpoint: endpoint.clone(),
+                        preset,
+                    },
+                );
             }
             catalog.endpoints.push(endpoint);
         }
         Ok(catalog)
     }
 
-    pub fn get(&self, route: &str) -> Option<&Arc<Endpoint>> {
-        self.by_route.get(route)
+    pub fn get(&self, path: &str) -> Option<&Route> {
+        self.by_path.get(path)
     }
 
     /// Every element factory any endpoint uses, sorted, once each.
@@ -141,8 +253,9 @@ impl Catalog {
     }
 }
 
-/// Reads one pipeline file and checks it: routes, placeholders against parameters, and a trial
-/// parse with the defaults so a missing element or property is found at start, not per request.
+/// Reads one pipeline file and checks it: routes, placeholders against parameters, elements, and
+/// trial parses (the defaults, then each enum value) so that a missing element or property is
+/// found at start, not per request.
 fn parse_endpoint(file: &str, text: &str) -> Result<Endpoint, String> {
     let raw: RawEndpoint = toml::from_str(text).map_err(|e| e.to_string())?;
     let params = raw
@@ -170,8 +283,11 @@ fn parse_endpoint(file: &str, text: &str) -> Result<Endpoint, String> {
             return Err(format!("route {route} is reserved by the service"));
         }
     }
-    if params.iter().filter(|p| p.kind == ParamKind::Url).count() != 1 {
-        return Err("exactly one parameter must have type = \"url\" (the source)".into());
+    if !params
+        .iter()
+        .any(|p| p.name == "url" && p.kind == ParamKind::Url && p.required)
+    {
+        return Err("a required parameter `url` of type \"url\" names the source".into());
     }
     let description = raw.description.trim().to_string();
     let endpoint = Endpoint {
@@ -183,25 +299,34 @@ fn parse_endpoint(file: &str, text: &str) -> Result<Endpoint, String> {
         description,
         params,
         start: raw.start.unwrap_or(0.0),
-        rate: raw.rate.unwrap_or(1.0),
+        rate: raw.rate.unwrap_or(Rate::Fixed(1.0)),
+        suffix: raw.suffix,
     };
     if !(endpoint.start.is_finite() && endpoint.start >= 0.0) {
         return Err("start must be a number of seconds, 0 or more".into());
     }
-    if !(endpoint.rate.is_finite() && endpoint.rate > 0.0) {
-        return Err("rate must be a number above 0".into());
+    check_rate(&endpoint)?;
+    check_content_type(&endpoint)?;
+    if let Some(suffix) = &endpoint.suffix {
+        if endpoint.enum_words(suffix).is_none() {
+            return Err(format!("suffix = {suffix:?} is not an enum parameter"));
+        }
     }
     if endpoint.kind == Kind::Discover {
         if !endpoint.description.is_empty() {
             return Err("a discover endpoint has no description".into());
         }
-        if endpoint.params.iter().any(|p| p.target != Target::Service) {
-            return Err("a discover endpoint's parameters have no `to`".into());
+        if endpoint
+            .params
+            .iter()
+            .any(|p| matches!(p.target, Target::Text | Target::Property { .. }))
+        {
+            return Err("a discover endpoint has no description for parameters to go to".into());
         }
         return Ok(endpoint);
     }
     check_placeholders(&endpoint)?;
-    for element in element_names(&endpoint.description) {
+    for element in endpoint.elements() {
         if !engine::element_exists(&element) {
             let line = text.lines().position(|l| {
                 l.split(|c: char| c.is_whitespace() || c == '!')
@@ -216,31 +341,127 @@ fn parse_endpoint(file: &str, text: &str) -> Result<Endpoint, String> {
             return Err(format!("{at}element {element} is not installed{package}"));
         }
     }
-    let defaults = params::bind(&endpoint.params, &sample_query(&endpoint.params))
-        .map_err(|e| format!("defaults do not validate: {e}"))?;
-    engine::launch::check(&endpoint.render(&defaults.text), &defaults.properties)
-        .map_err(|e| e.to_string())?;
+    for query in trial_queries(&endpoint.params) {
+        let bound = params::bind(&endpoint.params, &query)
+            .map_err(|e| format!("{query:?} does not validate: {e}"))?;
+        engine::launch::check(&endpoint.render(&bound.text), &bound.properties)
+            .map_err(|e| format!("with {}: {e}", describe(&query)))?;
+    }
     Ok(endpoint)
 }
 
-/// A query that satisfies every required parameter, for the trial parse.
-fn sample_query(params: &[Param]) -> Vec<(String, String)> {
-    params
+fn describe(query: &[(String, String)]) -> String {
+    let set: Vec<String> = query
         .iter()
-        .filter(|p| p.required)
-        .map(|p| {
-            let value = match p.kind {
-                ParamKind::Url => "http://127.0.0.1/check.mp4".to_string(),
-                ParamKind::Int { min, .. } => min.to_string(),
-            };
-            (p.name.clone(), value)
-        })
-        .collect()
+        .filter(|(n, _)| n != "url")
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect();
+    if set.is_empty() {
+        "the defaults".into()
+    } else {
+        set.join("&")
+    }
 }
 
-/// Every `{name}` in the description is a text parameter, and every text parameter is used.
+fn check_rate(endpoint: &Endpoint) -> Result<(), String> {
+    match &endpoint.rate {
+        Rate::Fixed(r) if r.is_finite() && *r > 0.0 => Ok(()),
+        Rate::Fixed(_) => Err("rate must be a number above 0".into()),
+        Rate::Product(names) => {
+            for name in names.split('*').map(str::trim) {
+                let numeric = endpoint.params.iter().any(|p| {
+                    p.name == name
+                        && p.default.is_some()
+                        && matches!(p.kind, ParamKind::Int { min, .. } if min > 0)
+                            | matches!(p.kind, ParamKind::Float { min, .. } | ParamKind::Seconds { min, .. } if min > 0.0)
+                });
+                if !numeric {
+                    return Err(format!("rate: {name:?} is not a numeric parameter with a default and a minimum above 0"));
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+fn check_content_type(endpoint: &Endpoint) -> Result<(), String> {
+    let ContentType::ByValue(map) = &endpoint.content_type else {
+        return Ok(());
+    };
+    let from = map
+        .get("from")
+        .ok_or("content_type: a table needs `from` (an enum parameter)")?;
+    let param = endpoint.params.iter().find(|p| &p.name == from);
+    let words = endpoint
+        .enum_words(from)
+        .filter(|_| param.is_some_and(|p| p.default.is_some()));
+    let words = words.ok_or_else(|| {
+        format!("content_type: from = {from:?} is not an enum parameter with a default")
+    })?;
+    for word in words {
+        if !map.contains_key(&word) {
+            return Err(format!("content_type: no type for {from} = {word:?}"));
+        }
+    }
+    Ok(())
+}
+
+/// Queries for the trial parses: the defaults, then each enum value in turn (with what that
+/// value needs), each satisfying the required parameters.
+fn trial_queries(params: &[Param]) -> Vec<Vec<(String, String)>> {
+    let sample = |p: &Param| match (&p.default, &p.kind) {
+        (Some(v), _) => value_text(v),
+        (None, ParamKind::Url) => "http://127.0.0.1/check.mp4".to_string(),
+        (None, ParamKind::Int { min, .. }) => min.to_string(),
+        (None, ParamKind::Float { min, .. } | ParamKind::Seconds { min, .. }) => min.to_string(),
+        (None, ParamKind::Bool) => "true".into(),
+        (None, ParamKind::Enum { values }) => values[0].word.clone(),
+    };
+    let base: Vec<(String, String)> = params
+        .iter()
+        .filter(|p| p.required)
+        .map(|p| (p.name.clone(), sample(p)))
+        .collect();
+    let mut queries = vec![base.clone()];
+    for p in params.iter().filter(|p| p.target == Target::Text) {
+        let ParamKind::Enum { values } = &p.kind else {
+            continue;
+        };
+        for v in values {
+            let mut query = base.clone();
+            query.retain(|(n, _)| n != &p.name);
+            query.push((p.name.clone(), v.word.clone()));
+            for need in &v.needs {
+                if let Some(other) = params.iter().find(|o| &o.name == need && !o.required) {
+                    query.push((other.name.clone(), sample(other)));
+                }
+            }
+            queries.push(query);
+        }
+    }
+    queries
+}
+
+fn value_text(v: &Value) -> String {
+    match v {
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) => f.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Word(w) | Value::Url(w) => w.clone(),
+    }
+}
+
+/// Every `{name}` in the description and the enum fragments is a text parameter, and every text
+/// parameter is used.
 fn check_placeholders(endpoint: &Endpoint) -> Result<(), String> {
-    let used = placeholders(&endpoint.description);
+    let mut used = Vec::new();
+    for text in endpoint.texts() {
+        for name in placeholders(text) {
+            if !used.contains(&name) {
+                used.push(name);
+            }
+        }
+    }
     for name in &used {
         if !endpoint
             .params

@@ -1,8 +1,10 @@
 //! Declared parameters of a pipeline file, and the validation that turns a request's query into
-//! values safe to use. Only validated numbers ever become description text; strings such as the
-//! url are set as properties on named elements after parsing, so they cannot rewrite a pipeline.
+//! values safe to use. Only validated numbers and words, or fragments the file itself declares
+//! for an enum's values, ever become description text; strings such as the url are set as
+//! properties on named elements after parsing, so no request can rewrite a pipeline.
 
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// Longest url accepted; longer ones are refused before anything is fetched.
@@ -11,23 +13,77 @@ const MAX_URL_LEN: usize = 8192;
 /// Where a validated value goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
-    /// Substituted for `{name}` in the description text (numbers only).
+    /// Substituted for `{name}` in the description text.
     Text,
     /// Set as `element.property` after the description is parsed.
     Property { element: String, property: String },
-    /// Used by the service itself (the Discoverer's uri).
-    Service,
+    /// Used by the service: the source url, or where and how to seek.
+    Service(ServiceTarget),
+}
+
+/// What the service itself does with a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceTarget {
+    /// The source url (the Discoverer's, or any url parameter without `to`).
+    Source,
+    /// Seconds into the source where the output starts.
+    SeekStart,
+    /// Seconds of source the output covers.
+    SeekDuration,
+    /// Whether a still's seek decodes up to the exact time (true) or stops at the keyframe before.
+    SeekAccurate,
 }
 
 /// The type of a parameter and its bounds.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ParamKind {
     Int {
-        default: Option<i64>,
         min: i64,
         max: i64,
     },
+    Float {
+        min: f64,
+        max: f64,
+    },
+    /// Seconds, written `12.5`, `1:02.5` or `01:02:03`.
+    Seconds {
+        min: f64,
+        max: f64,
+    },
+    Bool,
+    /// Each allowed word, and the description text it stands for.
+    Enum {
+        values: Vec<EnumValue>,
+    },
     Url,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnumValue {
+    pub word: String,
+    pub text: String,
+    /// Parameters that must be given for this value to make sense (`fit=cover` needs both sides).
+    pub needs: Vec<String>,
+}
+
+/// A validated value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    Word(String),
+    Url(String),
+}
+
+impl Value {
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Int(v) => Some(*v as f64),
+            Value::Float(v) => Some(*v),
+            _ => None,
+        }
+    }
 }
 
 /// One declared parameter of an endpoint.
@@ -35,8 +91,12 @@ pub enum ParamKind {
 pub struct Param {
     pub name: String,
     pub kind: ParamKind,
+    pub default: Option<Value>,
     pub required: bool,
     pub target: Target,
+    /// Members of a group take their defaults only when no member is given; otherwise an absent
+    /// member takes its `max` (no limit): `width` alone scales to that width.
+    pub group: Option<String>,
     pub doc: String,
 }
 
@@ -47,42 +107,98 @@ pub(super) struct RawParam {
     #[serde(rename = "type")]
     kind: String,
     default: Option<toml::Value>,
-    min: Option<i64>,
-    max: Option<i64>,
+    min: Option<toml::Value>,
+    max: Option<toml::Value>,
+    values: Option<RawValues>,
     #[serde(default)]
     required: bool,
     to: Option<String>,
+    group: Option<String>,
     #[serde(default)]
     doc: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawValues {
+    /// `values = ["a", "b"]`: each word stands for itself.
+    Words(Vec<String>),
+    /// `values = { a = "fragment", b = { text = "fragment", needs = ["x"] } }`.
+    Fragments(BTreeMap<String, RawFragment>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawFragment {
+    Text(String),
+    Full {
+        text: String,
+        #[serde(default)]
+        needs: Vec<String>,
+    },
+}
+
+fn number(name: &str, what: &str, v: &Option<toml::Value>) -> Result<Option<f64>, String> {
+    match v {
+        None => Ok(None),
+        Some(toml::Value::Integer(i)) => Ok(Some(*i as f64)),
+        Some(toml::Value::Float(f)) if f.is_finite() => Ok(Some(*f)),
+        Some(other) => Err(format!("param {name}: {what} {other} is not a number")),
+    }
 }
 
 impl RawParam {
     /// Checks a declaration and gives the parameter it declares.
     pub(super) fn into_param(self, name: &str) -> Result<Param, String> {
+        let bounds = |min: Option<f64>, max: Option<f64>| match (min, max) {
+            (Some(min), Some(max)) if min <= max => Ok((min, max)),
+            (Some(_), Some(_)) => Err(format!("param {name}: min is above max")),
+            _ => Err(format!("param {name}: a {} needs min and max", self.kind)),
+        };
+        let (min, max) = (
+            number(name, "min", &self.min)?,
+            number(name, "max", &self.max)?,
+        );
+        if self.kind != "enum" && self.values.is_some() {
+            return Err(format!("param {name}: only an enum has values"));
+        }
         let kind = match self.kind.as_str() {
             "int" => {
-                let (min, max) = match (self.min, self.max) {
-                    (Some(min), Some(max)) if min <= max => (min, max),
-                    (Some(_), Some(_)) => return Err(format!("param {name}: min is above max")),
-                    _ => return Err(format!("param {name}: an int needs min and max")),
-                };
-                let default = match self.default {
-                    None => None,
-                    Some(toml::Value::Integer(v)) if (min..=max).contains(&v) => Some(v),
-                    Some(v) => {
-                        return Err(format!(
-                            "param {name}: default {v} is not an int in {min}..={max}"
-                        ))
-                    }
-                };
-                ParamKind::Int { default, min, max }
+                let (min, max) = bounds(min, max)?;
+                if min.fract() != 0.0 || max.fract() != 0.0 {
+                    return Err(format!("param {name}: an int's bounds are whole numbers"));
+                }
+                ParamKind::Int {
+                    min: min as i64,
+                    max: max as i64,
+                }
             }
+            "float" => {
+                let (min, max) = bounds(min, max)?;
+                ParamKind::Float { min, max }
+            }
+            "seconds" => {
+                let (min, max) = bounds(min.or(Some(0.0)), max.or(Some(86_400.0)))?;
+                ParamKind::Seconds { min, max }
+            }
+            "bool" => ParamKind::Bool,
+            "enum" => ParamKind::Enum {
+                values: enum_values(name, self.values)?,
+            },
             "url" => ParamKind::Url,
-            other => return Err(format!("param {name}: unknown type {other:?} (int, url)")),
+            other => {
+                return Err(format!(
+                    "param {name}: unknown type {other:?} (int, float, seconds, bool, enum, url)"
+                ))
+            }
         };
         let target = match self.to.as_deref() {
-            None => Target::Service,
+            None if kind == ParamKind::Url => Target::Service(ServiceTarget::Source),
+            None => return Err(format!("param {name}: `to` says where the value goes")),
             Some("text") => Target::Text,
+            Some("seek.start") => Target::Service(ServiceTarget::SeekStart),
+            Some("seek.duration") => Target::Service(ServiceTarget::SeekDuration),
+            Some("seek.accurate") => Target::Service(ServiceTarget::SeekAccurate),
             Some(path) => match path.split_once('.') {
                 Some((element, property)) if !element.is_empty() && !property.is_empty() => {
                     Target::Property {
@@ -92,27 +208,97 @@ impl RawParam {
                 }
                 _ => {
                     return Err(format!(
-                        "param {name}: to = {path:?} is neither \"text\" nor \"element.property\""
+                        "param {name}: to = {path:?} is none of \"text\", \"element.property\", \
+                         \"seek.start\", \"seek.duration\", \"seek.accurate\""
                     ))
                 }
             },
         };
-        if kind == ParamKind::Url && target == Target::Text {
+        let service_kind_ok = match target {
+            Target::Service(ServiceTarget::Source) => kind == ParamKind::Url,
+            Target::Service(ServiceTarget::SeekAccurate) => kind == ParamKind::Bool,
+            Target::Service(_) => matches!(kind, ParamKind::Seconds { .. }),
+            Target::Text => kind != ParamKind::Url,
+            Target::Property { .. } => true,
+        };
+        if !service_kind_ok {
             return Err(format!(
-                "param {name}: a url is never pasted into description text"
+                "param {name}: a {} cannot go to {:?}",
+                self.kind,
+                self.to.unwrap_or_default()
             ));
         }
-        if matches!(kind, ParamKind::Int { default: None, .. }) && !self.required {
-            return Err(format!("param {name}: an optional int needs a default"));
+        let default = match &self.default {
+            None => None,
+            Some(v) => {
+                let text = match v {
+                    toml::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                Some(parse(name, &kind, &text).map_err(|e| format!("param {name}: default: {e}"))?)
+            }
+        };
+        let optional_scalar = !self.required && default.is_none();
+        if optional_scalar && target == Target::Text {
+            return Err(format!(
+                "param {name}: an optional parameter pasted into text needs a default"
+            ));
+        }
+        if self.group.is_some() && !matches!(kind, ParamKind::Int { .. }) {
+            return Err(format!("param {name}: only ints form groups"));
         }
         Ok(Param {
             name: name.into(),
             kind,
+            default,
             required: self.required,
             target,
+            group: self.group,
             doc: self.doc,
         })
     }
+}
+
+fn enum_values(name: &str, raw: Option<RawValues>) -> Result<Vec<EnumValue>, String> {
+    let values: Vec<EnumValue> = match raw {
+        None => return Err(format!("param {name}: an enum needs values")),
+        Some(RawValues::Words(words)) => words
+            .into_iter()
+            .map(|w| EnumValue {
+                text: w.clone(),
+                word: w,
+                needs: Vec::new(),
+            })
+            .collect(),
+        Some(RawValues::Fragments(map)) => map
+            .into_iter()
+            .map(|(word, f)| match f {
+                RawFragment::Text(text) => EnumValue {
+                    word,
+                    text,
+                    needs: Vec::new(),
+                },
+                RawFragment::Full { text, needs } => EnumValue { word, text, needs },
+            })
+            .collect(),
+    };
+    if values.is_empty() {
+        return Err(format!("param {name}: an enum needs values"));
+    }
+    for v in &values {
+        if v.word.is_empty()
+            || !v
+                .word
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(format!(
+                "param {name}: value {:?} is not a plain word",
+                v.word
+            ));
+        }
+    }
+    Ok(values)
 }
 
 /// Why a query was refused; each names the parameter and what is allowed.
@@ -132,6 +318,12 @@ pub enum ParamError {
     },
     Repeated {
         name: String,
+    },
+    /// A value that needs another parameter given (`fit=cover` without `height`).
+    Needs {
+        name: String,
+        value: String,
+        needs: String,
     },
     /// The url is well formed but its scheme is not one the service fetches.
     RefusedScheme {
@@ -154,20 +346,33 @@ impl fmt::Display for ParamError {
                 write!(f, "unknown parameter {name:?}; known: {}", known.join(", "))
             }
             Self::Repeated { name } => write!(f, "{name} is given more than once"),
+            Self::Needs { name, value, needs } => write!(f, "{name}={value} needs {needs} as well"),
             Self::RefusedScheme { .. } => write!(f, "only http and https urls are fetched"),
         }
     }
 }
 
+/// Where and how the source is entered, from the `seek.*` parameters.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct Seek {
+    pub start: Option<f64>,
+    pub duration: Option<f64>,
+    /// None when the request did not say.
+    pub accurate: Option<bool>,
+}
+
 /// A request's values, validated and sorted by where they go.
 #[derive(Debug, Default, Clone)]
 pub struct Bound {
-    /// `{name}` -> text, for the description.
+    /// `{name}` -> text, for the description; enum fragments may hold further placeholders.
     pub text: Vec<(String, String)>,
     /// (element, property, value), set after parsing.
     pub properties: Vec<(String, String, String)>,
     /// The source url.
     pub url: String,
+    pub seek: Seek,
+    /// Every value given or defaulted, by name.
+    pub values: BTreeMap<String, Value>,
 }
 
 /// Validates `query` against `params`: every value checked, unknown and repeated names refused.
@@ -183,53 +388,153 @@ pub fn bind(params: &[Param], query: &[(String, String)]) -> Result<Bound, Param
             return Err(ParamError::Repeated { name: name.clone() });
         }
     }
+    let given = |name: &str| {
+        query
+            .iter()
+            .find(|(n, v)| n == name && !v.is_empty())
+            .map(|(_, v)| v.as_str())
+    };
     let mut bound = Bound::default();
     for param in params {
-        let given = query
-            .iter()
-            .find(|(n, _)| n == &param.name)
-            .map(|(_, v)| v.as_str());
-        let given = given.filter(|v| !v.is_empty());
-        let value = match (&param.kind, given) {
-            (ParamKind::Url, Some(v)) => check_url(&param.name, v)?,
-            (ParamKind::Int { min, max, .. }, Some(v)) => check_int(&param.name, v, *min, *max)?,
-            (
-                ParamKind::Int {
-                    default: Some(d), ..
-                },
-                None,
-            ) if !param.required => d.to_string(),
-            (_, None) => {
+        let group_given = param.group.as_ref().is_some_and(|g| {
+            params
+                .iter()
+                .any(|p| p.group.as_ref() == Some(g) && given(&p.name).is_some())
+        });
+        let value = match (given(&param.name), &param.default) {
+            (Some(v), _) => parse(&param.name, &param.kind, v)?,
+            (None, _) if param.required => {
                 return Err(ParamError::Missing {
                     name: param.name.clone(),
                 })
             }
+            (None, _) if group_given => match param.kind {
+                ParamKind::Int { max, .. } => Value::Int(max),
+                _ => unreachable!("only ints form groups"),
+            },
+            (None, Some(default)) => default.clone(),
+            (None, None) => continue,
         };
-        if param.kind == ParamKind::Url {
-            bound.url = value.clone();
-        }
-        match &param.target {
-            Target::Text => bound.text.push((param.name.clone(), value)),
-            Target::Property { element, property } => {
-                bound
-                    .properties
-                    .push((element.clone(), property.clone(), value))
-            }
-            Target::Service => {}
+        place(&mut bound, param, &value);
+        bound.values.insert(param.name.clone(), value);
+    }
+    for param in params {
+        let (ParamKind::Enum { values }, Some(Value::Word(word))) =
+            (&param.kind, bound.values.get(&param.name))
+        else {
+            continue;
+        };
+        let chosen = values.iter().find(|v| &v.word == word).expect("validated");
+        if let Some(missing) = chosen.needs.iter().find(|n| given(n).is_none()) {
+            return Err(ParamError::Needs {
+                name: param.name.clone(),
+                value: word.clone(),
+                needs: missing.clone(),
+            });
         }
     }
     Ok(bound)
 }
 
-fn check_int(name: &str, value: &str, min: i64, max: i64) -> Result<String, ParamError> {
-    match value.parse::<i64>() {
-        Ok(v) if (min..=max).contains(&v) => Ok(v.to_string()),
-        _ => Err(ParamError::Invalid {
-            name: name.into(),
-            value: value.into(),
-            allowed: format!("an integer from {min} to {max}"),
-        }),
+fn place(bound: &mut Bound, param: &Param, value: &Value) {
+    let text = match value {
+        Value::Int(v) => v.to_string(),
+        Value::Float(v) => v.to_string(),
+        Value::Bool(v) => v.to_string(),
+        Value::Url(v) => v.clone(),
+        Value::Word(word) => match &param.kind {
+            ParamKind::Enum { values } => values
+                .iter()
+                .find(|v| &v.word == word)
+                .expect("validated")
+                .text
+                .clone(),
+            _ => word.clone(),
+        },
+    };
+    if param.name == "url" {
+        bound.url = text.clone();
     }
+    match &param.target {
+        Target::Text => bound.text.push((param.name.clone(), text)),
+        Target::Property { element, property } => {
+            bound
+                .properties
+                .push((element.clone(), property.clone(), text))
+        }
+        Target::Service(ServiceTarget::Source) => {}
+        Target::Service(ServiceTarget::SeekStart) => bound.seek.start = value.as_f64(),
+        Target::Service(ServiceTarget::SeekDuration) => bound.seek.duration = value.as_f64(),
+        Target::Service(ServiceTarget::SeekAccurate) => {
+            bound.seek.accurate = Some(*value == Value::Bool(true))
+        }
+    }
+}
+
+/// Parses and checks one value.
+fn parse(name: &str, kind: &ParamKind, value: &str) -> Result<Value, ParamError> {
+    let invalid = |allowed: String| ParamError::Invalid {
+        name: name.into(),
+        value: value.chars().take(200).collect(),
+        allowed,
+    };
+    match kind {
+        ParamKind::Int { min, max } => match value.parse::<i64>() {
+            Ok(v) if (*min..=*max).contains(&v) => Ok(Value::Int(v)),
+            _ => Err(invalid(format!("an integer from {min} to {max}"))),
+        },
+        ParamKind::Float { min, max } => match value.parse::<f64>() {
+            Ok(v) if v.is_finite() && (*min..=*max).contains(&v) => Ok(Value::Float(v)),
+            _ => Err(invalid(format!("a number from {min} to {max}"))),
+        },
+        ParamKind::Seconds { min, max } => match parse_seconds(value) {
+            Some(v) if (*min..=*max).contains(&v) => Ok(Value::Float(v)),
+            _ => Err(invalid(format!(
+                "seconds from {min} to {max}, as 12.5, 1:02.5 or 01:02:03"
+            ))),
+        },
+        ParamKind::Bool => match value.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => Ok(Value::Bool(true)),
+            "false" | "0" | "no" | "off" => Ok(Value::Bool(false)),
+            _ => Err(invalid("true or false".into())),
+        },
+        ParamKind::Enum { values } => match values.iter().find(|v| v.word == value) {
+            Some(v) => Ok(Value::Word(v.word.clone())),
+            None => Err(invalid(format!(
+                "one of {}",
+                values
+                    .iter()
+                    .map(|v| v.word.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        },
+        ParamKind::Url => check_url(name, value).map(Value::Url),
+    }
+}
+
+/// `12.5`, `1:02.5` (m:s) or `01:02:03` (h:m:s): digits and one decimal point only, so no sign,
+/// exponent, NaN or infinity; seconds after a colon, and minutes after hours, are below 60.
+pub fn parse_seconds(text: &str) -> Option<f64> {
+    let parts: Vec<&str> = text.split(':').collect();
+    let plain = |p: &&str| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit() || c == '.');
+    if parts.len() > 3 || !parts.iter().all(plain) {
+        return None;
+    }
+    let (last, whole) = parts.split_last()?;
+    let seconds: f64 = last.parse().ok()?;
+    if !whole.is_empty() && seconds >= 60.0 {
+        return None;
+    }
+    let mut minutes: u64 = 0;
+    for (i, part) in whole.iter().enumerate() {
+        let n: u64 = part.parse().ok()?;
+        if i == 1 && n >= 60 {
+            return None;
+        }
+        minutes = minutes.checked_mul(60)?.checked_add(n)?;
+    }
+    Some(minutes as f64 * 60.0 + seconds)
 }
 
 /// A url must be absolute http(s) with a host, printable, and of bounded length.
@@ -273,28 +578,25 @@ fn check_url(name: &str, value: &str) -> Result<String, ParamError> {
 mod tests {
     use super::*;
 
+    fn param(name: &str, toml_text: &str) -> Result<Param, String> {
+        let raw: RawParam = toml::from_str(toml_text).map_err(|e| e.to_string())?;
+        raw.into_param(name)
+    }
+
     fn params() -> Vec<Param> {
-        let url = RawParam {
-            kind: "url".into(),
-            default: None,
-            min: None,
-            max: None,
-            required: true,
-            to: Some("src.uri".into()),
-            doc: String::new(),
-        };
-        let width = RawParam {
-            kind: "int".into(),
-            default: Some(toml::Value::Integer(426)),
-            min: Some(16),
-            max: Some(3840),
-            required: false,
-            to: Some("text".into()),
-            doc: String::new(),
-        };
         vec![
-            url.into_param("url").unwrap(),
-            width.into_param("width").unwrap(),
+            param("url", "type = 'url'\nrequired = true\nto = 'src.uri'").unwrap(),
+            param("width", "type = 'int'\ndefault = 426\nmin = 16\nmax = 3840\nto = 'text'\ngroup = 'size'").unwrap(),
+            param("height", "type = 'int'\ndefault = 240\nmin = 16\nmax = 2160\nto = 'text'\ngroup = 'size'").unwrap(),
+            param("time", "type = 'seconds'\nto = 'seek.start'").unwrap(),
+            param("accurate", "type = 'bool'\ndefault = true\nto = 'seek.accurate'").unwrap(),
+            param("alpha", "type = 'float'\ndefault = 0.5\nmin = 0\nmax = 1\nto = 'text'").unwrap(),
+            param(
+                "fit",
+                "type = 'enum'\ndefault = 'contain'\nto = 'text'\n\
+                 [values]\ncontain = 'box {width}'\ncover = { text = 'crop {width}x{height}', needs = ['width', 'height'] }",
+            )
+            .unwrap(),
         ]
     }
 
@@ -305,15 +607,81 @@ mod tests {
             .collect()
     }
 
+    fn text(b: &Bound, name: &str) -> String {
+        b.text
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .unwrap()
+    }
+
     #[test]
     fn binds_defaults_and_targets() {
         let b = bind(&params(), &q(&[("url", "http://h/v.mp4")])).unwrap();
-        assert_eq!(b.text, vec![("width".to_string(), "426".to_string())]);
+        assert_eq!(
+            (text(&b, "width"), text(&b, "height")),
+            ("426".into(), "240".into())
+        );
+        assert_eq!(text(&b, "fit"), "box {width}");
+        assert_eq!(text(&b, "alpha"), "0.5");
         assert_eq!(
             b.properties,
             vec![("src".into(), "uri".into(), "http://h/v.mp4".into())]
         );
         assert_eq!(b.url, "http://h/v.mp4");
+        assert_eq!(
+            b.seek,
+            Seek {
+                start: None,
+                duration: None,
+                accurate: Some(true)
+            }
+        );
+        let b = bind(
+            &params(),
+            &q(&[("url", "http://h/"), ("time", "1:02.5"), ("accurate", "no")]),
+        )
+        .unwrap();
+        assert_eq!(
+            b.seek,
+            Seek {
+                start: Some(62.5),
+                duration: None,
+                accurate: Some(false)
+            }
+        );
+    }
+
+    #[test]
+    fn a_group_member_alone_lifts_the_others_limit() {
+        let b = bind(&params(), &q(&[("url", "http://h/"), ("width", "300")])).unwrap();
+        assert_eq!(
+            (text(&b, "width"), text(&b, "height")),
+            ("300".into(), "2160".into())
+        );
+        let err = bind(
+            &params(),
+            &q(&[("url", "http://h/"), ("width", "300"), ("fit", "cover")]),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            ParamError::Needs {
+                name: "fit".into(),
+                value: "cover".into(),
+                needs: "height".into()
+            }
+        );
+        let b = bind(
+            &params(),
+            &q(&[
+                ("url", "http://h/"),
+                ("width", "300"),
+                ("height", "200"),
+                ("fit", "cover"),
+            ]),
+        );
+        assert_eq!(text(&b.unwrap(), "fit"), "crop {width}x{height}");
     }
 
     #[test]
@@ -327,23 +695,60 @@ mod tests {
             bind(&p, &q(&[("url", "")])).unwrap_err(),
             ParamError::Missing { name: "url".into() }
         );
-        for bad in ["12x", "15", "3841", "-1", "1e3", "99999999999999999999"] {
-            let err = bind(&p, &q(&[("url", "http://h/"), ("width", bad)])).unwrap_err();
+        let bad = [
+            ("width", "12x"),
+            ("width", "15"),
+            ("width", "3841"),
+            ("width", "-1"),
+            ("width", "1e3"),
+            ("width", "99999999999999999999"),
+            ("alpha", "NaN"),
+            ("alpha", "inf"),
+            ("alpha", "1.5"),
+            ("alpha", "-0.1"),
+            ("time", "-1"),
+            ("time", "1:60"),
+            ("time", "1:2:3:4"),
+            ("time", "abc"),
+            ("time", "1e3"),
+            ("time", "nan"),
+            ("accurate", "maybe"),
+            ("fit", "fill"),
+            ("fit", "COVER"),
+        ];
+        for (name, value) in bad {
+            let err = bind(&p, &q(&[("url", "http://h/"), (name, value)])).unwrap_err();
             assert!(
-                matches!(err, ParamError::Invalid { ref name, .. } if name == "width"),
-                "{bad}: {err:?}"
+                matches!(err, ParamError::Invalid { name: ref n, .. } if n == name),
+                "{name}={value}: {err:?}"
             );
         }
         let err = bind(&p, &q(&[("url", "http://h/"), ("widht", "3")])).unwrap_err();
-        assert_eq!(
-            err,
-            ParamError::Unknown {
-                name: "widht".into(),
-                known: vec!["url".into(), "width".into()]
-            }
+        assert!(
+            matches!(err, ParamError::Unknown { ref name, ref known } if name == "widht" && known.len() == 7)
         );
         let err = bind(&p, &q(&[("url", "http://h/"), ("url", "http://i/")])).unwrap_err();
         assert_eq!(err, ParamError::Repeated { name: "url".into() });
+    }
+
+    #[test]
+    fn seconds() {
+        for (text, want) in [
+            ("12.5", 12.5),
+            ("0", 0.0),
+            (".5", 0.5),
+            ("1:02.5", 62.5),
+            ("01:02:03", 3723.0),
+            ("90:00", 5400.0),
+        ] {
+            assert_eq!(parse_seconds(text), Some(want), "{text}");
+        }
+        for text in [
+            "", ":", "1:", "-1", "+1", "1e2", "inf", "NaN", "1:60", "1:60:00", "1.5:00", "1:2:3:4",
+            "1..2",
+        ] {
+            assert_eq!(parse_seconds(text), None, "{text}");
+        }
     }
 
     #[test]
@@ -375,20 +780,23 @@ mod tests {
 
     #[test]
     fn declarations_are_checked() {
-        let raw = |kind: &str, to: Option<&str>, default: Option<i64>| RawParam {
-            kind: kind.into(),
-            default: default.map(toml::Value::Integer),
-            min: Some(0),
-            max: Some(10),
-            required: false,
-            to: to.map(Into::into),
-            doc: String::new(),
-        };
-        assert!(raw("url", Some("text"), None).into_param("u").is_err());
-        assert!(raw("int", Some("text"), Some(11)).into_param("n").is_err());
-        assert!(raw("int", Some("text"), None).into_param("n").is_err());
-        assert!(raw("float", Some("text"), Some(1)).into_param("n").is_err());
-        assert!(raw("int", Some("nodot"), Some(1)).into_param("n").is_err());
-        assert!(raw("int", Some("text"), Some(1)).into_param("n").is_ok());
+        let bad = [
+            "type = 'url'\nto = 'text'",
+            "type = 'int'\nmin = 0\nmax = 10\ndefault = 11\nto = 'text'",
+            "type = 'int'\nmin = 0\nmax = 10\nto = 'text'",
+            "type = 'int'\nmin = 0.5\nmax = 10\ndefault = 1\nto = 'text'",
+            "type = 'decimal'\nto = 'text'",
+            "type = 'int'\nmin = 0\nmax = 10\ndefault = 1\nto = 'nodot'",
+            "type = 'int'\nmin = 0\nmax = 10\ndefault = 1",
+            "type = 'int'\nmin = 0\nmax = 10\ndefault = 1\nto = 'seek.start'",
+            "type = 'enum'\nto = 'text'\ndefault = 'a'",
+            "type = 'enum'\nto = 'text'\nvalues = ['a b']\ndefault = 'a b'",
+            "type = 'enum'\nto = 'text'\nvalues = ['a']\ndefault = 'b'",
+            "type = 'float'\nmin = 0\nmax = 1\ndefault = 0.5\nto = 'text'\ngroup = 'g'",
+            "type = 'int'\nmin = 0\nmax = 10\ndefault = 1\nto = 'text'\nvalues = ['a']",
+        ];
+        for text in bad {
+            assert!(param("p", text).is_err(), "{text}");
+        }
     }
 }

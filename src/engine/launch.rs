@@ -7,6 +7,7 @@ use super::error::{Failure, PipelineError, NO_USABLE_STREAM};
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
+use std::sync::{Arc, Mutex};
 
 /// What a request asks of a description.
 #[derive(Clone, Copy)]
@@ -19,6 +20,15 @@ pub struct Launch<'a> {
     pub rate: f64,
     /// Decoded frames before this time are dropped (reaching a time without seeking).
     pub skip_before: Option<gst::ClockTime>,
+    /// The part of the source a stream covers, entered by a seek before anything flows.
+    pub window: Option<Window>,
+}
+
+/// Where a stream enters the source and where it ends.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Window {
+    pub start: gst::ClockTime,
+    pub stop: Option<gst::ClockTime>,
 }
 
 /// A parsed pipeline and its output element.
@@ -37,6 +47,7 @@ pub fn check(
         properties,
         rate: 1.0,
         skip_before: None,
+        window: None,
     })?;
     let _ = built.pipeline.set_state(gst::State::Null);
     Ok(())
@@ -75,6 +86,9 @@ pub fn build(launch: &Launch<'_>) -> Result<Built, PipelineError> {
         .by_name("src")
         .ok_or_else(|| internal("the description needs a decoder named \"src\"".into()))?;
     end_unfed_branches(&pipeline, &src);
+    if let Some(window) = launch.window {
+        seek_at_decoder(&src, window);
+    }
     if let Some(start) = launch.skip_before {
         skip_before(&src, start);
     }
@@ -130,6 +144,56 @@ fn end_unfed_branches(pipeline: &gst::Pipeline, src: &gst::Element) {
         for pad in unfed {
             pad.send_event(gst::event::Eos::new());
         }
+    });
+}
+
+/// Enters the source at `window` before anything reaches the muxer: the decoder's pads are held
+/// until it has exposed them all, then one flushing seek goes upstream from them (the demuxer
+/// seeks every stream) and the pads are let go. A seek after preroll would instead flush the
+/// header the muxer had already written.
+fn seek_at_decoder(src: &gst::Element, window: Window) {
+    let held: Arc<Mutex<Vec<(gst::Pad, gst::PadProbeId)>>> = Arc::default();
+    let holding = held.clone();
+    src.connect_pad_added(move |_, pad| {
+        let id = pad.add_probe(gst::PadProbeType::BLOCK_DOWNSTREAM, |_, _| {
+            gst::PadProbeReturn::Ok
+        });
+        if let Some(id) = id {
+            holding.lock().unwrap().push((pad.clone(), id));
+        }
+    });
+    src.connect_no_more_pads(move |src| {
+        let held = held.clone();
+        src.call_async(move |src| {
+            let pads = std::mem::take(&mut *held.lock().unwrap());
+            let Some((first, _)) = pads.first() else {
+                return;
+            };
+            let stop = window
+                .stop
+                .map_or(gst::SeekType::None, |_| gst::SeekType::Set);
+            let seek = gst::event::Seek::new(
+                1.0,
+                gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE,
+                gst::SeekType::Set,
+                window.start,
+                stop,
+                window.stop.unwrap_or(gst::ClockTime::ZERO),
+            );
+            let sought = first.send_event(seek);
+            for (pad, id) in pads {
+                pad.remove_probe(id);
+            }
+            if !sought {
+                let msg = gst::message::Error::builder(
+                    gst::ResourceError::Seek,
+                    "the source cannot seek to start",
+                )
+                .src(src)
+                .build();
+                let _ = src.post_message(msg);
+            }
+        });
     });
 }
 

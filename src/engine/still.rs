@@ -10,27 +10,64 @@ use gstreamer as gst;
 use gstreamer::prelude::*;
 use std::time::{Duration, Instant};
 
-/// Blocks until the image is ready (call it off the async workers). `start` is in seconds;
-/// a source no longer than `start` gives its first frame.
-pub fn capture(launch: &Launch<'_>, start: f64, timeout: Duration) -> Result<Bytes, PipelineError> {
+/// Which frame to take.
+#[derive(Clone, Copy, Debug)]
+pub struct Moment {
+    /// Seconds asked for; past the end means the last frame.
+    pub time: Option<f64>,
+    /// Seconds when no time is asked for; a source no longer than this gives its first frame.
+    pub default: f64,
+    /// Decode up to the exact time (true), or take the keyframe at or before it (false).
+    pub accurate: bool,
+}
+
+/// Blocks until the image is ready (call it off the async workers).
+pub fn capture(
+    launch: &Launch<'_>,
+    moment: Moment,
+    timeout: Duration,
+) -> Result<Bytes, PipelineError> {
     let deadline = Instant::now() + timeout;
-    let position = gst::ClockTime::from_nseconds((start * 1e9) as u64);
-    match capture_at(launch, position, deadline) {
+    match capture_at(launch, moment, deadline) {
         Err(e) if e.failure == Failure::OriginCannotSeek => {
+            let position = seconds(moment.time.unwrap_or(moment.default));
             let forward = Launch {
                 skip_before: Some(position),
                 ..*launch
             };
-            capture_at(&forward, gst::ClockTime::ZERO, deadline)
+            capture_at(
+                &forward,
+                Moment {
+                    time: Some(0.0),
+                    ..moment
+                },
+                deadline,
+            )
         }
         other => other,
     }
 }
 
-/// Prerolls, seeks to `position` when the source is longer than that, and takes the frame.
+fn seconds(s: f64) -> gst::ClockTime {
+    gst::ClockTime::from_nseconds((s * 1e9) as u64)
+}
+
+/// The position to seek to, once the duration is known; None for the first frame.
+fn position(moment: Moment, duration: Option<gst::ClockTime>) -> Option<gst::ClockTime> {
+    let wanted = match (moment.time, duration) {
+        (None, Some(d)) if d > seconds(moment.default) => seconds(moment.default),
+        (None, _) => return None,
+        // Past the end: just before it, inside the last frame.
+        (Some(t), Some(d)) if seconds(t) >= d => d.saturating_sub(gst::ClockTime::from_mseconds(1)),
+        (Some(t), _) => seconds(t),
+    };
+    (wanted > gst::ClockTime::ZERO).then_some(wanted)
+}
+
+/// Prerolls, seeks to the moment's position, and takes the frame.
 fn capture_at(
     launch: &Launch<'_>,
-    position: gst::ClockTime,
+    moment: Moment,
     deadline: Instant,
 ) -> Result<Bytes, PipelineError> {
     let built = build(launch)?;
@@ -42,12 +79,13 @@ fn capture_at(
         .map_err(|_| PipelineError::new(Failure::Internal, "the pipeline refused to pause"))?;
     preroll(pipeline, deadline)?;
 
-    let long_enough = pipeline
-        .query_duration::<gst::ClockTime>()
-        .is_some_and(|d| d > position);
-    if position > gst::ClockTime::ZERO && long_enough {
+    if let Some(position) = position(moment, pipeline.query_duration::<gst::ClockTime>()) {
+        let exactness = match moment.accurate {
+            true => gst::SeekFlags::ACCURATE,
+            false => gst::SeekFlags::KEY_UNIT | gst::SeekFlags::SNAP_BEFORE,
+        };
         pipeline
-            .seek_simple(gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE, position)
+            .seek_simple(gst::SeekFlags::FLUSH | exactness, position)
             .map_err(|_| PipelineError::new(Failure::OriginCannotSeek, "the source cannot seek"))?;
         preroll(pipeline, deadline)?;
     }

@@ -4,13 +4,16 @@
 use super::error::ApiError;
 use super::App;
 use crate::catalog::{params, Endpoint, Kind};
-use crate::engine::{self, launch::Launch, Failure, PipelineError};
+use crate::engine::launch::{Launch, Window};
+use crate::engine::still::Moment;
+use crate::engine::{self, Failure, PipelineError};
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{header, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
+use gstreamer as gst;
 use std::sync::Arc;
 
 pub async fn handle(
@@ -19,7 +22,7 @@ pub async fn handle(
     uri: Uri,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let endpoint = app
+    let route = app
         .catalog
         .get(uri.path())
         .cloned()
@@ -29,10 +32,13 @@ pub async fn handle(
     if method != Method::GET && method != Method::HEAD {
         return Err(ApiError::MethodNotAllowed);
     }
-    let Query(query) = query.map_err(|e| ApiError::BadQuery(e.body_text()))?;
+    let Query(mut query) = query.map_err(|e| ApiError::BadQuery(e.body_text()))?;
+    // A path suffix (`/thumb.png`) is the parameter given once more: both at once is a repeat.
+    query.extend(route.preset.clone());
+    let endpoint = route.endpoint;
     let bound = params::bind(&endpoint.params, &query)?;
     let permit = app.admission.admit().await?;
-    let content_type = [(header::CONTENT_TYPE, endpoint.content_type.clone())];
+    let content_type = [(header::CONTENT_TYPE, endpoint.content_type(&bound))];
     match endpoint.kind {
         Kind::Still => {
             let (app, endpoint) = (app.clone(), endpoint.clone());
@@ -43,8 +49,14 @@ pub async fn handle(
                     properties: &bound.properties,
                     rate: 1.0,
                     skip_before: None,
+                    window: None,
                 };
-                engine::still::capture(&launch, endpoint.start, app.timeout)
+                let moment = Moment {
+                    time: bound.seek.start,
+                    default: endpoint.start,
+                    accurate: bound.seek.accurate.unwrap_or(true),
+                };
+                engine::still::capture(&launch, moment, app.timeout)
             })
             .await?;
             drop(permit);
@@ -77,11 +89,23 @@ async fn stream(
     permit: tokio::sync::OwnedSemaphorePermit,
 ) -> Result<Body, ApiError> {
     let description = endpoint.render(&bound.text);
+    let seconds = |s: f64| gst::ClockTime::from_nseconds((s * 1e9) as u64);
+    let window = match (bound.seek.start, bound.seek.duration) {
+        (None, None) => None,
+        (start, duration) => {
+            let start = seconds(start.unwrap_or(0.0));
+            Some(Window {
+                start,
+                stop: duration.map(|d| start + seconds(d)),
+            })
+        }
+    };
     let launch = Launch {
         description: &description,
         properties: &bound.properties,
-        rate: endpoint.rate,
+        rate: endpoint.rate(bound),
         skip_before: None,
+        window,
     };
     let mut output = engine::stream::start(&launch, app.chunk_size)?;
     let first = match tokio::time::timeout(app.timeout, output.next()).await {

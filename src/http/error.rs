@@ -46,6 +46,11 @@ impl ApiError {
                     ParamError::Missing { name } | ParamError::Repeated { name } => {
                         extra.insert("parameter".into(), json!(name));
                     }
+                    ParamError::Needs { name, value, needs } => {
+                        extra.insert("parameter".into(), json!(name));
+                        extra.insert("value".into(), json!(value));
+                        extra.insert("needs".into(), json!(needs));
+                    }
                     ParamError::Invalid {
                         name,
                         value,
@@ -70,6 +75,7 @@ impl ApiError {
                     ParamError::Invalid { .. } => (StatusCode::BAD_REQUEST, "invalid_parameter"),
                     ParamError::Unknown { .. } => (StatusCode::BAD_REQUEST, "unknown_parameter"),
                     ParamError::Repeated { .. } => (StatusCode::BAD_REQUEST, "repeated_parameter"),
+                    ParamError::Needs { .. } => (StatusCode::BAD_REQUEST, "incomplete_parameters"),
                     ParamError::RefusedScheme { .. } => (StatusCode::FORBIDDEN, "source_refused"),
                 }
             }

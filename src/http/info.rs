@@ -27,7 +27,11 @@ pub async fn version(State(app): State<Arc<App>>) -> Json<Value> {
         .catalog
         .endpoints
         .iter()
-        .flat_map(|e| e.routes.iter().map(move |r| (r.clone(), json!(e.summary))))
+        .flat_map(|e| {
+            e.paths()
+                .into_iter()
+                .map(move |(path, _)| (path, json!(e.summary)))
+        })
         .collect();
     Json(json!({
         // The original answered {"ver": "<ffmpeg -version>"}; clients reading "ver" keep working.
