@@ -68,6 +68,16 @@ pub struct Config {
           value_parser = parse_seconds)]
     pub timeout: Duration,
 
+    /// Largest output width any endpoint may be asked for
+    #[arg(long, env = "PYTHUMBIO_MAX_WIDTH", value_name = "PYTHUMBIO_MAX_WIDTH", default_value_t = 3840,
+          value_parser = clap::value_parser!(u32).range(16..=16384))]
+    pub max_width: u32,
+
+    /// Largest output height any endpoint may be asked for
+    #[arg(long, env = "PYTHUMBIO_MAX_HEIGHT", value_name = "PYTHUMBIO_MAX_HEIGHT", default_value_t = 2160,
+          value_parser = clap::value_parser!(u32).range(16..=16384))]
+    pub max_height: u32,
+
     /// Directory of pipeline files that replaces the built-in set
     #[arg(
         long,

@@ -1,5 +1,7 @@
 use clap::Parser;
-use pythumbio::{catalog::Catalog, config::Command, config::Config, engine, http};
+use pythumbio::{
+    catalog::Catalog, catalog::OutputLimits, config::Command, config::Config, engine, http,
+};
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
@@ -15,10 +17,11 @@ fn main() -> ExitCode {
         eprintln!("pythumbio: GStreamer does not initialise: {e}");
         return ExitCode::from(2);
     }
-    let catalog = match &config.pipelines {
-        Some(dir) => Catalog::from_dir(dir),
-        None => Catalog::embedded(),
+    let limits = OutputLimits {
+        width: config.max_width as i64,
+        height: config.max_height as i64,
     };
+    let catalog = Catalog::load(config.pipelines.as_deref(), limits);
     let catalog = match catalog {
         Ok(catalog) => catalog,
         Err(e) => {

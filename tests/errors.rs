@@ -57,7 +57,12 @@ async fn bad_parameters_are_named() {
         )
         .await;
     assert_eq!(json["parameter"], "widht");
-    assert_eq!(json["known"], serde_json::json!(["height", "url", "width"]));
+    assert_eq!(
+        json["known"],
+        serde_json::json!([
+            "accurate", "fit", "format", "height", "quality", "rotate", "time", "url", "width"
+        ])
+    );
 
     let json = service
         .expect_error(

@@ -41,6 +41,7 @@ pub struct Endpoint {
     rate: Rate,
     /// An enum parameter whose values are also path suffixes: `/thumb.png` is `format=png`.
     pub suffix: Option<String>,
+    elements: Vec<String>,
 }
 
 /// The content type, fixed or chosen by an enum parameter's value.
@@ -138,24 +139,10 @@ impl Endpoint {
         texts
     }
 
-    /// Factory names of the elements the description uses (uridecodebin for the Discoverer).
-    pub fn elements(&self) -> Vec<String> {
-        match self.kind {
-            Kind::Discover => vec!["uridecodebin".into()],
-            _ => {
-                let mut names: Vec<String> =
-                    self.texts().into_iter().flat_map(element_names).collect();
-                names.dedup();
-                let mut seen = Vec::new();
-                names.retain(|n| {
-                    !seen.contains(n) && {
-                        seen.push(n.clone());
-                        true
-                    }
-                });
-                names
-            }
-        }
+    /// Factory names of the elements the endpoint can use, over every enum value (uridecodebin
+    /// for the Discoverer).
+    pub fn elements(&self) -> &[String] {
+        &self.elements
     }
 }
 
@@ -176,6 +163,37 @@ struct RawEndpoint {
     params: BTreeMap<String, RawParam>,
 }
 
+/// The largest output the configuration allows: `width` and `height` parameters of every
+/// pipeline file are capped to it, whatever the file declares.
+#[derive(Debug, Clone, Copy)]
+pub struct OutputLimits {
+    pub width: i64,
+    pub height: i64,
+}
+
+impl OutputLimits {
+    fn apply(&self, param: &mut Param) -> Result<(), String> {
+        let cap = match param.name.as_str() {
+            "width" => self.width,
+            "height" => self.height,
+            _ => return Ok(()),
+        };
+        if let ParamKind::Int { min, max } = &mut param.kind {
+            if *min > cap {
+                return Err(format!(
+                    "param {}: min {min} is above the configured limit {cap}",
+                    param.name
+                ));
+            }
+            *max = (*max).min(cap);
+            if let Some(Value::Int(default)) = &mut param.default {
+                *default = (*default).min(cap);
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A path the service answers: its endpoint, and the parameter value a suffix sets.
 #[derive(Debug, Clone)]
 pub struct Route {
@@ -191,13 +209,18 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// The set built into the binary.
-    pub fn embedded() -> Result<Self, String> {
-        Self::from_files(EMBEDDED.iter().map(|(n, t)| (n.to_string(), t.to_string())))
+    /// The `*.toml` files of `dir` when given, else the set built into the binary.
+    pub fn load(dir: Option<&Path>, limits: OutputLimits) -> Result<Self, String> {
+        match dir {
+            Some(dir) => Self::from_files(Self::read_dir(dir)?, limits),
+            None => Self::from_files(
+                EMBEDDED.iter().map(|(n, t)| (n.to_string(), t.to_string())),
+                limits,
+            ),
+        }
     }
 
-    /// The `*.toml` files of `dir`, replacing the embedded set.
-    pub fn from_dir(dir: &Path) -> Result<Self, String> {
+    fn read_dir(dir: &Path) -> Result<Vec<(String, String)>, String> {
         let entries = fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let mut files = Vec::new();
         for entry in entries {
@@ -212,14 +235,17 @@ impl Catalog {
         if files.is_empty() {
             return Err(format!("{}: no *.toml pipeline files", dir.display()));
         }
-        Self::from_files(files)
+        Ok(files)
     }
 
-    fn from_files(files: impl IntoIterator<Item = (String, String)>) -> Result<Self, String> {
+    fn from_files(
+        files: impl IntoIterator<Item = (String, String)>,
+        limits: OutputLimits,
+    ) -> Result<Self, String> {
         let mut catalog = Catalog::default();
         for (file, text) in files {
             let endpoint =
-                Arc::new(parse_endpoint(&file, &text).map_err(|e| format!("{file}: {e}"))?);
+                Arc::new(parse_endpoint(&file, &text, limits).map_err(|e| format!("{file}: {e}"))?);
             for (path, preset) in endpoint.paths() {
                 if let Some(other) = catalog.by_path.get(&path) {
                     return Err(format!(
@@ -246,7 +272,11 @@ impl Catalog {
 
     /// Every element factory any endpoint uses, sorted, once each.
     pub fn elements(&self) -> Vec<String> {
-        let mut all: Vec<String> = self.endpoints.iter().flat_map(|e| e.elements()).collect();
+        let mut all: Vec<String> = self
+            .endpoints
+            .iter()
+            .flat_map(|e| e.elements().iter().cloned())
+            .collect();
         all.sort();
         all.dedup();
         all
@@ -256,13 +286,16 @@ impl Catalog {
 /// Reads one pipeline file and checks it: routes, placeholders against parameters, elements, and
 /// trial parses (the defaults, then each enum value) so that a missing element or property is
 /// found at start, not per request.
-fn parse_endpoint(file: &str, text: &str) -> Result<Endpoint, String> {
+fn parse_endpoint(file: &str, text: &str, limits: OutputLimits) -> Result<Endpoint, String> {
     let raw: RawEndpoint = toml::from_str(text).map_err(|e| e.to_string())?;
-    let params = raw
+    let mut params = raw
         .params
         .into_iter()
         .map(|(name, p)| p.into_param(&name))
         .collect::<Result<Vec<_>, _>>()?;
+    for param in &mut params {
+        limits.apply(param)?;
+    }
     if raw.routes.is_empty() {
         return Err("routes is empty".into());
     }
@@ -301,7 +334,9 @@ fn parse_endpoint(file: &str, text: &str) -> Result<Endpoint, String> {
         start: raw.start.unwrap_or(0.0),
         rate: raw.rate.unwrap_or(Rate::Fixed(1.0)),
         suffix: raw.suffix,
+        elements: Vec::new(),
     };
+    let mut endpoint = endpoint;
     if !(endpoint.start.is_finite() && endpoint.start >= 0.0) {
         return Err("start must be a number of seconds, 0 or more".into());
     }
@@ -323,28 +358,33 @@ fn parse_endpoint(file: &str, text: &str) -> Result<Endpoint, String> {
         {
             return Err("a discover endpoint has no description for parameters to go to".into());
         }
+        endpoint.elements = vec!["uridecodebin".into()];
         return Ok(endpoint);
     }
     check_placeholders(&endpoint)?;
-    for element in endpoint.elements() {
-        if !engine::element_exists(&element) {
-            let line = text.lines().position(|l| {
-                l.split(|c: char| c.is_whitespace() || c == '!')
-                    .any(|w| w == element)
-            });
-            let at = line
-                .map(|n| format!("line {}: ", n + 1))
-                .unwrap_or_default();
-            let package = engine::debian_package(&element)
-                .map(|p| format!(" (Debian package {p})"))
-                .unwrap_or_default();
-            return Err(format!("{at}element {element} is not installed{package}"));
-        }
-    }
     for query in trial_queries(&endpoint.params) {
         let bound = params::bind(&endpoint.params, &query)
-            .map_err(|e| format!("{query:?} does not validate: {e}"))?;
-        engine::launch::check(&endpoint.render(&bound.text), &bound.properties)
+            .map_err(|e| format!("{} does not validate: {e}", describe(&query)))?;
+        let description = endpoint.render(&bound.text);
+        for element in element_names(&description) {
+            if !engine::element_exists(&element) {
+                let line = text.lines().position(|l| {
+                    l.split(|c: char| c.is_whitespace() || c == '!' || c == '"')
+                        .any(|w| w == element)
+                });
+                let at = line
+                    .map(|n| format!("line {}: ", n + 1))
+                    .unwrap_or_default();
+                let package = engine::debian_package(&element)
+                    .map(|p| format!(" (Debian package {p})"))
+                    .unwrap_or_default();
+                return Err(format!("{at}element {element} is not installed{package}"));
+            }
+            if !endpoint.elements.contains(&element) {
+                endpoint.elements.push(element);
+            }
+        }
+        engine::launch::check(&description, &bound.properties)
             .map_err(|e| format!("with {}: {e}", describe(&query)))?;
     }
     Ok(endpoint)
@@ -516,7 +556,11 @@ fn element_names(description: &str) -> Vec<String> {
                 continue;
             }
             quoted = starts_quote;
-            if word.contains('=') || word.contains('/') || word.contains('.') || word.contains('(')
+            if word.starts_with('{')
+                || word.contains('=')
+                || word.contains('/')
+                || word.contains('.')
+                || word.contains('(')
             {
                 continue;
             }

@@ -395,6 +395,8 @@ pub fn bind(params: &[Param], query: &[(String, String)]) -> Result<Bound, Param
             .map(|(_, v)| v.as_str())
     };
     let mut bound = Bound::default();
+    // Group members left without a limit because another member was given.
+    let mut unlimited: Vec<&str> = Vec::new();
     for param in params {
         let group_given = param.group.as_ref().is_some_and(|g| {
             params
@@ -409,7 +411,10 @@ pub fn bind(params: &[Param], query: &[(String, String)]) -> Result<Bound, Param
                 })
             }
             (None, _) if group_given => match param.kind {
-                ParamKind::Int { max, .. } => Value::Int(max),
+                ParamKind::Int { max, .. } => {
+                    unlimited.push(&param.name);
+                    Value::Int(max)
+                }
                 _ => unreachable!("only ints form groups"),
             },
             (None, Some(default)) => default.clone(),
@@ -425,7 +430,9 @@ pub fn bind(params: &[Param], query: &[(String, String)]) -> Result<Bound, Param
             continue;
         };
         let chosen = values.iter().find(|v| &v.word == word).expect("validated");
-        if let Some(missing) = chosen.needs.iter().find(|n| given(n).is_none()) {
+        let lacking =
+            |n: &&String| unlimited.contains(&n.as_str()) || !bound.values.contains_key(*n);
+        if let Some(missing) = chosen.needs.iter().find(lacking) {
             return Err(ParamError::Needs {
                 name: param.name.clone(),
                 value: word.clone(),
@@ -658,6 +665,12 @@ mod tests {
         assert_eq!(
             (text(&b, "width"), text(&b, "height")),
             ("300".into(), "2160".into())
+        );
+        // Neither side given: the defaults are a full box.
+        let b = bind(&params(), &q(&[("url", "http://h/"), ("fit", "cover")])).unwrap();
+        assert_eq!(
+            (text(&b, "width"), text(&b, "height")),
+            ("426".into(), "240".into())
         );
         let err = bind(
             &params(),

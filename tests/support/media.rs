@@ -54,6 +54,24 @@ pub struct Media {
     pub video: Option<Video>,
     pub audio: Option<Audio>,
     pub container: Container,
+    /// Frames from one keyframe to the next.
+    pub keyint: u32,
+    /// A rotation tag, in degrees clockwise, as phones write it (0: none).
+    pub rotation: u32,
+    /// Three vertical stripes instead of one colour: see `stripe_colour`.
+    pub stripes: bool,
+}
+
+/// The colour of column `x` of a frame in second `second`: the palette colour of the second, or
+/// with stripes, that colour in the middle third, the colour 3 further on in the left third and
+/// 6 further on in the right third.
+pub fn stripe_colour(stripes: bool, second: usize, x: usize, width: usize) -> [u8; 3] {
+    let offset = match (stripes, 3 * x / width) {
+        (false, _) | (true, 1) => 0,
+        (true, 0) => 3,
+        _ => 6,
+    };
+    PALETTE[(second + offset) % PALETTE.len()]
 }
 
 impl Media {
@@ -67,6 +85,9 @@ impl Media {
             video: Some(Video::H264),
             audio: Some(Audio::Aac),
             container: Container::Mp4 { faststart: true },
+            keyint: 30,
+            rotation: 0,
+            stripes: false,
         }
     }
 
@@ -81,8 +102,17 @@ impl Media {
             Container::Webm => "webm",
         };
         format!(
-            "v3-{}x{}-{}fps-{}f-{:?}-{:?}-{:?}.{ext}",
-            self.width, self.height, self.fps, self.frames, self.video, self.audio, self.container
+            "v5-{}x{}-{}fps-{}f-{:?}-{:?}-{:?}-k{}-r{}{}.{ext}",
+            self.width,
+            self.height,
+            self.fps,
+            self.frames,
+            self.video,
+            self.audio,
+            self.container,
+            self.keyint,
+            self.rotation,
+            if self.stripes { "-striped" } else { "" }
         )
         .replace([' ', '{', '}', ':', '(', ')'], "")
     }
@@ -113,11 +143,12 @@ impl Media {
         };
         let mut description = format!("{mux} ! filesink location=\"{}\"", out.display());
         if let Some(video) = self.video {
+            let k = self.keyint;
             let encoder = match video {
                 Video::H264 => {
-                    "x264enc speed-preset=ultrafast key-int-max=30 bframes=0 ! h264parse"
+                    format!("x264enc speed-preset=ultrafast key-int-max={k} bframes=0 ! h264parse")
                 }
-                Video::Vp9 => "vp9enc deadline=1 cpu-used=8 keyframe-max-dist=30",
+                Video::Vp9 => format!("vp9enc deadline=1 cpu-used=8 keyframe-max-dist={k}"),
             };
             description += &format!(
                 " appsrc name=frames format=time ! video/x-raw,format=RGB,width={},height={},framerate={}/1 \
@@ -146,6 +177,7 @@ impl Media {
                 .unwrap()
                 .downcast::<gst_app::AppSrc>()
                 .unwrap();
+            let stripes = self.stripes;
             let (w, h, fps, frames) = (
                 self.width as usize,
                 self.height as usize,
@@ -160,10 +192,12 @@ impl Media {
                             let _ = src.end_of_stream();
                             return;
                         }
-                        let colour = PALETTE[(n / fps) as usize % PALETTE.len()];
+                        let second = (n / fps) as usize;
                         // GStreamer's RGB rows start on 4-byte boundaries.
                         let stride = (w * 3).div_ceil(4) * 4;
-                        let mut row = colour.repeat(w);
+                        let mut row: Vec<u8> = (0..w)
+                            .flat_map(|x| stripe_colour(stripes, second, x, w))
+                            .collect();
                         row.resize(stride, 0);
                         let mut buffer = gst::Buffer::from_mut_slice(row.repeat(h));
                         let b = buffer.get_mut().unwrap();
@@ -176,7 +210,45 @@ impl Media {
             );
         }
         run_to_end(&pipeline);
+        if self.rotation != 0 {
+            rotate_mp4(out, self.rotation);
+        }
     }
+}
+
+/// Writes a rotation into an MP4's video track header as phones do: the display matrix of the
+/// `tkhd` box (mp4mux in GStreamer 1.22 does not write the orientation tag).
+fn rotate_mp4(path: &Path, degrees: u32) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let at = bytes
+        .windows(4)
+        .position(|w| w == b"tkhd")
+        .expect("a track header")
+        - 4;
+    assert_eq!(bytes[at + 8], 0, "a version 0 tkhd");
+    let (cos, sin): (i32, i32) = match degrees {
+        90 => (0, 1),
+        180 => (-1, 0),
+        270 => (0, -1),
+        other => panic!("rotation {other}"),
+    };
+    // a b u / c d v / x y w, in 16.16 fixed point (w in 2.30).
+    let matrix: [i32; 9] = [
+        cos << 16,
+        sin << 16,
+        0,
+        -sin << 16,
+        cos << 16,
+        0,
+        0,
+        0,
+        1 << 30,
+    ];
+    let start = at + 48;
+    for (i, v) in matrix.iter().enumerate() {
+        bytes[start + 4 * i..start + 4 * i + 4].copy_from_slice(&v.to_be_bytes());
+    }
+    std::fs::write(path, bytes).unwrap();
 }
 
 /// Plays a pipeline until EOS, panicking on an error.

@@ -1,0 +1,354 @@
+//! /thumb's parameters, each checked by the image that comes back: its format, size, and the
+//! colours at known places (every second of a test video is one colour of the palette).
+
+mod support;
+
+use image::ImageFormat;
+use support::media::{nearest, Media, PALETTE};
+use support::{media_url, Image, Service};
+
+/// GETs /thumb (or a suffixed path) and decodes the image.
+async fn thumb(
+    service: &Service,
+    path: &str,
+    media: Media,
+    params: &[(&str, &str)],
+    format: ImageFormat,
+) -> Image {
+    let url = media_url(media);
+    let mut query = vec![("url", url.as_str())];
+    query.extend_from_slice(params);
+    let response = service.get(path, &query).await;
+    let status = response.status();
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let body = response.bytes().await.unwrap();
+    assert_eq!(
+        status,
+        200,
+        "{params:?}: {}",
+        String::from_utf8_lossy(&body)
+    );
+    let want = match format {
+        ImageFormat::Png => "image/png",
+        ImageFormat::WebP => "image/webp",
+        _ => "image/jpeg",
+    };
+    assert_eq!(content_type, want);
+    let magic: &[u8] = match format {
+        ImageFormat::Png => b"\x89PNG",
+        ImageFormat::WebP => b"RIFF",
+        _ => b"\xff\xd8\xff",
+    };
+    assert!(body.starts_with(magic), "{params:?}: not {format:?}");
+    Image::decode(&body, format)
+}
+
+fn colour_of(rgb: [u8; 3]) -> usize {
+    let (index, diff) = nearest(rgb);
+    assert!(
+        diff <= 12,
+        "{rgb:?} is {diff} off palette colour {index} {:?}",
+        PALETTE[index]
+    );
+    index
+}
+
+const JPG: ImageFormat = ImageFormat::Jpeg;
+
+#[tokio::test]
+async fn time_picks_the_frame_exactly_or_at_the_keyframe() {
+    let service = Service::start();
+    // Keyframes every 5 s, so the keyframe before 7.5 s is the frame at 5 s.
+    let media = Media {
+        keyint: 150,
+        audio: None,
+        ..Media::mp4()
+    };
+    for (params, colour) in [
+        (vec![("time", "7")], 7),
+        (vec![("time", "7.5")], 7),
+        (vec![("time", "0:03.2")], 3),
+        (vec![("time", "00:00:04")], 4),
+        (vec![("time", "0")], 0),
+        (vec![("time", "7.5"), ("accurate", "false")], 5),
+        (vec![("time", "4.9"), ("accurate", "false")], 0),
+        // Past the end: the last frame (second 9 of 10).
+        (vec![("time", "999")], 9),
+        (vec![("time", "10")], 9),
+    ] {
+        let image = thumb(&service, "/thumb", media, &params, JPG).await;
+        assert_eq!(colour_of(image.centre()), colour, "{params:?}");
+    }
+}
+
+#[tokio::test]
+async fn width_and_height_alone_or_together() {
+    let service = Service::start();
+    let media = Media::mp4(); // 640x360
+    for (params, size) in [
+        (vec![("width", "200")], (200, 113)),
+        (vec![("height", "90")], (160, 90)),
+        (vec![("width", "300"), ("height", "300")], (300, 169)),
+        (vec![("width", "1000")], (640, 360)), // never scaled up
+    ] {
+        let image = thumb(&service, "/thumb", media, &params, JPG).await;
+        assert_eq!((image.width, image.height), size, "{params:?}");
+        assert_eq!(colour_of(image.centre()), 2);
+    }
+}
+
+#[tokio::test]
+async fn fit_cover_pad_and_stretch() {
+    let service = Service::start();
+    let media = Media::mp4(); // 640x360, 16:9
+    let square = [("width", "200"), ("height", "200")];
+    for fit in ["cover", "pad", "stretch"] {
+        let mut params = square.to_vec();
+        params.push(("fit", fit));
+        let image = thumb(&service, "/thumb", media, &params, JPG).await;
+        assert_eq!((image.width, image.height), (200, 200), "{fit}");
+        assert_eq!(colour_of(image.centre()), 2, "{fit}");
+        let top = image.rgb.get_pixel(100, 4).0;
+        match fit {
+            // Padded: 200x113 of picture, black bars above and below.
+            "pad" => assert!(
+                top.iter().all(|&c| c < 24),
+                "{fit}: top {top:?} is not black"
+            ),
+            // Cropped or stretched: picture to the edge.
+            _ => assert_eq!(colour_of(top), 2, "{fit}: top"),
+        }
+    }
+    // The default box is complete, so fit=cover alone works; one side alone is not enough.
+    let image = thumb(&service, "/thumb", media, &[("fit", "cover")], JPG).await;
+    assert_eq!((image.width, image.height), (426, 240));
+    let url = media_url(media);
+    let json = service
+        .expect_error(
+            "/thumb",
+            &[("url", &url), ("width", "200"), ("fit", "cover")],
+            400,
+            "incomplete_parameters",
+        )
+        .await;
+    assert_eq!(
+        (json["parameter"].as_str(), json["needs"].as_str()),
+        (Some("fit"), Some("height"))
+    );
+}
+
+#[tokio::test]
+async fn cover_crops_the_middle_and_stretch_keeps_everything() {
+    let service = Service::start();
+    // 640x360 in three stripes: colours 5 | 2 | 8 at 2 s (left 0-213, middle 213-427, right 427-640).
+    let striped = Media {
+        stripes: true,
+        ..Media::mp4()
+    };
+    let square = [("width", "180"), ("height", "180")];
+    let column = |image: &Image, x: u32| colour_of(image.rgb.get_pixel(x, 90).0);
+
+    // Cover keeps the middle 360 columns (140-500): 40 px of left stripe, 100 of middle, 40 of right.
+    let cover = thumb(
+        &service,
+        "/thumb",
+        striped,
+        &[square[0], square[1], ("fit", "cover")],
+        JPG,
+    )
+    .await;
+    assert_eq!(
+        [
+            column(&cover, 10),
+            column(&cover, 60),
+            column(&cover, 90),
+            column(&cover, 120),
+            column(&cover, 170)
+        ],
+        [5, 2, 2, 2, 8]
+    );
+    // Stretch squeezes all 640 columns: a third of each.
+    let stretch = thumb(
+        &service,
+        "/thumb",
+        striped,
+        &[square[0], square[1], ("fit", "stretch")],
+        JPG,
+    )
+    .await;
+    assert_eq!(
+        [
+            column(&stretch, 10),
+            column(&stretch, 50),
+            column(&stretch, 90),
+            column(&stretch, 130),
+            column(&stretch, 170)
+        ],
+        [5, 5, 2, 8, 8]
+    );
+    // Pad keeps all columns in a 180x101 picture between black bars.
+    let pad = thumb(
+        &service,
+        "/thumb",
+        striped,
+        &[square[0], square[1], ("fit", "pad")],
+        JPG,
+    )
+    .await;
+    assert_eq!(
+        [column(&pad, 10), column(&pad, 90), column(&pad, 170)],
+        [5, 2, 8]
+    );
+    assert!(
+        pad.rgb.get_pixel(90, 10).0.iter().all(|&c| c < 24),
+        "black bar above"
+    );
+}
+
+#[tokio::test]
+async fn formats_by_parameter_and_by_suffix() {
+    let service = Service::start();
+    let media = Media::mp4();
+    for (path, params, format) in [
+        ("/thumb", vec![("format", "png")], ImageFormat::Png),
+        ("/thumb", vec![("format", "webp")], ImageFormat::WebP),
+        ("/thumb.png", vec![], ImageFormat::Png),
+        ("/thumb.webp", vec![], ImageFormat::WebP),
+        ("/thumb.jpg", vec![], JPG),
+        ("/video.png", vec![], ImageFormat::Png),
+    ] {
+        let image = thumb(&service, path, media, &params, format).await;
+        assert_eq!((image.width, image.height), (426, 240), "{path}");
+        assert_eq!(colour_of(image.centre()), 2, "{path} {params:?}");
+    }
+    let url = media_url(media);
+    service
+        .expect_error(
+            "/thumb.png",
+            &[("url", &url), ("format", "png")],
+            400,
+            "repeated_parameter",
+        )
+        .await;
+    service
+        .expect_error("/thumb.gif", &[("url", &url)], 404, "not_found")
+        .await;
+    let json = service
+        .expect_error(
+            "/thumb",
+            &[("url", &url), ("format", "gif")],
+            400,
+            "invalid_parameter",
+        )
+        .await;
+    assert_eq!(json["allowed"], "one of jpg, png, webp");
+}
+
+#[tokio::test]
+async fn quality_changes_the_size() {
+    let service = Service::start();
+    let url = media_url(Media::mp4());
+    let mut sizes = Vec::new();
+    for quality in ["5", "100"] {
+        let response = service
+            .get(
+                "/thumb",
+                &[("url", &url), ("quality", quality), ("width", "640")],
+            )
+            .await;
+        sizes.push(response.bytes().await.unwrap().len());
+    }
+    assert!(sizes[0] < sizes[1], "{sizes:?}");
+    service
+        .expect_error(
+            "/thumb",
+            &[("url", &url), ("quality", "0")],
+            400,
+            "invalid_parameter",
+        )
+        .await;
+    service
+        .expect_error(
+            "/thumb",
+            &[("url", &url), ("quality", "101")],
+            400,
+            "invalid_parameter",
+        )
+        .await;
+}
+
+#[tokio::test]
+async fn rotation_tags_are_applied_and_rotate_adds_to_them() {
+    let service = Service::start();
+    // Encoded landscape, tagged as turned 90 degrees: upright it is portrait.
+    let phone = Media {
+        rotation: 90,
+        audio: None,
+        ..Media::mp4()
+    };
+    let image = thumb(&service, "/thumb", phone, &[], JPG).await;
+    assert_eq!(
+        (image.width, image.height),
+        (135, 240),
+        "the tag is applied"
+    );
+    let image = thumb(&service, "/thumb", phone, &[("rotate", "90")], JPG).await;
+    assert_eq!(
+        (image.width, image.height),
+        (426, 240),
+        "90 more: landscape again"
+    );
+    let plain = Media::mp4();
+    for (rotate, size) in [
+        ("90", (135, 240)),
+        ("180", (426, 240)),
+        ("270", (135, 240)),
+        ("0", (426, 240)),
+    ] {
+        let image = thumb(&service, "/thumb", plain, &[("rotate", rotate)], JPG).await;
+        assert_eq!((image.width, image.height), size, "rotate={rotate}");
+    }
+    let url = media_url(plain);
+    service
+        .expect_error(
+            "/thumb",
+            &[("url", &url), ("rotate", "45")],
+            400,
+            "invalid_parameter",
+        )
+        .await;
+}
+
+#[tokio::test]
+async fn bad_values_name_the_parameter() {
+    let service = Service::start();
+    let url = media_url(Media::mp4());
+    for (name, value) in [
+        ("time", "-1"),
+        ("time", "NaN"),
+        ("time", "1:75"),
+        ("time", "1e3"),
+        ("accurate", "maybe"),
+        ("width", "0"),
+        ("width", "99999"),
+        ("height", "abc"),
+        ("fit", "fill"),
+    ] {
+        let json = service
+            .expect_error(
+                "/thumb",
+                &[("url", &url), (name, value)],
+                400,
+                "invalid_parameter",
+            )
+            .await;
+        assert_eq!(
+            (json["parameter"].as_str(), json["value"].as_str()),
+            (Some(name), Some(value))
+        );
+        assert!(json["allowed"].as_str().is_some_and(|a| !a.is_empty()));
+    }
+}
