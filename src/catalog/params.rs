@@ -32,6 +32,8 @@ pub enum ServiceTarget {
     SeekDuration,
     /// Whether a still's seek decodes up to the exact time (true) or stops at the keyframe before.
     SeekAccurate,
+    /// A factor of the endpoint's playback rate (`rate = "interval*fps"`), and nothing else.
+    Rate,
 }
 
 /// The type of a parameter and its bounds.
@@ -199,6 +201,7 @@ impl RawParam {
             Some("seek.start") => Target::Service(ServiceTarget::SeekStart),
             Some("seek.duration") => Target::Service(ServiceTarget::SeekDuration),
             Some("seek.accurate") => Target::Service(ServiceTarget::SeekAccurate),
+            Some("rate") => Target::Service(ServiceTarget::Rate),
             Some(path) => match path.split_once('.') {
                 Some((element, property)) if !element.is_empty() && !property.is_empty() => {
                     Target::Property {
@@ -209,7 +212,7 @@ impl RawParam {
                 _ => {
                     return Err(format!(
                         "param {name}: to = {path:?} is none of \"text\", \"element.property\", \
-                         \"seek.start\", \"seek.duration\", \"seek.accurate\""
+                         \"seek.start\", \"seek.duration\", \"seek.accurate\", \"rate\""
                     ))
                 }
             },
@@ -217,6 +220,12 @@ impl RawParam {
         let service_kind_ok = match target {
             Target::Service(ServiceTarget::Source) => kind == ParamKind::Url,
             Target::Service(ServiceTarget::SeekAccurate) => kind == ParamKind::Bool,
+            Target::Service(ServiceTarget::Rate) => {
+                matches!(
+                    kind,
+                    ParamKind::Int { .. } | ParamKind::Float { .. } | ParamKind::Seconds { .. }
+                )
+            }
             Target::Service(_) => matches!(kind, ParamKind::Seconds { .. }),
             Target::Text => kind != ParamKind::Url,
             Target::Property { .. } => true,
@@ -469,7 +478,7 @@ fn place(bound: &mut Bound, param: &Param, value: &Value) {
                 .properties
                 .push((element.clone(), property.clone(), text))
         }
-        Target::Service(ServiceTarget::Source) => {}
+        Target::Service(ServiceTarget::Source | ServiceTarget::Rate) => {}
         Target::Service(ServiceTarget::SeekStart) => bound.seek.start = value.as_f64(),
         Target::Service(ServiceTarget::SeekDuration) => bound.seek.duration = value.as_f64(),
         Target::Service(ServiceTarget::SeekAccurate) => {

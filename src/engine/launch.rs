@@ -87,7 +87,12 @@ pub fn build(launch: &Launch<'_>) -> Result<Built, PipelineError> {
         .ok_or_else(|| internal("the description needs a decoder named \"src\"".into()))?;
     end_unfed_branches(&pipeline, &src);
     if let Some(window) = launch.window {
-        seek_at_decoder(&src, window);
+        if window.start > gst::ClockTime::ZERO {
+            seek_at_decoder(&src, window.start);
+        }
+        if let Some(stop) = window.stop {
+            end_at(&src, stop);
+        }
     }
     if let Some(start) = launch.skip_before {
         skip_before(&src, start);
@@ -147,11 +152,11 @@ fn end_unfed_branches(pipeline: &gst::Pipeline, src: &gst::Element) {
     });
 }
 
-/// Enters the source at `window` before anything reaches the muxer: the decoder's pads are held
+/// Enters the source at `start` before anything reaches the muxer: the decoder's pads are held
 /// until it has exposed them all, then one flushing seek goes upstream from them (the demuxer
 /// seeks every stream) and the pads are let go. A seek after preroll would instead flush the
 /// header the muxer had already written.
-fn seek_at_decoder(src: &gst::Element, window: Window) {
+fn seek_at_decoder(src: &gst::Element, start: gst::ClockTime) {
     let held: Arc<Mutex<Vec<(gst::Pad, gst::PadProbeId)>>> = Arc::default();
     let holding = held.clone();
     src.connect_pad_added(move |_, pad| {
@@ -169,18 +174,15 @@ fn seek_at_decoder(src: &gst::Element, window: Window) {
             let Some((first, _)) = pads.first() else {
                 return;
             };
-            let stop = window
-                .stop
-                .map_or(gst::SeekType::None, |_| gst::SeekType::Set);
-            let seek = gst::event::Seek::new(
+            let flags = gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE;
+            let sought = first.send_event(gst::event::Seek::new(
                 1.0,
-                gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE,
+                flags,
                 gst::SeekType::Set,
-                window.start,
-                stop,
-                window.stop.unwrap_or(gst::ClockTime::ZERO),
-            );
-            let sought = first.send_event(seek);
+                start,
+                gst::SeekType::None,
+                gst::ClockTime::NONE,
+            ));
             for (pad, id) in pads {
                 pad.remove_probe(id);
             }
@@ -193,6 +195,27 @@ fn seek_at_decoder(src: &gst::Element, window: Window) {
                 .build();
                 let _ = src.post_message(msg);
             }
+        });
+    });
+}
+
+/// Ends every branch at `stop`: the first buffer at or past it is dropped, EOS goes downstream
+/// in its place, and the decoder is told EOS so the demuxer stops reading. (A seek's own stop
+/// position is honoured by demuxers only roughly: qtdemux in push mode ends interleaved streams
+/// a few frames early.)
+fn end_at(src: &gst::Element, stop: gst::ClockTime) {
+    src.connect_pad_added(move |_, pad| {
+        pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+            let past = info
+                .buffer()
+                .and_then(|b| b.pts())
+                .is_some_and(|pts| pts >= stop);
+            if !past {
+                return gst::PadProbeReturn::Ok;
+            }
+            pad.push_event(gst::event::Eos::new());
+            info.flow_res = Err(gst::FlowError::Eos);
+            gst::PadProbeReturn::Handled
         });
     });
 }

@@ -60,6 +60,9 @@ pub struct Media {
     pub rotation: u32,
     /// Three vertical stripes instead of one colour: see `stripe_colour`.
     pub stripes: bool,
+    /// Pseudo-random pixels instead of colours, so that the size of an encoding follows its
+    /// bitrate.
+    pub noise: bool,
 }
 
 /// The colour of column `x` of a frame in second `second`: the palette colour of the second, or
@@ -88,6 +91,7 @@ impl Media {
             keyint: 30,
             rotation: 0,
             stripes: false,
+            noise: false,
         }
     }
 
@@ -112,7 +116,13 @@ impl Media {
             self.container,
             self.keyint,
             self.rotation,
-            if self.stripes { "-striped" } else { "" }
+            if self.stripes {
+                "-striped"
+            } else if self.noise {
+                "-noise"
+            } else {
+                ""
+            }
         )
         .replace([' ', '{', '}', ':', '(', ')'], "")
     }
@@ -177,7 +187,8 @@ impl Media {
                 .unwrap()
                 .downcast::<gst_app::AppSrc>()
                 .unwrap();
-            let stripes = self.stripes;
+            let (stripes, noise) = (self.stripes, self.noise);
+            let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
             let (w, h, fps, frames) = (
                 self.width as usize,
                 self.height as usize,
@@ -199,7 +210,16 @@ impl Media {
                             .flat_map(|x| stripe_colour(stripes, second, x, w))
                             .collect();
                         row.resize(stride, 0);
-                        let mut buffer = gst::Buffer::from_mut_slice(row.repeat(h));
+                        let mut pixels = row.repeat(h);
+                        if noise {
+                            for byte in pixels.iter_mut() {
+                                seed ^= seed << 13;
+                                seed ^= seed >> 7;
+                                seed ^= seed << 17;
+                                *byte = seed as u8;
+                            }
+                        }
+                        let mut buffer = gst::Buffer::from_mut_slice(pixels);
                         let b = buffer.get_mut().unwrap();
                         b.set_pts(gst::ClockTime::SECOND.mul_div_floor(n as u64, fps as u64));
                         b.set_duration(gst::ClockTime::SECOND.mul_div_floor(1, fps as u64));

@@ -1,0 +1,201 @@
+//! /webm, its codec variants and /preview with their parameters, checked by reading the WebM
+//! back: codecs, size, frame count, frame times and the colours of the frames.
+
+mod support;
+
+use support::media::{nearest, Media};
+use support::{inspect, media_url, Report, Service};
+
+async fn webm(
+    service: &Service,
+    path: &str,
+    media: Media,
+    params: &[(&str, &str)],
+) -> (usize, Report) {
+    let url = media_url(media);
+    let mut query = vec![("url", url.as_str())];
+    query.extend_from_slice(params);
+    let response = service.get(path, &query).await;
+    let status = response.status();
+    let body = response.bytes().await.unwrap();
+    assert_eq!(
+        status,
+        200,
+        "{path} {params:?}: {}",
+        String::from_utf8_lossy(&body)
+    );
+    assert!(body.starts_with(&[0x1a, 0x45, 0xdf, 0xa3]), "WebM");
+    (body.len(), inspect(&body, "webm"))
+}
+
+fn colours(report: &Report) -> Vec<usize> {
+    report
+        .frames
+        .iter()
+        .map(|(_, rgb)| nearest(*rgb).0)
+        .collect()
+}
+
+#[tokio::test]
+async fn start_and_duration_cut_the_source() {
+    let service = Service::start();
+    let (_, report) = webm(
+        &service,
+        "/webm",
+        Media::mp4(),
+        &[("start", "3"), ("duration", "4")],
+    )
+    .await;
+    assert_eq!(report.codecs, ["video/x-vp8", "audio/x-opus"]);
+    let frames = report.frames.len();
+    let times: Vec<u64> = report.frames.iter().map(|(t, _)| t.mseconds()).collect();
+    assert_eq!(frames, 120, "4 s at 30 fps: {times:?}");
+    assert_eq!(report.frames[0].0.mseconds(), 0, "the output starts at 0");
+    let seen = colours(&report);
+    assert_eq!(
+        (seen[0], seen[frames - 1]),
+        (3, 6),
+        "seconds 3 to 6 of the source"
+    );
+    // Start alone runs to the end; duration alone starts at 0.
+    let (_, report) = webm(&service, "/webm", Media::mp4(), &[("start", "0:08")]).await;
+    assert_eq!((report.frames.len(), colours(&report)[0]), (60, 8));
+    let (_, report) = webm(&service, "/webm", Media::mp4(), &[("duration", "1.5")]).await;
+    assert_eq!((report.frames.len(), colours(&report)[0]), (45, 0));
+}
+
+#[tokio::test]
+async fn size_fit_fps_and_audio() {
+    let service = Service::start();
+    let media = Media::mp4(); // 640x360, 30 fps, 10 s, with audio
+    let (_, report) = webm(&service, "/webm", media, &[("width", "200")]).await;
+    assert_eq!((report.width, report.height), (200, 113));
+    let (_, report) = webm(
+        &service,
+        "/webm",
+        media,
+        &[("width", "200"), ("height", "200"), ("fit", "pad")],
+    )
+    .await;
+    assert_eq!((report.width, report.height), (200, 200));
+    let (_, report) = webm(&service, "/webm", media, &[("fps", "10")]).await;
+    assert_eq!(report.frames.len(), 100, "10 s at 10 fps");
+    let (_, report) = webm(&service, "/webm", media, &[("fps", "60")]).await;
+    assert_eq!(
+        report.frames.len(),
+        300,
+        "never more frames than the source"
+    );
+    let (_, report) = webm(&service, "/webm", media, &[("audio", "false")]).await;
+    assert_eq!(report.codecs, ["video/x-vp8"]);
+}
+
+#[tokio::test]
+async fn bitrates_set_the_size() {
+    let service = Service::start();
+    let noise = Media {
+        noise: true,
+        audio: None,
+        frames: 150,
+        ..Media::mp4()
+    };
+    let (low, _) = webm(&service, "/webm", noise, &[("bitrate", "100")]).await;
+    let (high, _) = webm(&service, "/webm", noise, &[("bitrate", "800")]).await;
+    assert!(
+        high > 3 * low,
+        "video: {low} bytes at 100 kbit/s, {high} at 800"
+    );
+    // Solid frames cost next to nothing: the size is the audio's.
+    let (low, _) = webm(&service, "/webm", Media::mp4(), &[("audio_bitrate", "16")]).await;
+    let (high, _) = webm(&service, "/webm", Media::mp4(), &[("audio_bitrate", "128")]).await;
+    assert!(
+        high > 3 * low,
+        "audio: {low} bytes at 16 kbit/s, {high} at 128"
+    );
+}
+
+#[tokio::test]
+async fn vp9_and_av1_variants_are_pipeline_files() {
+    let service = Service::start();
+    let short = Media {
+        frames: 60,
+        ..Media::mp4()
+    };
+    let (_, report) = webm(&service, "/webm/vp9", short, &[]).await;
+    assert_eq!(report.codecs, ["video/x-vp9", "audio/x-opus"]);
+    assert_eq!(
+        (report.width, report.height, report.frames.len()),
+        (426, 240, 60)
+    );
+    let (_, report) = webm(&service, "/webm/av1", short, &[("width", "160")]).await;
+    assert_eq!(report.codecs, ["video/x-av1", "audio/x-opus"]);
+    assert_eq!(
+        (report.width, report.height, report.frames.len()),
+        (160, 90, 60)
+    );
+    assert_eq!(colours(&report)[45], 1, "second 1");
+}
+
+#[tokio::test]
+async fn preview_interval_fps_start_and_duration() {
+    let service = Service::start();
+    let media = Media {
+        frames: 600,
+        audio: None,
+        ..Media::mp4()
+    }; // 20 s
+    let (_, report) = webm(
+        &service,
+        "/preview",
+        media,
+        &[("interval", "2"), ("fps", "5")],
+    )
+    .await;
+    assert_eq!(report.framerate, (5, 1));
+    let times: Vec<u64> = report.frames.iter().map(|(t, _)| t.mseconds()).collect();
+    assert_eq!(
+        times,
+        (0..10).map(|i| i * 200).collect::<Vec<_>>(),
+        "20 s / 2 s = 10 frames, 1/5 s apart"
+    );
+    assert_eq!(colours(&report), [0, 2, 4, 6, 8, 0, 2, 4, 6, 8]);
+
+    let (_, report) = webm(
+        &service,
+        "/preview",
+        media,
+        &[("start", "8"), ("duration", "8")],
+    )
+    .await;
+    assert_eq!(colours(&report), [8, 2], "the frames of seconds 8 and 12");
+    let (_, report) = webm(&service, "/preview", media, &[("width", "100")]).await;
+    assert_eq!((report.width, report.height), (100, 56));
+}
+
+#[tokio::test]
+async fn bad_values_name_the_parameter() {
+    let service = Service::start();
+    let url = media_url(Media::mp4());
+    for (path, name, value) in [
+        ("/webm", "start", "-1"),
+        ("/webm", "duration", "0"),
+        ("/webm", "bitrate", "5"),
+        ("/webm", "audio", "maybe"),
+        ("/webm", "fps", "0"),
+        ("/webm/vp9", "audio_bitrate", "1000"),
+        ("/preview", "interval", "0"),
+        ("/preview", "fps", "61"),
+        ("/preview", "start", "1:99"),
+    ] {
+        let json = service
+            .expect_error(
+                path,
+                &[("url", &url), (name, value)],
+                400,
+                "invalid_parameter",
+            )
+            .await;
+        assert_eq!(json["parameter"], name, "{path}");
+    }
+    service.assert_nothing_left().await;
+}
