@@ -1,6 +1,7 @@
 use clap::Parser;
 use pythumbio::{
-    catalog::Catalog, catalog::OutputLimits, config::Command, config::Config, engine, http,
+    catalog::Catalog, catalog::OutputLimits, catalog::Source, config::Command, config::Config,
+    engine, http,
 };
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -21,7 +22,11 @@ fn main() -> ExitCode {
         width: config.max_width as i64,
         height: config.max_height as i64,
     };
-    let catalog = Catalog::load(config.pipelines.as_deref(), limits);
+    let source = Source {
+        dir: config.pipelines.clone(),
+        limits,
+    };
+    let catalog = source.load();
     let catalog = match catalog {
         Ok(catalog) => catalog,
         Err(e) => {
@@ -38,7 +43,7 @@ fn main() -> ExitCode {
         .enable_all()
         .build()
         .expect("the tokio runtime starts");
-    match runtime.block_on(http::serve(&config, catalog)) {
+    match runtime.block_on(http::serve(&config, catalog, source)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("pythumbio: {e}");

@@ -7,7 +7,8 @@ pub mod params;
 use crate::engine;
 use params::{Bound, Param, ParamKind, RawParam, Target, Value};
 use serde::Deserialize;
-use std::{collections::BTreeMap, collections::HashMap, fs, path::Path, sync::Arc};
+use std::path::{Path, PathBuf};
+use std::{collections::BTreeMap, collections::HashMap, fs, sync::Arc};
 
 include!(concat!(env!("OUT_DIR"), "/embedded_pipelines.rs"));
 
@@ -191,6 +192,37 @@ impl OutputLimits {
             }
         }
         Ok(())
+    }
+}
+
+/// Where the pipeline set comes from, so it can be loaded again: the embedded files or a
+/// directory, with the configured output limits.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub dir: Option<PathBuf>,
+    pub limits: OutputLimits,
+}
+
+impl Source {
+    pub fn load(&self) -> Result<Catalog, String> {
+        Catalog::load(self.dir.as_deref(), self.limits)
+    }
+
+    /// Names, sizes and modification times of the directory's pipeline files: it changes when
+    /// a file is added, removed or written. None for the embedded set.
+    pub fn fingerprint(&self) -> Option<Vec<(PathBuf, u64, Option<std::time::SystemTime>)>> {
+        let dir = self.dir.as_ref()?;
+        let mut files: Vec<_> = fs::read_dir(dir)
+            .ok()?
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().extension().is_some_and(|x| x == "toml"))
+            .filter_map(|e| {
+                let meta = e.metadata().ok()?;
+                Some((e.path(), meta.len(), meta.modified().ok()))
+            })
+            .collect();
+        files.sort();
+        Some(files)
     }
 }
 

@@ -23,7 +23,7 @@ pub async fn handle(
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let route = app
-        .catalog
+        .catalog()
         .get(uri.path())
         .cloned()
         .ok_or_else(|| ApiError::NotFound {

@@ -14,7 +14,8 @@ use std::sync::Arc;
 pub async fn version(State(app): State<Arc<App>>) -> Json<Value> {
     let gst = engine::gstreamer_version();
     let mut elements = Map::new();
-    for name in app.catalog.elements() {
+    let catalog = app.catalog();
+    for name in catalog.elements() {
         let entry = match engine::element_info(&name) {
             Some(info) => json!({
                 "present": true, "plugin": info.plugin, "package": info.package, "version": info.version,
@@ -23,8 +24,7 @@ pub async fn version(State(app): State<Arc<App>>) -> Json<Value> {
         };
         elements.insert(name, entry);
     }
-    let endpoints: Map<String, Value> = app
-        .catalog
+    let endpoints: Map<String, Value> = catalog
         .endpoints
         .iter()
         .flat_map(|e| {

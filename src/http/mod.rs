@@ -5,8 +5,9 @@ mod admission;
 mod endpoint;
 pub mod error;
 mod info;
+mod reload;
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, Source};
 use crate::config::Config;
 use admission::Admission;
 use axum::extract::Request;
@@ -20,16 +21,21 @@ use std::time::{Duration, Instant};
 
 /// State shared by every handler.
 pub struct App {
-    pub catalog: Catalog,
+    catalogs: Arc<reload::Catalogs>,
     admission: Admission,
     chunk_size: usize,
     timeout: Duration,
 }
 
 impl App {
-    pub fn new(config: &Config, catalog: Catalog) -> Self {
+    /// The pipeline set in use now.
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.catalogs.current()
+    }
+
+    pub fn new(config: &Config, catalog: Catalog, source: Source) -> Self {
         Self {
-            catalog,
+            catalogs: Arc::new(reload::Catalogs::new(catalog, source)),
             admission: Admission::new(
                 config.max_pipelines(),
                 config.queue_length,
@@ -62,10 +68,11 @@ async fn log_request(request: Request, next: Next) -> Response {
 }
 
 /// Serves until SIGINT or SIGTERM, then lets responses in flight finish for up to `grace`.
-pub async fn serve(config: &Config, catalog: Catalog) -> std::io::Result<()> {
+pub async fn serve(config: &Config, catalog: Catalog, source: Source) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind((config.host, config.port)).await?;
     tracing::info!("listening on http://{}", listener.local_addr()?);
-    let app = Arc::new(App::new(config, catalog));
+    let app = Arc::new(App::new(config, catalog, source));
+    tokio::spawn(app.catalogs.clone().watch());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let server = axum::serve(listener, router(app)).with_graceful_shutdown(async move {
         shutdown_signal().await;

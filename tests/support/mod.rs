@@ -264,6 +264,34 @@ impl Service {
         }
     }
 
+    /// Sends the service a signal ("HUP", "TERM").
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits up to `within` for `path` to answer `status`; returns whether it did.
+    pub async fn wait_for_status(
+        &self,
+        path: &str,
+        params: &[(&str, &str)],
+        status: u16,
+        within: Duration,
+    ) -> bool {
+        let started = Instant::now();
+        while started.elapsed() < within {
+            if self.get(path, params).await.status() == status {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    }
+
     pub fn log_text(&self) -> String {
         self.log.lock().unwrap().join("\n")
     }

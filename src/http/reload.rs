@@ -1,0 +1,66 @@
+//! The pipeline set can change while the service runs: SIGHUP, or a change in the
+//! `PYTHUMBIO_PIPELINES` directory, loads it again. A set that does not load whole is rejected
+//! and the one in use stays. Requests already running keep the endpoint they started with.
+
+use crate::catalog::{Catalog, Source};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+/// How often the directory is looked at for changes.
+const POLL: Duration = Duration::from_secs(1);
+
+/// The pipeline set in use, swapped whole on reload.
+pub struct Catalogs {
+    current: RwLock<Arc<Catalog>>,
+    source: Source,
+}
+
+impl Catalogs {
+    pub fn new(catalog: Catalog, source: Source) -> Self {
+        Self {
+            current: RwLock::new(Arc::new(catalog)),
+            source,
+        }
+    }
+
+    pub fn current(&self) -> Arc<Catalog> {
+        self.current.read().unwrap().clone()
+    }
+
+    /// Loads the set again (its trial parses block, so off the async workers) and swaps it in,
+    /// or logs why not and keeps the one in use.
+    pub async fn reload(&self, why: &str) {
+        let source = self.source.clone();
+        match tokio::task::spawn_blocking(move || source.load()).await {
+            Ok(Ok(catalog)) => {
+                let routes = catalog.endpoints.len();
+                *self.current.write().unwrap() = Arc::new(catalog);
+                tracing::info!(why, endpoints = routes, "pipeline set reloaded");
+            }
+            Ok(Err(e)) => {
+                tracing::error!(why, "pipeline set rejected, keeping the one in use: {e}")
+            }
+            Err(e) => tracing::error!(why, "pipeline set reload failed: {e}"),
+        }
+    }
+
+    /// Reloads on every SIGHUP and, for a directory, on every change in it; runs until dropped.
+    pub async fn watch(self: Arc<Self>) {
+        let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .expect("SIGHUP handler");
+        let mut seen = self.source.fingerprint();
+        let mut poll = tokio::time::interval(POLL);
+        loop {
+            tokio::select! {
+                _ = hangup.recv() => self.reload("SIGHUP").await,
+                _ = poll.tick(), if seen.is_some() => {
+                    let now = self.source.fingerprint();
+                    if now != seen {
+                        seen = now;
+                        self.reload("the pipeline directory changed").await;
+                    }
+                }
+            }
+        }
+    }
+}
