@@ -25,7 +25,13 @@ pub enum Kind {
     Still,
     /// No description: the Discoverer's metadata as ffprobe-shaped JSON.
     Discover,
+    /// Frames sampled over the video as tiles of one sprite sheet (`sheet` encodes it), or the
+    /// sheet's layout as WebVTT or JSON.
+    Storyboard,
 }
+
+/// The parameters a storyboard reads by name (`to = "kind"`), all ints or seconds.
+pub const STORYBOARD_PARAMS: &[&str] = &["interval", "max_tiles", "columns"];
 
 /// One endpoint, as declared by its pipeline file and checked against this GStreamer install.
 #[derive(Debug)]
@@ -42,6 +48,8 @@ pub struct Endpoint {
     rate: Rate,
     /// An enum parameter whose values are also path suffixes: `/thumb.png` is `format=png`.
     pub suffix: Option<String>,
+    /// Storyboard: the description that encodes the assembled sheet, fed by `appsrc name=tiles`.
+    pub sheet: Option<String>,
     elements: Vec<String>,
 }
 
@@ -74,6 +82,18 @@ impl Endpoint {
             }
         }
         out
+    }
+
+    /// The sheet description with this request's values, for a storyboard.
+    pub fn render_sheet(&self, text: &[(String, String)]) -> Option<String> {
+        let sheet = self.sheet.as_ref()?;
+        let mut out = sheet.clone();
+        for _ in 0..3 {
+            for (name, value) in text {
+                out = out.replace(&format!("{{{name}}}"), value);
+            }
+        }
+        Some(out)
     }
 
     /// The content type of this request's output.
@@ -129,9 +149,10 @@ impl Endpoint {
             })
     }
 
-    /// The description and every enum fragment: all the text a request can make.
+    /// The descriptions and every enum fragment: all the text a request can make.
     fn texts(&self) -> Vec<&str> {
         let mut texts = vec![self.description.as_str()];
+        texts.extend(self.sheet.as_deref());
         for p in &self.params {
             if let ParamKind::Enum { values } = &p.kind {
                 texts.extend(values.iter().map(|v| v.text.as_str()));
@@ -160,6 +181,7 @@ struct RawEndpoint {
     start: Option<f64>,
     rate: Option<Rate>,
     suffix: Option<String>,
+    sheet: Option<String>,
     #[serde(default)]
     params: BTreeMap<String, RawParam>,
 }
@@ -366,6 +388,7 @@ fn parse_endpoint(file: &str, text: &str, limits: OutputLimits) -> Result<Endpoi
         start: raw.start.unwrap_or(0.0),
         rate: raw.rate.unwrap_or(Rate::Fixed(1.0)),
         suffix: raw.suffix,
+        sheet: raw.sheet.map(|s| s.trim().to_string()),
         elements: Vec::new(),
     };
     let mut endpoint = endpoint;
@@ -393,12 +416,17 @@ fn parse_endpoint(file: &str, text: &str, limits: OutputLimits) -> Result<Endpoi
         endpoint.elements = vec!["uridecodebin".into()];
         return Ok(endpoint);
     }
+    check_kind(&endpoint)?;
     check_placeholders(&endpoint)?;
     for query in trial_queries(&endpoint.params) {
         let bound = params::bind(&endpoint.params, &query)
             .map_err(|e| format!("{} does not validate: {e}", describe(&query)))?;
         let description = endpoint.render(&bound.text);
-        for element in element_names(&description) {
+        let sheet = endpoint.render_sheet(&bound.text);
+        let names = element_names(&description)
+            .into_iter()
+            .chain(sheet.iter().flat_map(|s| element_names(s)));
+        for element in names {
             if !engine::element_exists(&element) {
                 let line = text.lines().position(|l| {
                     l.split(|c: char| c.is_whitespace() || c == '!' || c == '"')
@@ -416,7 +444,11 @@ fn parse_endpoint(file: &str, text: &str, limits: OutputLimits) -> Result<Endpoi
                 endpoint.elements.push(element);
             }
         }
-        engine::launch::check(&description, &bound.properties)
+        if let Some(sheet) = &sheet {
+            engine::launch::check(sheet, &[], false)
+                .map_err(|e| format!("sheet, with {}: {e}", describe(&query)))?;
+        }
+        engine::launch::check(&description, &bound.properties, true)
             .map_err(|e| format!("with {}: {e}", describe(&query)))?;
     }
     Ok(endpoint)
@@ -433,6 +465,41 @@ fn describe(query: &[(String, String)]) -> String {
     } else {
         set.join("&")
     }
+}
+
+/// What a kind needs of its file: a storyboard its sheet and sampling parameters; only a
+/// storyboard has a sheet or parameters that go to the kind.
+fn check_kind(endpoint: &Endpoint) -> Result<(), String> {
+    let to_kind = |p: &&Param| p.target == Target::Service(params::ServiceTarget::Kind);
+    if endpoint.kind != Kind::Storyboard {
+        if endpoint.sheet.is_some() {
+            return Err("only a storyboard has a sheet".into());
+        }
+        if let Some(p) = endpoint.params.iter().find(to_kind) {
+            return Err(format!(
+                "param {}: to = \"kind\" is for a storyboard's parameters",
+                p.name
+            ));
+        }
+        return Ok(());
+    }
+    if endpoint.sheet.is_none() {
+        return Err("a storyboard needs a sheet: the description that encodes the sheet from appsrc name=tiles".into());
+    }
+    for name in STORYBOARD_PARAMS {
+        let declared = endpoint.params.iter().filter(to_kind).any(|p| {
+            &p.name == name
+                && p.default.is_some()
+                && matches!(p.kind, ParamKind::Int { min, .. } if min > 0)
+                    | matches!(p.kind, ParamKind::Seconds { min, .. } if min > 0.0)
+        });
+        if !declared {
+            return Err(format!(
+                "a storyboard declares `{name}` (to = \"kind\", a default, a minimum above 0)"
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn check_rate(endpoint: &Endpoint) -> Result<(), String> {

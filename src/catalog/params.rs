@@ -34,6 +34,8 @@ pub enum ServiceTarget {
     SeekAccurate,
     /// A factor of the endpoint's playback rate (`rate = "interval*fps"`), and nothing else.
     Rate,
+    /// Read by name by the endpoint's kind (a storyboard's `interval`, `max_tiles`, `columns`).
+    Kind,
 }
 
 /// The type of a parameter and its bounds.
@@ -202,6 +204,7 @@ impl RawParam {
             Some("seek.duration") => Target::Service(ServiceTarget::SeekDuration),
             Some("seek.accurate") => Target::Service(ServiceTarget::SeekAccurate),
             Some("rate") => Target::Service(ServiceTarget::Rate),
+            Some("kind") => Target::Service(ServiceTarget::Kind),
             Some(path) => match path.split_once('.') {
                 Some((element, property)) if !element.is_empty() && !property.is_empty() => {
                     Target::Property {
@@ -212,7 +215,7 @@ impl RawParam {
                 _ => {
                     return Err(format!(
                         "param {name}: to = {path:?} is none of \"text\", \"element.property\", \
-                         \"seek.start\", \"seek.duration\", \"seek.accurate\", \"rate\""
+                         \"seek.start\", \"seek.duration\", \"seek.accurate\", \"rate\", \"kind\""
                     ))
                 }
             },
@@ -220,7 +223,7 @@ impl RawParam {
         let service_kind_ok = match target {
             Target::Service(ServiceTarget::Source) => kind == ParamKind::Url,
             Target::Service(ServiceTarget::SeekAccurate) => kind == ParamKind::Bool,
-            Target::Service(ServiceTarget::Rate) => {
+            Target::Service(ServiceTarget::Rate | ServiceTarget::Kind) => {
                 matches!(
                     kind,
                     ParamKind::Int { .. } | ParamKind::Float { .. } | ParamKind::Seconds { .. }
@@ -478,7 +481,7 @@ fn place(bound: &mut Bound, param: &Param, value: &Value) {
                 .properties
                 .push((element.clone(), property.clone(), text))
         }
-        Target::Service(ServiceTarget::Source | ServiceTarget::Rate) => {}
+        Target::Service(ServiceTarget::Source | ServiceTarget::Rate | ServiceTarget::Kind) => {}
         Target::Service(ServiceTarget::SeekStart) => bound.seek.start = value.as_f64(),
         Target::Service(ServiceTarget::SeekDuration) => bound.seek.duration = value.as_f64(),
         Target::Service(ServiceTarget::SeekAccurate) => {

@@ -38,18 +38,28 @@ pub struct Built {
 }
 
 /// Parses and sets properties without starting anything: the check a pipeline file gets at load.
+/// `decoder` says whether the description must have the decoder named `src`.
 pub fn check(
     description: &str,
     properties: &[(String, String, String)],
+    decoder: bool,
 ) -> Result<(), PipelineError> {
-    let built = build(&Launch {
+    let launch = Launch {
         description,
         properties,
         rate: 1.0,
         skip_before: None,
         window: None,
-    })?;
+    };
+    let built = build(&launch)?;
+    let has_decoder = built.pipeline.by_name("src").is_some();
     let _ = built.pipeline.set_state(gst::State::Null);
+    if decoder && !has_decoder {
+        return Err(PipelineError::new(
+            Failure::Internal,
+            "the description needs a decoder named \"src\"",
+        ));
+    }
     Ok(())
 }
 
@@ -82,9 +92,10 @@ pub fn build(launch: &Launch<'_>) -> Result<Built, PipelineError> {
         .by_name("sink")
         .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
         .ok_or_else(|| internal("the description needs an appsink named \"sink\"".into()))?;
-    let src = pipeline
-        .by_name("src")
-        .ok_or_else(|| internal("the description needs a decoder named \"src\"".into()))?;
+    // Without a decoder (an encoder fed by appsrc) none of the source handling applies.
+    let Some(src) = pipeline.by_name("src") else {
+        return Ok(Built { pipeline, sink });
+    };
     end_unfed_branches(&pipeline, &src);
     if let Some(window) = launch.window {
         if window.start > gst::ClockTime::ZERO {

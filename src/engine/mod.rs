@@ -7,6 +7,7 @@ pub mod ffprobe;
 pub mod guard;
 pub mod launch;
 pub mod still;
+pub mod storyboard;
 pub mod stream;
 
 pub use error::{Failure, PipelineError};

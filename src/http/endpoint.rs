@@ -6,12 +6,14 @@ use super::App;
 use crate::catalog::{params, Endpoint, Kind};
 use crate::engine::launch::{Launch, Window};
 use crate::engine::still::Moment;
+use crate::engine::storyboard::Plan;
 use crate::engine::{self, Failure, PipelineError};
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{header, Method, Uri};
+use axum::http::{header, HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use futures_util::StreamExt;
 use gstreamer as gst;
 use std::sync::Arc;
@@ -20,6 +22,7 @@ pub async fn handle(
     State(app): State<Arc<App>>,
     method: Method,
     uri: Uri,
+    headers: HeaderMap,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let route = app
@@ -35,6 +38,7 @@ pub async fn handle(
     let Query(mut query) = query.map_err(|e| ApiError::BadQuery(e.body_text()))?;
     // A path suffix (`/thumb.png`) is the parameter given once more: both at once is a repeat.
     query.extend(route.preset.clone());
+    let suffixed = route.preset.is_some();
     let endpoint = route.endpoint;
     let bound = params::bind(&endpoint.params, &query)?;
     let permit = app.admission.admit().await?;
@@ -72,6 +76,12 @@ pub async fn handle(
             .await?;
             drop(permit);
             let body = serde_json::to_vec_pretty(&json).expect("JSON values serialise");
+            Ok((content_type, body).into_response())
+        }
+        Kind::Storyboard => {
+            let sprite = sprite_url(&headers, &uri, suffixed, endpoint.suffix.as_deref());
+            let body = storyboard(&app, endpoint.clone(), bound, sprite).await?;
+            drop(permit);
             Ok((content_type, body).into_response())
         }
         Kind::Stream => stream(&app, &endpoint, &bound, permit)
@@ -131,6 +141,93 @@ async fn stream(
     Ok(Body::from_stream(
         futures_util::stream::once(async { Ok(first) }).chain(rest),
     ))
+}
+
+/// A storyboard's sheet, or its layout as WebVTT or JSON (the `format` values `vtt`, `json`).
+async fn storyboard(
+    app: &App,
+    endpoint: Arc<Endpoint>,
+    bound: params::Bound,
+    sprite: String,
+) -> Result<Bytes, ApiError> {
+    let number = |name: &str| {
+        bound
+            .values
+            .get(name)
+            .and_then(params::Value::as_f64)
+            .unwrap_or(1.0)
+    };
+    let plan = Plan {
+        interval: number("interval"),
+        max_tiles: number("max_tiles") as usize,
+        columns: number("columns") as usize,
+    };
+    let format = match bound.values.get("format") {
+        Some(params::Value::Word(w)) => w.clone(),
+        _ => String::new(),
+    };
+    let timeout = app.timeout;
+    blocking(move || {
+        let description = endpoint.render(&bound.text);
+        let tiles = Launch {
+            description: &description,
+            properties: &bound.properties,
+            rate: 1.0,
+            skip_before: None,
+            window: None,
+        };
+        match format.as_str() {
+            "vtt" => Ok(Bytes::from(
+                engine::storyboard::layout(&tiles, plan, timeout)?.vtt(&sprite),
+            )),
+            "json" => {
+                let json = engine::storyboard::layout(&tiles, plan, timeout)?.json(&sprite);
+                Ok(Bytes::from(
+                    serde_json::to_vec_pretty(&json).expect("JSON values serialise"),
+                ))
+            }
+            _ => {
+                let sheet = endpoint
+                    .render_sheet(&bound.text)
+                    .expect("checked at load: a storyboard has a sheet");
+                engine::storyboard::render(&tiles, &sheet, plan, timeout)
+            }
+        }
+    })
+    .await
+}
+
+/// The absolute URL of a storyboard's JPEG sheet with the same parameters, for its VTT and
+/// JSON: this request's URL with the suffix (or `format=`) of the sheet instead.
+fn sprite_url(
+    headers: &HeaderMap,
+    uri: &Uri,
+    suffixed: bool,
+    suffix_param: Option<&str>,
+) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    let scheme = headers
+        .get("x-forwarded-proto")
+        .and_then(|h| h.to_str().ok())
+        .filter(|p| *p == "https")
+        .unwrap_or("http");
+    let path = uri.path();
+    let base = match suffixed {
+        true => path.rsplit_once('.').map_or(path, |(base, _)| base),
+        false => path,
+    };
+    let query: Vec<&str> = uri
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|pair| {
+            !pair.is_empty() && suffix_param.is_none_or(|p| pair.split('=').next() != Some(p))
+        })
+        .collect();
+    format!("{scheme}://{host}{base}.jpg?{}", query.join("&"))
 }
 
 /// Runs GStreamer's blocking calls on the blocking pool, off the async workers.

@@ -1,0 +1,408 @@
+//! Storyboards, as video players use them for scrub previews: frames sampled evenly over the
+//! video, laid out as tiles of one sprite sheet, with the layout as WebVTT (`#xywh=` fragments)
+//! or JSON. Each tile is a seek to the keyframe at or before its time, so a video with keyframes
+//! is never decoded whole.
+
+use super::error::{Failure, PipelineError};
+use super::guard::PipelineGuard;
+use super::launch::{build, Launch};
+use bytes::Bytes;
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+/// How to sample: one tile every `interval` seconds, at most `max_tiles` (then evenly spread
+/// over the whole video instead), `columns` tiles a row.
+#[derive(Debug, Clone, Copy)]
+pub struct Plan {
+    pub interval: f64,
+    pub max_tiles: usize,
+    pub columns: usize,
+}
+
+/// One tile: the span of the video it stands for and where it sits on the sheet.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Tile {
+    pub start: f64,
+    pub end: f64,
+    pub x: u32,
+    pub y: u32,
+}
+
+/// Where every tile sits on the sheet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layout {
+    pub duration: f64,
+    pub tile_width: u32,
+    pub tile_height: u32,
+    pub columns: u32,
+    pub rows: u32,
+    pub tiles: Vec<Tile>,
+}
+
+impl Layout {
+    pub fn new(duration: f64, tile_width: u32, tile_height: u32, plan: Plan) -> Self {
+        let wanted = (duration / plan.interval).ceil().max(1.0) as usize;
+        let count = wanted.min(plan.max_tiles.max(1));
+        let step = if wanted > count {
+            duration / count as f64
+        } else {
+            plan.interval
+        };
+        let columns = plan.columns.clamp(1, count) as u32;
+        let tiles = (0..count)
+            .map(|i| Tile {
+                start: i as f64 * step,
+                end: ((i + 1) as f64 * step).min(duration.max(step)),
+                x: (i as u32 % columns) * tile_width,
+                y: (i as u32 / columns) * tile_height,
+            })
+            .collect::<Vec<_>>();
+        let rows = (tiles.len() as u32).div_ceil(columns);
+        Self {
+            duration,
+            tile_width,
+            tile_height,
+            columns,
+            rows,
+            tiles,
+        }
+    }
+
+    pub fn sheet_size(&self) -> (u32, u32) {
+        (self.columns * self.tile_width, self.rows * self.tile_height)
+    }
+
+    /// WebVTT whose cues point at the sprite with `#xywh=x,y,w,h` fragments.
+    pub fn vtt(&self, sprite_url: &str) -> String {
+        let mut out = String::from("WEBVTT\n");
+        for tile in &self.tiles {
+            out += &format!(
+                "\n{} --> {}\n{sprite_url}#xywh={},{},{},{}\n",
+                vtt_time(tile.start),
+                vtt_time(tile.end),
+                tile.x,
+                tile.y,
+                self.tile_width,
+                self.tile_height
+            );
+        }
+        out
+    }
+
+    /// The same layout as JSON.
+    pub fn json(&self, sprite_url: &str) -> Value {
+        let (width, height) = self.sheet_size();
+        json!({
+            "url": sprite_url,
+            "duration": self.duration,
+            "width": width,
+            "height": height,
+            "tile_width": self.tile_width,
+            "tile_height": self.tile_height,
+            "columns": self.columns,
+            "rows": self.rows,
+            "tiles": self.tiles.iter().map(|t| json!({
+                "start": t.start, "end": t.end, "x": t.x, "y": t.y,
+                "width": self.tile_width, "height": self.tile_height,
+            })).collect::<Vec<_>>(),
+        })
+    }
+}
+
+fn vtt_time(seconds: f64) -> String {
+    let ms = (seconds * 1000.0).round() as u64;
+    format!(
+        "{:02}:{:02}:{:02}.{:03}",
+        ms / 3_600_000,
+        ms / 60_000 % 60,
+        ms / 1000 % 60,
+        ms % 1000
+    )
+}
+
+/// A prerolled tile pipeline: the first frame tells the tile size, the pipeline the duration.
+struct Sampler {
+    guard: PipelineGuard,
+    sink: gst_app::AppSink,
+    deadline: Instant,
+}
+
+/// An RGB frame as it came out of appsink, rows padded to 4 bytes.
+struct Frame {
+    width: u32,
+    height: u32,
+    data: gst::MappedBuffer<gst::buffer::Readable>,
+}
+
+impl Sampler {
+    fn open(launch: &Launch<'_>, deadline: Instant) -> Result<Self, PipelineError> {
+        let built = build(launch)?;
+        let guard = PipelineGuard::new(built.pipeline);
+        guard
+            .pipeline()
+            .set_state(gst::State::Paused)
+            .map_err(|_| PipelineError::new(Failure::Internal, "the pipeline refused to pause"))?;
+        let sampler = Self {
+            guard,
+            sink: built.sink,
+            deadline,
+        };
+        sampler.settle()?;
+        Ok(sampler)
+    }
+
+    fn settle(&self) -> Result<(), PipelineError> {
+        let bus = self.guard.pipeline().bus().expect("a pipeline has a bus");
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        let wanted = [gst::MessageType::AsyncDone, gst::MessageType::Error];
+        match bus.timed_pop_filtered(
+            gst::ClockTime::from_nseconds(left.as_nanos() as u64),
+            &wanted,
+        ) {
+            Some(msg) => match msg.view() {
+                gst::MessageView::Error(err) => Err(PipelineError::from_message(err)),
+                _ => Ok(()),
+            },
+            None => Err(PipelineError::new(
+                Failure::Timeout,
+                "the source gave no frame in time",
+            )),
+        }
+    }
+
+    fn duration(&self) -> f64 {
+        self.guard
+            .pipeline()
+            .query_duration::<gst::ClockTime>()
+            .map_or(0.0, |d| d.seconds_f64())
+    }
+
+    /// The keyframe at or before `seconds` (the prerolled frame when `seconds` is 0).
+    fn frame_at(&self, seconds: f64) -> Result<Frame, PipelineError> {
+        if seconds > 0.0 {
+            let flags =
+                gst::SeekFlags::FLUSH | gst::SeekFlags::KEY_UNIT | gst::SeekFlags::SNAP_BEFORE;
+            let position = gst::ClockTime::from_nseconds((seconds * 1e9) as u64);
+            self.guard
+                .pipeline()
+                .seek_simple(flags, position)
+                .map_err(|_| {
+                    PipelineError::new(Failure::OriginCannotSeek, "the source cannot seek")
+                })?;
+            self.settle()?;
+        }
+        let sample = self
+            .sink
+            .pull_preroll()
+            .map_err(|_| PipelineError::new(Failure::NoUsableStream, "the source gave no frame"))?;
+        let caps = sample
+            .caps()
+            .and_then(|c| c.structure(0).map(|s| s.to_owned()));
+        let size =
+            caps.and_then(|s| Some((s.get::<i32>("width").ok()?, s.get::<i32>("height").ok()?)));
+        let (width, height) =
+            size.ok_or_else(|| PipelineError::new(Failure::Internal, "a tile without a size"))?;
+        let data = sample
+            .buffer_owned()
+            .and_then(|b| b.into_mapped_buffer_readable().ok())
+            .ok_or_else(|| PipelineError::new(Failure::Internal, "the tile cannot be read"))?;
+        Ok(Frame {
+            width: width as u32,
+            height: height as u32,
+            data,
+        })
+    }
+}
+
+fn stride(width: u32) -> usize {
+    (width as usize * 3).div_ceil(4) * 4
+}
+
+/// The layout alone: one preroll for the tile size and the duration, no seeks.
+pub fn layout(tiles: &Launch<'_>, plan: Plan, timeout: Duration) -> Result<Layout, PipelineError> {
+    let sampler = Sampler::open(tiles, Instant::now() + timeout)?;
+    let first = sampler.frame_at(0.0)?;
+    Ok(Layout::new(
+        sampler.duration(),
+        first.width,
+        first.height,
+        plan,
+    ))
+}
+
+/// Samples every tile, lays them out and encodes the sheet with `sheet` (a description fed by
+/// `appsrc name=tiles` and ending in `appsink name=sink`).
+pub fn render(
+    tiles: &Launch<'_>,
+    sheet: &str,
+    plan: Plan,
+    timeout: Duration,
+) -> Result<Bytes, PipelineError> {
+    let deadline = Instant::now() + timeout;
+    let sampler = Sampler::open(tiles, deadline)?;
+    let first = sampler.frame_at(0.0)?;
+    let layout = Layout::new(sampler.duration(), first.width, first.height, plan);
+    let (width, height) = layout.sheet_size();
+    let row_bytes = stride(width);
+    let mut pixels = vec![0u8; row_bytes * height as usize];
+    let mut place = |frame: &Frame, tile: &Tile| {
+        let (w, h) = (
+            frame.width.min(layout.tile_width),
+            frame.height.min(layout.tile_height),
+        );
+        for row in 0..h as usize {
+            let from = row * stride(frame.width);
+            let to = (tile.y as usize + row) * row_bytes + tile.x as usize * 3;
+            pixels[to..to + w as usize * 3]
+                .copy_from_slice(&frame.data[from..from + w as usize * 3]);
+        }
+    };
+    place(&first, &layout.tiles[0]);
+    drop(first);
+    for tile in &layout.tiles[1..] {
+        place(&sampler.frame_at(tile.start)?, tile);
+    }
+    drop(sampler);
+    encode(sheet, pixels, width, height, deadline)
+}
+
+/// Encodes one RGB picture with the sheet description.
+fn encode(
+    sheet: &str,
+    pixels: Vec<u8>,
+    width: u32,
+    height: u32,
+    deadline: Instant,
+) -> Result<Bytes, PipelineError> {
+    let built = build(&Launch {
+        description: sheet,
+        properties: &[],
+        rate: 1.0,
+        skip_before: None,
+        window: None,
+    })?;
+    let src = built
+        .pipeline
+        .by_name("tiles")
+        .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
+        .ok_or_else(|| {
+            PipelineError::new(
+                Failure::Internal,
+                "the sheet needs an appsrc named \"tiles\"",
+            )
+        })?;
+    let caps = gst::Caps::builder("video/x-raw")
+        .field("format", "RGB")
+        .field("width", width as i32)
+        .field("height", height as i32)
+        .field("framerate", gst::Fraction::new(1, 1))
+        .build();
+    src.set_caps(Some(&caps));
+    src.set_format(gst::Format::Time);
+    let guard = PipelineGuard::new(built.pipeline);
+    guard
+        .pipeline()
+        .set_state(gst::State::Playing)
+        .map_err(|_| PipelineError::new(Failure::Internal, "the sheet encoder refused to start"))?;
+    let mut buffer = gst::Buffer::from_mut_slice(pixels);
+    buffer
+        .get_mut()
+        .expect("a new buffer is writable")
+        .set_pts(gst::ClockTime::ZERO);
+    let pushed = src.push_buffer(buffer).and_then(|_| src.end_of_stream());
+    let left = deadline.saturating_duration_since(Instant::now());
+    let sample = built
+        .sink
+        .try_pull_sample(gst::ClockTime::from_nseconds(left.as_nanos() as u64));
+    match (pushed, sample) {
+        (Ok(_), Some(sample)) => {
+            let buffer = sample
+                .buffer_owned()
+                .ok_or_else(|| PipelineError::new(Failure::Internal, "an empty sheet"))?;
+            let mapped = buffer
+                .into_mapped_buffer_readable()
+                .map_err(|_| PipelineError::new(Failure::Internal, "the sheet cannot be read"))?;
+            Ok(Bytes::from_owner(mapped))
+        }
+        _ => Err(PipelineError::new(
+            Failure::Internal,
+            "the sheet encoder gave nothing",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PLAN: Plan = Plan {
+        interval: 10.0,
+        max_tiles: 100,
+        columns: 10,
+    };
+
+    #[test]
+    fn tiles_every_interval_in_rows() {
+        let layout = Layout::new(35.0, 160, 90, PLAN);
+        assert_eq!(layout.tiles.len(), 4);
+        assert_eq!(
+            (layout.columns, layout.rows, layout.sheet_size()),
+            (4, 1, (640, 90))
+        );
+        assert_eq!(
+            layout.tiles[3],
+            Tile {
+                start: 30.0,
+                end: 35.0,
+                x: 480,
+                y: 0
+            }
+        );
+        let layout = Layout::new(125.0, 160, 90, PLAN);
+        assert_eq!(
+            (layout.tiles.len(), layout.columns, layout.rows),
+            (13, 10, 2)
+        );
+        assert_eq!(
+            layout.tiles[12],
+            Tile {
+                start: 120.0,
+                end: 125.0,
+                x: 320,
+                y: 90
+            }
+        );
+    }
+
+    #[test]
+    fn too_many_tiles_spread_evenly() {
+        let layout = Layout::new(3000.0, 160, 90, PLAN);
+        assert_eq!(layout.tiles.len(), 100);
+        assert_eq!(layout.tiles[1].start, 30.0);
+        assert_eq!(layout.tiles[99].end, 3000.0);
+        assert_eq!(layout.sheet_size(), (1600, 900));
+    }
+
+    #[test]
+    fn short_or_unknown_durations_give_one_tile() {
+        for duration in [0.0, 4.0] {
+            let layout = Layout::new(duration, 160, 90, PLAN);
+            assert_eq!(layout.tiles.len(), 1, "{duration}");
+            assert_eq!(layout.tiles[0].start, 0.0);
+        }
+    }
+
+    #[test]
+    fn vtt_cues() {
+        let vtt = Layout::new(15.0, 160, 90, PLAN).vtt("http://h/storyboard.jpg?url=x");
+        assert_eq!(
+            vtt,
+            "WEBVTT\n\n00:00:00.000 --> 00:00:10.000\nhttp://h/storyboard.jpg?url=x#xywh=0,0,160,90\n\
+             \n00:00:10.000 --> 00:00:15.000\nhttp://h/storyboard.jpg?url=x#xywh=160,0,160,90\n"
+        );
+        assert_eq!(vtt_time(3723.5), "01:02:03.500");
+    }
+}

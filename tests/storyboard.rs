@@ -1,0 +1,188 @@
+//! Storyboards: the sprite sheet's tiles are the frames at their times (checked by colour), and
+//! the WebVTT and JSON layouts point back at that very sheet with fragments inside it.
+
+mod support;
+
+use image::ImageFormat;
+use support::media::{nearest, Media};
+use support::{media_url, Image, Service};
+
+async fn get(service: &Service, path: &str, params: &[(&str, &str)]) -> (String, Vec<u8>) {
+    // 640x360, exactly 10 s (audio would pad the container a little), a keyframe every second.
+    let url = media_url(Media { audio: None, ..Media::mp4() });
+    let mut query = vec![("url", url.as_str())];
+    query.extend_from_slice(params);
+    let response = service.get(path, &query).await;
+    let status = response.status();
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let body = response.bytes().await.unwrap().to_vec();
+    assert_eq!(
+        status,
+        200,
+        "{path} {params:?}: {}",
+        String::from_utf8_lossy(&body)
+    );
+    (content_type, body)
+}
+
+/// The palette colour at the centre of each tile, row by row.
+fn tile_colours(sheet: &Image, tile: (u32, u32), count: u32, columns: u32) -> Vec<usize> {
+    (0..count)
+        .map(|i| {
+            let (x, y) = (
+                (i % columns) * tile.0 + tile.0 / 2,
+                (i / columns) * tile.1 + tile.1 / 2,
+            );
+            nearest(sheet.rgb.get_pixel(x, y).0).0
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_sheet_holds_the_frames_at_their_times() {
+    let service = Service::start();
+    let (content_type, body) = get(&service, "/storyboard.jpg", &[("interval", "2")]).await;
+    assert_eq!(content_type, "image/jpeg");
+    let sheet = Image::decode(&body, ImageFormat::Jpeg);
+    assert_eq!(
+        (sheet.width, sheet.height),
+        (800, 90),
+        "5 tiles of 160x90 in a row"
+    );
+    assert_eq!(tile_colours(&sheet, (160, 90), 5, 5), [0, 2, 4, 6, 8]);
+
+    let (_, body) = get(
+        &service,
+        "/storyboard",
+        &[("interval", "2"), ("columns", "2"), ("tile_width", "64")],
+    )
+    .await;
+    let sheet = Image::decode(&body, ImageFormat::Jpeg);
+    assert_eq!(
+        (sheet.width, sheet.height),
+        (128, 108),
+        "rows of 2 tiles of 64x36"
+    );
+    assert_eq!(tile_colours(&sheet, (64, 36), 5, 2), [0, 2, 4, 6, 8]);
+
+    // More tiles than allowed: spread evenly over the video instead.
+    let (_, body) = get(
+        &service,
+        "/storyboard.webp",
+        &[("interval", "1"), ("max_tiles", "4")],
+    )
+    .await;
+    assert!(body.starts_with(b"RIFF"));
+    let sheet = Image::decode(&body, ImageFormat::WebP);
+    assert_eq!((sheet.width, sheet.height), (640, 90));
+    assert_eq!(
+        tile_colours(&sheet, (160, 90), 4, 4),
+        [0, 2, 5, 7],
+        "frames at 0, 2.5, 5, 7.5 s"
+    );
+}
+
+#[tokio::test]
+async fn vtt_and_json_point_into_the_sheet() {
+    let service = Service::start();
+    let (content_type, body) = get(&service, "/storyboard.vtt", &[("interval", "3")]).await;
+    assert_eq!(content_type, "text/vtt");
+    let vtt = String::from_utf8(body).unwrap();
+    assert!(vtt.starts_with("WEBVTT\n\n"), "{vtt}");
+    let cues: Vec<(&str, &str)> = vtt
+        .split("\n\n")
+        .skip(1)
+        .map(|cue| cue.trim().split_once('\n').unwrap())
+        .collect();
+    let times: Vec<&str> = cues.iter().map(|c| c.0).collect();
+    assert_eq!(
+        times,
+        [
+            "00:00:00.000 --> 00:00:03.000",
+            "00:00:03.000 --> 00:00:06.000",
+            "00:00:06.000 --> 00:00:09.000",
+            "00:00:09.000 --> 00:00:10.000"
+        ]
+    );
+    // Every cue names the same sheet, absolute, with this request's parameters.
+    let (sprite, _) = cues[0].1.split_once('#').unwrap();
+    assert!(
+        sprite.starts_with(&format!("http://{}/storyboard.jpg?url=", service.addr)),
+        "{sprite}"
+    );
+    assert!(
+        sprite.contains("interval=3") && !sprite.contains("format"),
+        "{sprite}"
+    );
+    let sheet = reqwest::get(sprite).await.unwrap();
+    assert_eq!(sheet.headers()["content-type"], "image/jpeg");
+    let sheet = Image::decode(&sheet.bytes().await.unwrap(), ImageFormat::Jpeg);
+    for (i, (_, target)) in cues.iter().enumerate() {
+        let (url, fragment) = target.split_once("#xywh=").unwrap();
+        assert_eq!(url, sprite);
+        let xywh: Vec<u32> = fragment.split(',').map(|n| n.parse().unwrap()).collect();
+        let [x, y, w, h] = xywh[..] else {
+            panic!("{fragment}")
+        };
+        assert!(
+            x + w <= sheet.width && y + h <= sheet.height,
+            "cue {i} {fragment} outside {}x{}",
+            sheet.width,
+            sheet.height
+        );
+        assert_eq!(
+            nearest(sheet.rgb.get_pixel(x + w / 2, y + h / 2).0).0,
+            3 * i,
+            "cue {i}"
+        );
+    }
+
+    let (content_type, body) = get(&service, "/storyboard.json", &[("interval", "3")]).await;
+    assert_eq!(content_type, "application/json");
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(json["url"], sprite);
+    assert_eq!(
+        (json["width"].as_u64(), json["height"].as_u64()),
+        (Some(640), Some(90))
+    );
+    let tiles = json["tiles"].as_array().unwrap();
+    assert_eq!(tiles.len(), 4);
+    for (tile, (_, target)) in tiles.iter().zip(&cues) {
+        let xywh = format!(
+            "#xywh={},{},{},{}",
+            tile["x"], tile["y"], tile["width"], tile["height"]
+        );
+        assert!(target.ends_with(&xywh), "{target} vs {xywh}");
+    }
+    assert_eq!(
+        (tiles[3]["start"].as_f64(), tiles[3]["end"].as_f64()),
+        (Some(9.0), Some(10.0))
+    );
+}
+
+#[tokio::test]
+async fn bad_values_name_the_parameter() {
+    let service = Service::start();
+    let url = media_url(Media::mp4());
+    for (name, value) in [
+        ("interval", "0"),
+        ("max_tiles", "0"),
+        ("columns", "51"),
+        ("tile_width", "8"),
+        ("format", "gif"),
+    ] {
+        let json = service
+            .expect_error(
+                "/storyboard",
+                &[("url", &url), (name, value)],
+                400,
+                "invalid_parameter",
+            )
+            .await;
+        assert_eq!(json["parameter"], name);
+    }
+    service.assert_nothing_left().await;
+}
