@@ -9,7 +9,10 @@ use support::{media_url, Image, Service};
 
 async fn get(service: &Service, path: &str, params: &[(&str, &str)]) -> (String, Vec<u8>) {
     // 640x360, exactly 10 s (audio would pad the container a little), a keyframe every second.
-    let url = media_url(Media { audio: None, ..Media::mp4() });
+    let url = media_url(Media {
+        audio: None,
+        ..Media::mp4()
+    });
     let mut query = vec![("url", url.as_str())];
     query.extend_from_slice(params);
     let response = service.get(path, &query).await;

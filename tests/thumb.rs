@@ -352,3 +352,89 @@ async fn bad_values_name_the_parameter() {
         assert!(json["allowed"].as_str().is_some_and(|a| !a.is_empty()));
     }
 }
+
+/// A white 100x50 PNG, opaque, in the origin's directory.
+fn watermark_url() -> String {
+    let path = support::media::media_dir().join("mark-100x50.png");
+    if !path.exists() {
+        let mark = image::RgbaImage::from_pixel(100, 50, image::Rgba([255, 255, 255, 255]));
+        let partial = path.with_extension(format!("partial-{}", std::process::id()));
+        mark.save_with_format(&partial, ImageFormat::Png).unwrap();
+        std::fs::rename(partial, &path).unwrap();
+    }
+    support::origin_url("mark-100x50.png")
+}
+
+#[tokio::test]
+async fn watermark_sits_bottom_right_with_its_opacity() {
+    let service = Service::start();
+    let mark = watermark_url();
+    let media = Media::mp4(); // 426x240 thumbnails of colour 2, (40, 40, 200)
+                              // Shorter side 240: the mark is 48x24 (20 %), 24 px (10 %) from the bottom-right corner,
+                              // so it covers x 354-402, y 192-216.
+    let image = thumb(&service, "/thumb", media, &[("watermark", &mark)], JPG).await;
+    assert_eq!((image.width, image.height), (426, 240));
+    let inside = image.rgb.get_pixel(378, 204).0;
+    for (channel, want) in inside.iter().zip([147, 147, 227]) {
+        assert!(
+            channel.abs_diff(want) <= 10,
+            "half white over colour 2: {inside:?}"
+        );
+    }
+    for (x, y) in [(340, 204), (378, 185), (378, 225), (412, 204), (213, 120)] {
+        assert_eq!(
+            colour_of(image.rgb.get_pixel(x, y).0),
+            2,
+            "({x},{y}) is outside the mark"
+        );
+    }
+    let image = thumb(
+        &service,
+        "/thumb",
+        media,
+        &[
+            ("watermark", &mark),
+            ("alpha", "1"),
+            ("scale", "0.5"),
+            ("offset", "0"),
+        ],
+        JPG,
+    )
+    .await;
+    // 120x60 in the very corner: x 306-426, y 180-240.
+    for (x, y) in [(310, 184), (422, 236), (366, 210)] {
+        assert!(
+            image.rgb.get_pixel(x, y).0.iter().all(|&c| c > 235),
+            "({x},{y}) is opaque white"
+        );
+    }
+    assert_eq!(colour_of(image.rgb.get_pixel(300, 210).0), 2);
+
+    let url = media_url(media);
+    service
+        .expect_error(
+            "/thumb",
+            &[("url", &url), ("watermark", "file:///etc/passwd")],
+            403,
+            "source_refused",
+        )
+        .await;
+    service
+        .expect_error(
+            "/thumb",
+            &[("url", &url), ("watermark", &mark), ("alpha", "2")],
+            400,
+            "invalid_parameter",
+        )
+        .await;
+    let missing = support::origin_url("no-such-mark.png");
+    service
+        .expect_error(
+            "/thumb",
+            &[("url", &url), ("watermark", &missing)],
+            502,
+            "origin_error",
+        )
+        .await;
+    service.assert_nothing_left().await;
+}

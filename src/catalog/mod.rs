@@ -153,6 +153,7 @@ impl Endpoint {
     fn texts(&self) -> Vec<&str> {
         let mut texts = vec![self.description.as_str()];
         texts.extend(self.sheet.as_deref());
+        texts.extend(self.params.iter().filter_map(|p| p.inserts.as_deref()));
         for p in &self.params {
             if let ParamKind::Enum { values } = &p.kind {
                 texts.extend(values.iter().map(|v| v.text.as_str()));
@@ -468,18 +469,12 @@ fn describe(query: &[(String, String)]) -> String {
 }
 
 /// What a kind needs of its file: a storyboard its sheet and sampling parameters; only a
-/// storyboard has a sheet or parameters that go to the kind.
+/// storyboard has a sheet.
 fn check_kind(endpoint: &Endpoint) -> Result<(), String> {
     let to_kind = |p: &&Param| p.target == Target::Service(params::ServiceTarget::Kind);
     if endpoint.kind != Kind::Storyboard {
         if endpoint.sheet.is_some() {
             return Err("only a storyboard has a sheet".into());
-        }
-        if let Some(p) = endpoint.params.iter().find(to_kind) {
-            return Err(format!(
-                "param {}: to = \"kind\" is for a storyboard's parameters",
-                p.name
-            ));
         }
         return Ok(());
     }
@@ -562,6 +557,16 @@ fn trial_queries(params: &[Param]) -> Vec<Vec<(String, String)>> {
         .map(|p| (p.name.clone(), sample(p)))
         .collect();
     let mut queries = vec![base.clone()];
+    // Every branch a parameter switches on, switched on.
+    let inserting: Vec<_> = params
+        .iter()
+        .filter(|p| p.inserts.is_some() && !p.required)
+        .collect();
+    if !inserting.is_empty() {
+        let mut query = base.clone();
+        query.extend(inserting.iter().map(|p| (p.name.clone(), sample(p))));
+        queries.push(query);
+    }
     for p in params.iter().filter(|p| p.target == Target::Text) {
         let ParamKind::Enum { values } = &p.kind else {
             continue;
@@ -601,18 +606,19 @@ fn check_placeholders(endpoint: &Endpoint) -> Result<(), String> {
             }
         }
     }
+    let stands_for_text = |p: &Param| p.target == Target::Text || p.inserts.is_some();
     for name in &used {
         if !endpoint
             .params
             .iter()
-            .any(|p| &p.name == name && p.target == Target::Text)
+            .any(|p| &p.name == name && stands_for_text(p))
         {
             return Err(format!(
-                "{{{name}}} in the description is not a parameter with to = \"text\""
+                "{{{name}}} in the description is not a parameter with to = \"text\" or `inserts`"
             ));
         }
     }
-    for p in endpoint.params.iter().filter(|p| p.target == Target::Text) {
+    for p in endpoint.params.iter().filter(|p| stands_for_text(p)) {
         if !used.contains(&p.name) {
             return Err(format!(
                 "parameter {} has to = \"text\" but {{{}}} is not in the description",

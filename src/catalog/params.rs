@@ -34,7 +34,8 @@ pub enum ServiceTarget {
     SeekAccurate,
     /// A factor of the endpoint's playback rate (`rate = "interval*fps"`), and nothing else.
     Rate,
-    /// Read by name by the endpoint's kind (a storyboard's `interval`, `max_tiles`, `columns`).
+    /// Read by name by the service: a storyboard's `interval`, `max_tiles` and `columns`, a
+    /// watermark's `scale` and `offset`.
     Kind,
 }
 
@@ -101,6 +102,9 @@ pub struct Param {
     /// Members of a group take their defaults only when no member is given; otherwise an absent
     /// member takes its `max` (no limit): `width` alone scales to that width.
     pub group: Option<String>,
+    /// Description text that stands for `{name}` when the parameter is given (nothing when it
+    /// is not): a branch the parameter switches on, such as a watermark's.
+    pub inserts: Option<String>,
     pub doc: String,
 }
 
@@ -118,6 +122,7 @@ pub(super) struct RawParam {
     required: bool,
     to: Option<String>,
     group: Option<String>,
+    inserts: Option<String>,
     #[serde(default)]
     doc: String,
 }
@@ -266,6 +271,7 @@ impl RawParam {
             required: self.required,
             target,
             group: self.group,
+            inserts: self.inserts,
             doc: self.doc,
         })
     }
@@ -430,7 +436,12 @@ pub fn bind(params: &[Param], query: &[(String, String)]) -> Result<Bound, Param
                 _ => unreachable!("only ints form groups"),
             },
             (None, Some(default)) => default.clone(),
-            (None, None) => continue,
+            (None, None) => {
+                if param.inserts.is_some() {
+                    bound.text.push((param.name.clone(), String::new()));
+                }
+                continue;
+            }
         };
         place(&mut bound, param, &value);
         bound.values.insert(param.name.clone(), value);
@@ -456,6 +467,9 @@ pub fn bind(params: &[Param], query: &[(String, String)]) -> Result<Bound, Param
 }
 
 fn place(bound: &mut Bound, param: &Param, value: &Value) {
+    if let Some(inserts) = &param.inserts {
+        bound.text.push((param.name.clone(), inserts.clone()));
+    }
     let text = match value {
         Value::Int(v) => v.to_string(),
         Value::Float(v) => v.to_string(),

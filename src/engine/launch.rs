@@ -22,6 +22,31 @@ pub struct Launch<'a> {
     pub skip_before: Option<gst::ClockTime>,
     /// The part of the source a stream covers, entered by a seek before anything flows.
     pub window: Option<Window>,
+    /// Where the compositor named `overlay` puts its second input (a watermark).
+    pub overlay: Option<Overlay>,
+}
+
+impl<'a> Launch<'a> {
+    /// The description as it is: normal speed, the whole source, no overlay.
+    pub fn new(description: &'a str, properties: &'a [(String, String, String)]) -> Self {
+        Self {
+            description,
+            properties,
+            rate: 1.0,
+            skip_before: None,
+            window: None,
+            overlay: None,
+        }
+    }
+}
+
+/// A watermark's place, from the size of the frame it goes on: its width is `scale` times the
+/// frame's shorter side (its height follows its aspect ratio), and it sits `offset` times that
+/// side from the bottom-right corner.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Overlay {
+    pub scale: f64,
+    pub offset: f64,
 }
 
 /// Where a stream enters the source and where it ends.
@@ -44,14 +69,7 @@ pub fn check(
     properties: &[(String, String, String)],
     decoder: bool,
 ) -> Result<(), PipelineError> {
-    let launch = Launch {
-        description,
-        properties,
-        rate: 1.0,
-        skip_before: None,
-        window: None,
-    };
-    let built = build(&launch)?;
+    let built = build(&Launch::new(description, properties))?;
     let has_decoder = built.pipeline.by_name("src").is_some();
     let _ = built.pipeline.set_state(gst::State::Null);
     if decoder && !has_decoder {
@@ -110,6 +128,9 @@ pub fn build(launch: &Launch<'_>) -> Result<Built, PipelineError> {
     }
     if launch.rate != 1.0 {
         speed_up(&src, launch.rate);
+    }
+    if let (Some(overlay), Some(compositor)) = (launch.overlay, pipeline.by_name("overlay")) {
+        place_overlay(&compositor, overlay);
     }
     Ok(Built { pipeline, sink })
 }
@@ -229,6 +250,50 @@ fn end_at(src: &gst::Element, stop: gst::ClockTime) {
             gst::PadProbeReturn::Handled
         });
     });
+}
+
+/// Sizes and places the compositor's second input (`sink_1`, the watermark) once the sizes of
+/// both inputs are known, before the compositor picks its output size from them.
+fn place_overlay(compositor: &gst::Element, overlay: Overlay) {
+    let (Some(frame), Some(mark)) = (
+        compositor.static_pad("sink_0"),
+        compositor.static_pad("sink_1"),
+    ) else {
+        return;
+    };
+    type Sizes = (Option<(i32, i32)>, Option<(i32, i32)>);
+    let sizes: Arc<Mutex<Sizes>> = Arc::default();
+    for (index, pad) in [frame, mark.clone()].into_iter().enumerate() {
+        let (sizes, mark) = (sizes.clone(), mark.clone());
+        pad.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
+            let Some(gst::PadProbeData::Event(event)) = &info.data else {
+                return gst::PadProbeReturn::Ok;
+            };
+            let gst::EventView::Caps(caps) = event.view() else {
+                return gst::PadProbeReturn::Ok;
+            };
+            let size = caps
+                .caps()
+                .structure(0)
+                .and_then(|s| Some((s.get::<i32>("width").ok()?, s.get::<i32>("height").ok()?)));
+            let mut known = sizes.lock().unwrap();
+            match index {
+                0 => known.0 = size,
+                _ => known.1 = size,
+            }
+            if let (Some((fw, fh)), Some((mw, mh))) = *known {
+                let short = fw.min(fh) as f64;
+                let width = (overlay.scale * short).round().max(1.0);
+                let height = (width * mh as f64 / mw.max(1) as f64).round().max(1.0);
+                let offset = (overlay.offset * short).round();
+                mark.set_property("width", width as i32);
+                mark.set_property("height", height as i32);
+                mark.set_property("xpos", (fw as f64 - width - offset).max(0.0) as i32);
+                mark.set_property("ypos", (fh as f64 - height - offset).max(0.0) as i32);
+            }
+            gst::PadProbeReturn::Ok
+        });
+    }
 }
 
 /// Drops what the decoder outputs before `start`: the first frame through is the one at `start`.

@@ -8,6 +8,7 @@ use super::launch::{build, Launch};
 use bytes::Bytes;
 use gstreamer as gst;
 use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
 use std::time::{Duration, Instant};
 
 /// Which frame to take.
@@ -70,29 +71,16 @@ fn capture_at(
     moment: Moment,
     deadline: Instant,
 ) -> Result<Bytes, PipelineError> {
-    let built = build(launch)?;
-    let sink = built.sink;
-    let guard = PipelineGuard::new(built.pipeline);
-    let pipeline = guard.pipeline();
-    pipeline
-        .set_state(gst::State::Paused)
-        .map_err(|_| PipelineError::new(Failure::Internal, "the pipeline refused to pause"))?;
-    preroll(pipeline, deadline)?;
-
-    if let Some(position) = position(moment, pipeline.query_duration::<gst::ClockTime>()) {
+    let paused = Prerolled::open(launch, deadline)?;
+    if let Some(position) = position(moment, paused.duration()) {
         let exactness = match moment.accurate {
             true => gst::SeekFlags::ACCURATE,
             false => gst::SeekFlags::KEY_UNIT | gst::SeekFlags::SNAP_BEFORE,
         };
-        pipeline
-            .seek_simple(gst::SeekFlags::FLUSH | exactness, position)
-            .map_err(|_| PipelineError::new(Failure::OriginCannotSeek, "the source cannot seek"))?;
-        preroll(pipeline, deadline)?;
+        paused.seek(position, exactness)?;
     }
-    let sample = sink
-        .pull_preroll()
-        .map_err(|_| PipelineError::new(Failure::NoUsableStream, "the source gave no frame"))?;
-    let buffer = sample
+    let buffer = paused
+        .sample()?
         .buffer_owned()
         .ok_or_else(|| PipelineError::new(Failure::Internal, "the sample holds no buffer"))?;
     let mapped = buffer
@@ -101,22 +89,77 @@ fn capture_at(
     Ok(Bytes::from_owner(mapped))
 }
 
-/// Waits for the pipeline to finish a state change or seek, or fail, until `deadline`.
-fn preroll(pipeline: &gst::Pipeline, deadline: Instant) -> Result<(), PipelineError> {
-    let bus = pipeline.bus().expect("a pipeline has a bus");
-    let left = deadline.saturating_duration_since(Instant::now());
-    let wanted = [gst::MessageType::AsyncDone, gst::MessageType::Error];
-    match bus.timed_pop_filtered(
-        gst::ClockTime::from_nseconds(left.as_nanos() as u64),
-        &wanted,
-    ) {
-        Some(msg) => match msg.view() {
-            gst::MessageView::Error(err) => Err(PipelineError::from_message(err)),
-            _ => Ok(()),
-        },
-        None => Err(PipelineError::new(
-            Failure::Timeout,
-            "the source gave no frame in time",
-        )),
+/// A pipeline paused with a frame prerolled into its appsink: seek it, and take the frame
+/// that prerolled. Set to NULL when dropped.
+pub(crate) struct Prerolled {
+    guard: PipelineGuard,
+    sink: gst_app::AppSink,
+    deadline: Instant,
+}
+
+impl Prerolled {
+    pub(crate) fn open(launch: &Launch<'_>, deadline: Instant) -> Result<Self, PipelineError> {
+        let built = build(launch)?;
+        let guard = PipelineGuard::new(built.pipeline);
+        guard
+            .pipeline()
+            .set_state(gst::State::Paused)
+            .map_err(|_| PipelineError::new(Failure::Internal, "the pipeline refused to pause"))?;
+        let paused = Self {
+            guard,
+            sink: built.sink,
+            deadline,
+        };
+        paused.settle()?;
+        Ok(paused)
+    }
+
+    /// Seeks (flushing) and waits for the new frame to preroll.
+    pub(crate) fn seek(
+        &self,
+        position: gst::ClockTime,
+        flags: gst::SeekFlags,
+    ) -> Result<(), PipelineError> {
+        self.guard
+            .pipeline()
+            .seek_simple(gst::SeekFlags::FLUSH | flags, position)
+            .map_err(|_| PipelineError::new(Failure::OriginCannotSeek, "the source cannot seek"))?;
+        self.settle()
+    }
+
+    /// The source's duration, asked of the decoder `src`: the whole pipeline may hold endless
+    /// branches (a watermark frozen into a still) whose duration is unknown.
+    pub(crate) fn duration(&self) -> Option<gst::ClockTime> {
+        let pipeline = self.guard.pipeline();
+        match pipeline.by_name("src") {
+            Some(src) => src.query_duration::<gst::ClockTime>(),
+            None => pipeline.query_duration::<gst::ClockTime>(),
+        }
+    }
+
+    pub(crate) fn sample(&self) -> Result<gst::Sample, PipelineError> {
+        self.sink
+            .pull_preroll()
+            .map_err(|_| PipelineError::new(Failure::NoUsableStream, "the source gave no frame"))
+    }
+
+    /// Waits for a state change or seek to finish, or the pipeline to fail, until the deadline.
+    fn settle(&self) -> Result<(), PipelineError> {
+        let bus = self.guard.pipeline().bus().expect("a pipeline has a bus");
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        let wanted = [gst::MessageType::AsyncDone, gst::MessageType::Error];
+        match bus.timed_pop_filtered(
+            gst::ClockTime::from_nseconds(left.as_nanos() as u64),
+            &wanted,
+        ) {
+            Some(msg) => match msg.view() {
+                gst::MessageView::Error(err) => Err(PipelineError::from_message(err)),
+                _ => Ok(()),
+            },
+            None => Err(PipelineError::new(
+                Failure::Timeout,
+                "the source gave no frame in time",
+            )),
+        }
     }
 }

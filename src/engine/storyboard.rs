@@ -6,6 +6,7 @@
 use super::error::{Failure, PipelineError};
 use super::guard::PipelineGuard;
 use super::launch::{build, Launch};
+use super::still::Prerolled;
 use bytes::Bytes;
 use gstreamer as gst;
 use gstreamer::prelude::*;
@@ -123,13 +124,6 @@ fn vtt_time(seconds: f64) -> String {
     )
 }
 
-/// A prerolled tile pipeline: the first frame tells the tile size, the pipeline the duration.
-struct Sampler {
-    guard: PipelineGuard,
-    sink: gst_app::AppSink,
-    deadline: Instant,
-}
-
 /// An RGB frame as it came out of appsink, rows padded to 4 bytes.
 struct Frame {
     width: u32,
@@ -137,84 +131,35 @@ struct Frame {
     data: gst::MappedBuffer<gst::buffer::Readable>,
 }
 
-impl Sampler {
-    fn open(launch: &Launch<'_>, deadline: Instant) -> Result<Self, PipelineError> {
-        let built = build(launch)?;
-        let guard = PipelineGuard::new(built.pipeline);
-        guard
-            .pipeline()
-            .set_state(gst::State::Paused)
-            .map_err(|_| PipelineError::new(Failure::Internal, "the pipeline refused to pause"))?;
-        let sampler = Self {
-            guard,
-            sink: built.sink,
-            deadline,
-        };
-        sampler.settle()?;
-        Ok(sampler)
+/// The keyframe at or before `seconds` (the prerolled frame when `seconds` is 0).
+fn frame_at(paused: &Prerolled, seconds: f64) -> Result<Frame, PipelineError> {
+    if seconds > 0.0 {
+        let position = gst::ClockTime::from_nseconds((seconds * 1e9) as u64);
+        paused.seek(
+            position,
+            gst::SeekFlags::KEY_UNIT | gst::SeekFlags::SNAP_BEFORE,
+        )?;
     }
+    let sample = paused.sample()?;
+    let caps = sample
+        .caps()
+        .and_then(|c| c.structure(0).map(|s| s.to_owned()));
+    let size = caps.and_then(|s| Some((s.get::<i32>("width").ok()?, s.get::<i32>("height").ok()?)));
+    let (width, height) =
+        size.ok_or_else(|| PipelineError::new(Failure::Internal, "a tile without a size"))?;
+    let data = sample
+        .buffer_owned()
+        .and_then(|b| b.into_mapped_buffer_readable().ok())
+        .ok_or_else(|| PipelineError::new(Failure::Internal, "the tile cannot be read"))?;
+    Ok(Frame {
+        width: width as u32,
+        height: height as u32,
+        data,
+    })
+}
 
-    fn settle(&self) -> Result<(), PipelineError> {
-        let bus = self.guard.pipeline().bus().expect("a pipeline has a bus");
-        let left = self.deadline.saturating_duration_since(Instant::now());
-        let wanted = [gst::MessageType::AsyncDone, gst::MessageType::Error];
-        match bus.timed_pop_filtered(
-            gst::ClockTime::from_nseconds(left.as_nanos() as u64),
-            &wanted,
-        ) {
-            Some(msg) => match msg.view() {
-                gst::MessageView::Error(err) => Err(PipelineError::from_message(err)),
-                _ => Ok(()),
-            },
-            None => Err(PipelineError::new(
-                Failure::Timeout,
-                "the source gave no frame in time",
-            )),
-        }
-    }
-
-    fn duration(&self) -> f64 {
-        self.guard
-            .pipeline()
-            .query_duration::<gst::ClockTime>()
-            .map_or(0.0, |d| d.seconds_f64())
-    }
-
-    /// The keyframe at or before `seconds` (the prerolled frame when `seconds` is 0).
-    fn frame_at(&self, seconds: f64) -> Result<Frame, PipelineError> {
-        if seconds > 0.0 {
-            let flags =
-                gst::SeekFlags::FLUSH | gst::SeekFlags::KEY_UNIT | gst::SeekFlags::SNAP_BEFORE;
-            let position = gst::ClockTime::from_nseconds((seconds * 1e9) as u64);
-            self.guard
-                .pipeline()
-                .seek_simple(flags, position)
-                .map_err(|_| {
-                    PipelineError::new(Failure::OriginCannotSeek, "the source cannot seek")
-                })?;
-            self.settle()?;
-        }
-        let sample = self
-            .sink
-            .pull_preroll()
-            .map_err(|_| PipelineError::new(Failure::NoUsableStream, "the source gave no frame"))?;
-        let caps = sample
-            .caps()
-            .and_then(|c| c.structure(0).map(|s| s.to_owned()));
-        let size =
-            caps.and_then(|s| Some((s.get::<i32>("width").ok()?, s.get::<i32>("height").ok()?)));
-        let (width, height) =
-            size.ok_or_else(|| PipelineError::new(Failure::Internal, "a tile without a size"))?;
-        let data = sample
-            .buffer_owned()
-            .and_then(|b| b.into_mapped_buffer_readable().ok())
-            .ok_or_else(|| PipelineError::new(Failure::Internal, "the tile cannot be read"))?;
-        Ok(Frame {
-            width: width as u32,
-            height: height as u32,
-            data,
-        })
-    }
+fn duration(paused: &Prerolled) -> f64 {
+    paused.duration().map_or(0.0, |d| d.seconds_f64())
 }
 
 fn stride(width: u32) -> usize {
@@ -223,10 +168,10 @@ fn stride(width: u32) -> usize {
 
 /// The layout alone: one preroll for the tile size and the duration, no seeks.
 pub fn layout(tiles: &Launch<'_>, plan: Plan, timeout: Duration) -> Result<Layout, PipelineError> {
-    let sampler = Sampler::open(tiles, Instant::now() + timeout)?;
-    let first = sampler.frame_at(0.0)?;
+    let paused = Prerolled::open(tiles, Instant::now() + timeout)?;
+    let first = frame_at(&paused, 0.0)?;
     Ok(Layout::new(
-        sampler.duration(),
+        duration(&paused),
         first.width,
         first.height,
         plan,
@@ -242,9 +187,9 @@ pub fn render(
     timeout: Duration,
 ) -> Result<Bytes, PipelineError> {
     let deadline = Instant::now() + timeout;
-    let sampler = Sampler::open(tiles, deadline)?;
-    let first = sampler.frame_at(0.0)?;
-    let layout = Layout::new(sampler.duration(), first.width, first.height, plan);
+    let paused = Prerolled::open(tiles, deadline)?;
+    let first = frame_at(&paused, 0.0)?;
+    let layout = Layout::new(duration(&paused), first.width, first.height, plan);
     let (width, height) = layout.sheet_size();
     let row_bytes = stride(width);
     let mut pixels = vec![0u8; row_bytes * height as usize];
@@ -263,9 +208,9 @@ pub fn render(
     place(&first, &layout.tiles[0]);
     drop(first);
     for tile in &layout.tiles[1..] {
-        place(&sampler.frame_at(tile.start)?, tile);
+        place(&frame_at(&paused, tile.start)?, tile);
     }
-    drop(sampler);
+    drop(paused);
     encode(sheet, pixels, width, height, deadline)
 }
 
@@ -277,13 +222,7 @@ fn encode(
     height: u32,
     deadline: Instant,
 ) -> Result<Bytes, PipelineError> {
-    let built = build(&Launch {
-        description: sheet,
-        properties: &[],
-        rate: 1.0,
-        skip_before: None,
-        window: None,
-    })?;
+    let built = build(&Launch::new(sheet, &[]))?;
     let src = built
         .pipeline
         .by_name("tiles")

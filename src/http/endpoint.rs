@@ -4,7 +4,7 @@
 use super::error::ApiError;
 use super::App;
 use crate::catalog::{params, Endpoint, Kind};
-use crate::engine::launch::{Launch, Window};
+use crate::engine::launch::{Launch, Overlay, Window};
 use crate::engine::still::Moment;
 use crate::engine::storyboard::Plan;
 use crate::engine::{self, Failure, PipelineError};
@@ -49,11 +49,8 @@ pub async fn handle(
             let image = blocking(move || {
                 let description = endpoint.render(&bound.text);
                 let launch = Launch {
-                    description: &description,
-                    properties: &bound.properties,
-                    rate: 1.0,
-                    skip_before: None,
-                    window: None,
+                    overlay: overlay(&bound),
+                    ..Launch::new(&description, &bound.properties)
                 };
                 let moment = Moment {
                     time: bound.seek.start,
@@ -111,11 +108,9 @@ async fn stream(
         }
     };
     let launch = Launch {
-        description: &description,
-        properties: &bound.properties,
         rate: endpoint.rate(bound),
-        skip_before: None,
         window,
+        ..Launch::new(&description, &bound.properties)
     };
     let mut output = engine::stream::start(&launch, app.chunk_size)?;
     let first = match tokio::time::timeout(app.timeout, output.next()).await {
@@ -169,13 +164,7 @@ async fn storyboard(
     let timeout = app.timeout;
     blocking(move || {
         let description = endpoint.render(&bound.text);
-        let tiles = Launch {
-            description: &description,
-            properties: &bound.properties,
-            rate: 1.0,
-            skip_before: None,
-            window: None,
-        };
+        let tiles = Launch::new(&description, &bound.properties);
         match format.as_str() {
             "vtt" => Ok(Bytes::from(
                 engine::storyboard::layout(&tiles, plan, timeout)?.vtt(&sprite),
@@ -228,6 +217,16 @@ fn sprite_url(
         })
         .collect();
     format!("{scheme}://{host}{base}.jpg?{}", query.join("&"))
+}
+
+/// A watermark's place when the request names one (`watermark`, with `scale` and `offset`).
+fn overlay(bound: &params::Bound) -> Option<Overlay> {
+    bound.values.get("watermark")?;
+    let number = |name: &str| bound.values.get(name).and_then(params::Value::as_f64);
+    Some(Overlay {
+        scale: number("scale")?,
+        offset: number("offset")?,
+    })
 }
 
 /// Runs GStreamer's blocking calls on the blocking pool, off the async workers.
