@@ -197,7 +197,11 @@ async fn a_failure_after_the_first_byte_aborts_the_body() {
 fn declared_params(file: &str) -> Vec<String> {
     let mut names: Vec<String> = file
         .lines()
-        .filter_map(|l| l.strip_prefix("[params.")?.strip_suffix(']').map(str::to_string))
+        .filter_map(|l| {
+            l.strip_prefix("[params.")?
+                .strip_suffix(']')
+                .map(str::to_string)
+        })
         .filter(|n| !n.contains('.'))
         .collect();
     names.sort();

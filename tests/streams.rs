@@ -199,3 +199,52 @@ async fn bad_values_name_the_parameter() {
     }
     service.assert_nothing_left().await;
 }
+
+#[tokio::test]
+async fn preview_as_animated_webp() {
+    use image::AnimationDecoder;
+    let service = Service::start();
+    let url = media_url(Media {
+        frames: 600,
+        audio: None,
+        ..Media::mp4()
+    }); // 20 s
+    for (path, params) in [
+        ("/preview", vec![("format", "webp")]),
+        ("/preview.webp", vec![("fps", "5")]),
+    ] {
+        let mut query = vec![("url", url.as_str())];
+        query.extend(params.iter().copied());
+        let response = service.get(path, &query).await;
+        assert_eq!(response.status(), 200, "{path}");
+        assert_eq!(response.headers()["content-type"], "image/webp");
+        let body = response.bytes().await.unwrap();
+        assert!(body.starts_with(b"RIFF") && &body[8..12] == b"WEBP");
+        let decoder =
+            image::codecs::webp::WebPDecoder::new(std::io::Cursor::new(body.to_vec())).unwrap();
+        assert!(decoder.has_animation());
+        let frames = decoder.into_frames().collect_frames().unwrap();
+        let colours: Vec<usize> = frames
+            .iter()
+            .map(|f| nearest(rgb(f.buffer().get_pixel(213, 120).0)).0)
+            .collect();
+        assert_eq!(
+            colours,
+            [0, 4, 8, 2, 6],
+            "{path}: the frames of seconds 0, 4, 8, 12, 16"
+        );
+        assert_eq!(frames[0].buffer().dimensions(), (426, 240));
+        let want_ms = if path == "/preview" { 100 } else { 200 };
+        for frame in &frames {
+            assert_eq!(
+                std::time::Duration::from(frame.delay()).as_millis(),
+                want_ms,
+                "{path}"
+            );
+        }
+    }
+}
+
+fn rgb(rgba: [u8; 4]) -> [u8; 3] {
+    [rgba[0], rgba[1], rgba[2]]
+}

@@ -50,6 +50,9 @@ pub struct Endpoint {
     pub suffix: Option<String>,
     /// Storyboard: the description that encodes the assembled sheet, fed by `appsrc name=tiles`.
     pub sheet: Option<String>,
+    /// Stream: values of an enum parameter whose output is collected whole and assembled by the
+    /// service instead of streamed: `{ from = "format", webp = "webp" }` (animated WebP).
+    assemble: Option<BTreeMap<String, String>>,
     elements: Vec<String>,
 }
 
@@ -94,6 +97,15 @@ impl Endpoint {
             }
         }
         Some(out)
+    }
+
+    /// The assembler this request's output goes to instead of being streamed, if any.
+    pub fn assembler(&self, bound: &Bound) -> Option<&str> {
+        let map = self.assemble.as_ref()?;
+        match bound.values.get(map.get("from")?)? {
+            Value::Word(word) => map.get(word).map(String::as_str),
+            _ => None,
+        }
     }
 
     /// The content type of this request's output.
@@ -183,6 +195,7 @@ struct RawEndpoint {
     rate: Option<Rate>,
     suffix: Option<String>,
     sheet: Option<String>,
+    assemble: Option<BTreeMap<String, String>>,
     #[serde(default)]
     params: BTreeMap<String, RawParam>,
 }
@@ -390,6 +403,7 @@ fn parse_endpoint(file: &str, text: &str, limits: OutputLimits) -> Result<Endpoi
         rate: raw.rate.unwrap_or(Rate::Fixed(1.0)),
         suffix: raw.suffix,
         sheet: raw.sheet.map(|s| s.trim().to_string()),
+        assemble: raw.assemble,
         elements: Vec::new(),
     };
     let mut endpoint = endpoint;
@@ -418,6 +432,7 @@ fn parse_endpoint(file: &str, text: &str, limits: OutputLimits) -> Result<Endpoi
         return Ok(endpoint);
     }
     check_kind(&endpoint)?;
+    check_assemble(&endpoint)?;
     check_placeholders(&endpoint)?;
     for query in trial_queries(&endpoint.params) {
         let bound = params::bind(&endpoint.params, &query)
@@ -491,6 +506,36 @@ fn check_kind(endpoint: &Endpoint) -> Result<(), String> {
         if !declared {
             return Err(format!(
                 "a storyboard declares `{name}` (to = \"kind\", a default, a minimum above 0)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Assemblers the service has.
+const ASSEMBLERS: &[&str] = &["webp"];
+
+fn check_assemble(endpoint: &Endpoint) -> Result<(), String> {
+    let Some(map) = &endpoint.assemble else {
+        return Ok(());
+    };
+    if endpoint.kind != Kind::Stream {
+        return Err("only a stream's output can be assembled".into());
+    }
+    let from = map
+        .get("from")
+        .ok_or("assemble: a table needs `from` (an enum parameter)")?;
+    let words = endpoint
+        .enum_words(from)
+        .ok_or_else(|| format!("assemble: from = {from:?} is not an enum parameter"))?;
+    for (word, assembler) in map.iter().filter(|(k, _)| *k != "from") {
+        if !words.contains(word) {
+            return Err(format!("assemble: {word:?} is not a value of {from}"));
+        }
+        if !ASSEMBLERS.contains(&assembler.as_str()) {
+            return Err(format!(
+                "assemble: no assembler {assembler:?} (there is: {})",
+                ASSEMBLERS.join(", ")
             ));
         }
     }

@@ -9,6 +9,7 @@ pub mod launch;
 pub mod still;
 pub mod storyboard;
 pub mod stream;
+pub mod webp;
 
 pub use error::{Failure, PipelineError};
 pub use guard::live_pipelines;

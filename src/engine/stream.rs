@@ -93,6 +93,68 @@ pub fn start(launch: &Launch<'_>, chunk_size: usize) -> Result<PipelineStream, P
     Ok(PipelineStream::new(data, failures, guard, chunk_size))
 }
 
+/// Most bytes `collect` holds before it gives up: an assembled output is kept whole in memory.
+const COLLECT_LIMIT: usize = 64 << 20;
+
+/// Runs the pipeline to its end and returns every buffer with its duration (call it off the
+/// async workers): for outputs that are assembled whole rather than streamed.
+pub fn collect(
+    launch: &Launch<'_>,
+    timeout: std::time::Duration,
+) -> Result<Vec<(Bytes, std::time::Duration)>, PipelineError> {
+    let deadline = std::time::Instant::now() + timeout;
+    let built = build(launch)?;
+    let sink = built.sink;
+    let guard = PipelineGuard::new(built.pipeline);
+    let bus = guard.pipeline().bus().expect("a pipeline has a bus");
+    guard
+        .pipeline()
+        .set_state(gst::State::Playing)
+        .map_err(|_| {
+            PipelineError::new(Failure::Internal, "the pipeline refused to start playing")
+        })?;
+    let mut buffers = Vec::new();
+    let mut held = 0;
+    loop {
+        if let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error]) {
+            if let gst::MessageView::Error(err) = msg.view() {
+                return Err(PipelineError::from_message(err));
+            }
+        }
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Err(PipelineError::new(
+                Failure::Timeout,
+                "the pipeline did not finish in time",
+            ));
+        }
+        let Some(sample) = sink.try_pull_sample(gst::ClockTime::from_mseconds(100)) else {
+            if sink.is_eos() {
+                break;
+            }
+            continue;
+        };
+        let Some(buffer) = sample.buffer_owned() else {
+            continue;
+        };
+        let duration = buffer
+            .duration()
+            .map_or(std::time::Duration::ZERO, |d| d.into());
+        let mapped = buffer
+            .into_mapped_buffer_readable()
+            .map_err(|_| PipelineError::new(Failure::Internal, "a buffer cannot be read"))?;
+        held += mapped.len();
+        if held > COLLECT_LIMIT {
+            return Err(PipelineError::new(
+                Failure::Internal,
+                "the output is too large to assemble",
+            ));
+        }
+        buffers.push((Bytes::from_owner(mapped), duration));
+    }
+    Ok(buffers)
+}
+
 impl PipelineStream {
     fn new(
         data: mpsc::Receiver<Event>,

@@ -81,6 +81,11 @@ pub async fn handle(
             drop(permit);
             Ok((content_type, body).into_response())
         }
+        Kind::Stream if endpoint.assembler(&bound).is_some() => {
+            let body = assembled(&app, endpoint.clone(), bound).await?;
+            drop(permit);
+            Ok((content_type, body).into_response())
+        }
         Kind::Stream => stream(&app, &endpoint, &bound, permit)
             .await
             .map(|body| (content_type, body).into_response()),
@@ -96,20 +101,9 @@ async fn stream(
     permit: tokio::sync::OwnedSemaphorePermit,
 ) -> Result<Body, ApiError> {
     let description = endpoint.render(&bound.text);
-    let seconds = |s: f64| gst::ClockTime::from_nseconds((s * 1e9) as u64);
-    let window = match (bound.seek.start, bound.seek.duration) {
-        (None, None) => None,
-        (start, duration) => {
-            let start = seconds(start.unwrap_or(0.0));
-            Some(Window {
-                start,
-                stop: duration.map(|d| start + seconds(d)),
-            })
-        }
-    };
     let launch = Launch {
         rate: endpoint.rate(bound),
-        window,
+        window: window(bound),
         ..Launch::new(&description, &bound.properties)
     };
     let mut output = engine::stream::start(&launch, app.chunk_size)?;
@@ -136,6 +130,56 @@ async fn stream(
     Ok(Body::from_stream(
         futures_util::stream::once(async { Ok(first) }).chain(rest),
     ))
+}
+
+/// The part of the source a stream covers, from `seek.start` and `seek.duration`.
+fn window(bound: &params::Bound) -> Option<Window> {
+    let seconds = |s: f64| gst::ClockTime::from_nseconds((s * 1e9) as u64);
+    match (bound.seek.start, bound.seek.duration) {
+        (None, None) => None,
+        (start, duration) => {
+            let start = seconds(start.unwrap_or(0.0));
+            Some(Window {
+                start,
+                stop: duration.map(|d| start + seconds(d)),
+            })
+        }
+    }
+}
+
+/// A stream's output collected whole and assembled (animated WebP from WebP stills).
+async fn assembled(
+    app: &App,
+    endpoint: Arc<Endpoint>,
+    bound: params::Bound,
+) -> Result<Bytes, ApiError> {
+    let timeout = app.timeout;
+    blocking(move || {
+        let description = endpoint.render(&bound.text);
+        let launch = Launch {
+            rate: endpoint.rate(&bound),
+            window: window(&bound),
+            ..Launch::new(&description, &bound.properties)
+        };
+        let buffers = engine::stream::collect(&launch, timeout)?;
+        if buffers.is_empty() {
+            return Err(PipelineError::new(
+                Failure::NoUsableStream,
+                "the pipeline produced no frame",
+            ));
+        }
+        let stills: Vec<_> = buffers
+            .iter()
+            .map(|(webp, duration)| engine::webp::Still {
+                webp,
+                duration: *duration,
+            })
+            .collect();
+        engine::webp::animate(&stills)
+            .map(Bytes::from)
+            .map_err(|e| PipelineError::new(Failure::Internal, format!("animated WebP: {}", e.0)))
+    })
+    .await
 }
 
 /// A storyboard's sheet, or its layout as WebVTT or JSON (the `format` values `vtt`, `json`).
