@@ -88,14 +88,14 @@ fn a_broken_set_stops_the_start_and_says_where() {
         (
             "undeclared.toml",
             PNG_AT_FOUR.replace("{size},height", "{side},height"),
-            "{side}",
+            "line 8: {side} in the description",
         ),
         (
             "unused.toml",
             PNG_AT_FOUR
                 .replace("height={size}", "height=64")
                 .replace("width={size}", "width=64"),
-            "size",
+            "line 14: parameter size",
         ),
         (
             "bad-toml.toml",
@@ -105,7 +105,7 @@ fn a_broken_set_stops_the_start_and_says_where() {
         (
             "url-in-text.toml",
             PNG_AT_FOUR.replace("to = \"src.uri\"", "to = \"text\""),
-            "url",
+            "line 10: param url",
         ),
         (
             "no-such-property.toml",
@@ -166,4 +166,36 @@ fn check_reports_the_set_and_names_the_package_of_a_missing_element() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("frame.toml: line 8: element avenc_nosuch is not installed (Debian package gstreamer1.0-libav)"), "{stderr}");
+}
+
+/// The README's parameter tables (made by scripts/param-tables.py) name every parameter of every
+/// built-in endpoint under that endpoint's heading.
+#[test]
+fn readme_documents_every_parameter() {
+    let readme = include_str!("../README.md");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        let route = text
+            .lines()
+            .find_map(|l| l.strip_prefix("routes = [\"")?.split('"').next())
+            .expect("a routes line");
+        let heading = format!("#### `{route}`");
+        let start = readme
+            .find(&format!("{heading}\n"))
+            .or_else(|| readme.find(&format!("{heading} ")));
+        let section = &readme[start.unwrap_or_else(|| panic!("no section {heading}"))..];
+        let section = &section[..section[5..].find("\n#").map_or(section.len(), |e| e + 5)];
+        for name in text
+            .lines()
+            .filter_map(|l| l.strip_prefix("[params.")?.strip_suffix(']'))
+        {
+            if !name.contains('.') {
+                assert!(
+                    section.contains(&format!("| `{name}` |")),
+                    "README: {heading} lacks `{name}`"
+                );
+            }
+        }
+    }
 }

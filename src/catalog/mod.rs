@@ -312,8 +312,10 @@ impl Catalog {
     ) -> Result<Self, String> {
         let mut catalog = Catalog::default();
         for (file, text) in files {
-            let endpoint =
-                Arc::new(parse_endpoint(&file, &text, limits).map_err(|e| format!("{file}: {e}"))?);
+            let endpoint = Arc::new(
+                parse_endpoint(&file, &text, limits)
+                    .map_err(|e| format!("{file}: {}", locate(&text, e)))?,
+            );
             for (path, preset) in endpoint.paths() {
                 if let Some(other) = catalog.by_path.get(&path) {
                     return Err(format!(
@@ -468,6 +470,33 @@ fn parse_endpoint(file: &str, text: &str, limits: OutputLimits) -> Result<Endpoi
             .map_err(|e| format!("with {}: {e}", describe(&query)))?;
     }
     Ok(endpoint)
+}
+
+/// Puts "line N: " before an error that does not say where it is, when the text it names can be
+/// found: a parameter's table, or a `{placeholder}`.
+fn locate(text: &str, error: String) -> String {
+    if error.starts_with("line ") || error.starts_with("TOML parse error") {
+        return error;
+    }
+    let needle = if let Some(rest) = error.strip_prefix("param ") {
+        rest.split(':')
+            .next()
+            .map(|name| format!("[params.{name}]"))
+    } else if let Some(rest) = error.strip_prefix("parameter ") {
+        rest.split_whitespace()
+            .next()
+            .map(|name| format!("[params.{name}]"))
+    } else {
+        error.find('{').and_then(|open| {
+            error[open..]
+                .find('}')
+                .map(|close| error[open..=open + close].to_string())
+        })
+    };
+    match needle.and_then(|n| text.lines().position(|l| l.contains(&n))) {
+        Some(line) => format!("line {}: {error}", line + 1),
+        None => error,
+    }
 }
 
 fn describe(query: &[(String, String)]) -> String {
