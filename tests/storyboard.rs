@@ -189,3 +189,19 @@ async fn bad_values_name_the_parameter() {
     }
     service.assert_nothing_left().await;
 }
+
+#[tokio::test]
+async fn quality_sets_the_sheets_size() {
+    let service = Service::start();
+    let mut sizes = Vec::new();
+    for quality in ["5", "100"] {
+        let (_, body) = get(
+            &service,
+            "/storyboard.jpg",
+            &[("interval", "2"), ("quality", quality)],
+        )
+        .await;
+        sizes.push(body.len());
+    }
+    assert!(sizes[0] < sizes[1], "{sizes:?}");
+}

@@ -248,3 +248,44 @@ async fn preview_as_animated_webp() {
 fn rgb(rgba: [u8; 4]) -> [u8; 3] {
     [rgba[0], rgba[1], rgba[2]]
 }
+
+#[tokio::test]
+async fn height_alone_and_fit_on_streams() {
+    let service = Service::start();
+    let media = Media {
+        frames: 90,
+        ..Media::mp4()
+    };
+    let (_, report) = webm(&service, "/webm", media, &[("height", "90")]).await;
+    assert_eq!((report.width, report.height), (160, 90));
+    for (fit, size) in [
+        ("cover", (100, 100)),
+        ("stretch", (100, 100)),
+        ("contain", (100, 56)),
+    ] {
+        let (_, report) = webm(
+            &service,
+            "/webm/vp9",
+            media,
+            &[("width", "100"), ("height", "100"), ("fit", fit)],
+        )
+        .await;
+        assert_eq!((report.width, report.height), size, "{fit}");
+    }
+    let (_, report) = webm(
+        &service,
+        "/preview",
+        media,
+        &[("height", "60"), ("format", "webm")],
+    )
+    .await;
+    assert_eq!((report.width, report.height), (107, 60));
+    let (_, report) = webm(
+        &service,
+        "/preview",
+        media,
+        &[("width", "64"), ("height", "64"), ("fit", "pad")],
+    )
+    .await;
+    assert_eq!((report.width, report.height), (64, 64));
+}

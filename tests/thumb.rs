@@ -438,3 +438,33 @@ async fn watermark_sits_bottom_right_with_its_opacity() {
         .await;
     service.assert_nothing_left().await;
 }
+
+#[tokio::test]
+async fn the_configured_limit_caps_every_size() {
+    let service = Service::with_env(&[
+        ("PYTHUMBIO_MAX_WIDTH", "300"),
+        ("PYTHUMBIO_MAX_HEIGHT", "200"),
+    ]);
+    // The default box (426x240) is capped too.
+    let image = thumb(&service, "/thumb", Media::mp4(), &[], JPG).await;
+    assert_eq!((image.width, image.height), (300, 169));
+    let url = media_url(Media::mp4());
+    let json = service
+        .expect_error(
+            "/thumb",
+            &[("url", &url), ("width", "301")],
+            400,
+            "invalid_parameter",
+        )
+        .await;
+    assert_eq!(json["allowed"], "an integer from 16 to 300");
+    let json = service
+        .expect_error(
+            "/webm",
+            &[("url", &url), ("height", "201")],
+            400,
+            "invalid_parameter",
+        )
+        .await;
+    assert_eq!(json["allowed"], "an integer from 16 to 200");
+}
