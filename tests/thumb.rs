@@ -326,7 +326,7 @@ async fn rotation_tags_are_applied_and_rotate_adds_to_them() {
 async fn bad_values_name_the_parameter() {
     let service = Service::start();
     let url = media_url(Media::mp4());
-    for (name, value) in [
+    let cases = [
         ("time", "-1"),
         ("time", "NaN"),
         ("time", "1:75"),
@@ -336,21 +336,8 @@ async fn bad_values_name_the_parameter() {
         ("width", "99999"),
         ("height", "abc"),
         ("fit", "fill"),
-    ] {
-        let json = service
-            .expect_error(
-                "/thumb",
-                &[("url", &url), (name, value)],
-                400,
-                "invalid_parameter",
-            )
-            .await;
-        assert_eq!(
-            (json["parameter"].as_str(), json["value"].as_str()),
-            (Some(name), Some(value))
-        );
-        assert!(json["allowed"].as_str().is_some_and(|a| !a.is_empty()));
-    }
+    ];
+    service.expect_invalid("/thumb", &url, &cases).await;
 }
 
 /// A white 100x50 PNG, opaque, in the origin's directory.

@@ -16,6 +16,22 @@ pub use guard::live_pipelines;
 
 use gstreamer::prelude::*;
 
+/// A buffer's bytes, mapped rather than copied: the `Bytes` keeps the buffer alive.
+pub(crate) fn buffer_bytes(buffer: gstreamer::Buffer) -> Result<bytes::Bytes, PipelineError> {
+    let mapped = buffer
+        .into_mapped_buffer_readable()
+        .map_err(|_| PipelineError::new(Failure::Internal, "a buffer cannot be read"))?;
+    Ok(bytes::Bytes::from_owner(mapped))
+}
+
+/// A sample's buffer as bytes.
+pub(crate) fn sample_bytes(sample: gstreamer::Sample) -> Result<bytes::Bytes, PipelineError> {
+    let buffer = sample
+        .buffer_owned()
+        .ok_or_else(|| PipelineError::new(Failure::Internal, "the sample holds no buffer"))?;
+    buffer_bytes(buffer)
+}
+
 /// Initialises GStreamer once per process; the plugin registry is loaded here, not per request.
 pub fn init() -> Result<(), glib::Error> {
     gstreamer::init()

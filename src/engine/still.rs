@@ -79,14 +79,7 @@ fn capture_at(
         };
         paused.seek(position, exactness)?;
     }
-    let buffer = paused
-        .sample()?
-        .buffer_owned()
-        .ok_or_else(|| PipelineError::new(Failure::Internal, "the sample holds no buffer"))?;
-    let mapped = buffer
-        .into_mapped_buffer_readable()
-        .map_err(|_| PipelineError::new(Failure::Internal, "the buffer cannot be read"))?;
-    Ok(Bytes::from_owner(mapped))
+    super::sample_bytes(paused.sample()?)
 }
 
 /// A pipeline paused with a frame prerolled into its appsink: seek it, and take the frame

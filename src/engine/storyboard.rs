@@ -257,15 +257,7 @@ fn encode(
         .sink
         .try_pull_sample(gst::ClockTime::from_nseconds(left.as_nanos() as u64));
     match (pushed, sample) {
-        (Ok(_), Some(sample)) => {
-            let buffer = sample
-                .buffer_owned()
-                .ok_or_else(|| PipelineError::new(Failure::Internal, "an empty sheet"))?;
-            let mapped = buffer
-                .into_mapped_buffer_readable()
-                .map_err(|_| PipelineError::new(Failure::Internal, "the sheet cannot be read"))?;
-            Ok(Bytes::from_owner(mapped))
-        }
+        (Ok(_), Some(sample)) => super::sample_bytes(sample),
         _ => Err(PipelineError::new(
             Failure::Internal,
             "the sheet encoder gave nothing",

@@ -83,14 +83,20 @@ pub fn start(launch: &Launch<'_>, chunk_size: usize) -> Result<PipelineStream, P
         gst::BusSyncReply::Drop
     });
 
-    let guard = PipelineGuard::new(built.pipeline);
+    let guard = play(built.pipeline)?;
+    Ok(PipelineStream::new(data, failures, guard, chunk_size))
+}
+
+/// Guards the pipeline and sets it playing.
+fn play(pipeline: gst::Pipeline) -> Result<PipelineGuard, PipelineError> {
+    let guard = PipelineGuard::new(pipeline);
     guard
         .pipeline()
         .set_state(gst::State::Playing)
         .map_err(|_| {
             PipelineError::new(Failure::Internal, "the pipeline refused to start playing")
         })?;
-    Ok(PipelineStream::new(data, failures, guard, chunk_size))
+    Ok(guard)
 }
 
 /// Most bytes `collect` holds before it gives up: an assembled output is kept whole in memory.
@@ -105,14 +111,8 @@ pub fn collect(
     let deadline = std::time::Instant::now() + timeout;
     let built = build(launch)?;
     let sink = built.sink;
-    let guard = PipelineGuard::new(built.pipeline);
+    let guard = play(built.pipeline)?;
     let bus = guard.pipeline().bus().expect("a pipeline has a bus");
-    guard
-        .pipeline()
-        .set_state(gst::State::Playing)
-        .map_err(|_| {
-            PipelineError::new(Failure::Internal, "the pipeline refused to start playing")
-        })?;
     let mut buffers = Vec::new();
     let mut held = 0;
     loop {
@@ -140,17 +140,15 @@ pub fn collect(
         let duration = buffer
             .duration()
             .map_or(std::time::Duration::ZERO, |d| d.into());
-        let mapped = buffer
-            .into_mapped_buffer_readable()
-            .map_err(|_| PipelineError::new(Failure::Internal, "a buffer cannot be read"))?;
-        held += mapped.len();
+        let bytes = super::buffer_bytes(buffer)?;
+        held += bytes.len();
         if held > COLLECT_LIMIT {
             return Err(PipelineError::new(
                 Failure::Internal,
                 "the output is too large to assemble",
             ));
         }
-        buffers.push((Bytes::from_owner(mapped), duration));
+        buffers.push((bytes, duration));
     }
     Ok(buffers)
 }

@@ -212,6 +212,30 @@ impl Service {
         )
     }
 
+    /// Asserts that each `(name, value)` given to `path` (with the source `url`) is refused with
+    /// 400 naming the parameter, the value and what is allowed.
+    pub async fn expect_invalid(&self, path: &str, url: &str, cases: &[(&str, &str)]) {
+        for &(name, value) in cases {
+            let json = self
+                .expect_error(
+                    path,
+                    &[("url", url), (name, value)],
+                    400,
+                    "invalid_parameter",
+                )
+                .await;
+            assert_eq!(
+                (json["parameter"].as_str(), json["value"].as_str()),
+                (Some(name), Some(value)),
+                "{path}"
+            );
+            assert!(
+                json["allowed"].as_str().is_some_and(|a| !a.is_empty()),
+                "{path}: {json}"
+            );
+        }
+    }
+
     /// The live-pipelines gauge from /metrics.
     pub async fn live_pipelines(&self) -> usize {
         let text = self.get("/metrics", &[]).await.text().await.unwrap();
