@@ -69,13 +69,18 @@ async fn log_request(request: Request, next: Next) -> Response {
 
 /// Serves until SIGINT or SIGTERM, then lets responses in flight finish for up to `grace`.
 pub async fn serve(config: &Config, catalog: Catalog, source: Source) -> std::io::Result<()> {
+    // Signal handlers first: a SIGHUP or SIGTERM that comes as soon as the service says it is
+    // listening must find them, not the default action (which ends the process).
+    use tokio::signal::unix::{signal, SignalKind};
+    let hangup = signal(SignalKind::hangup())?;
+    let terminate = signal(SignalKind::terminate())?;
+    let app = Arc::new(App::new(config, catalog, source));
+    tokio::spawn(app.catalogs.clone().watch(hangup));
     let listener = tokio::net::TcpListener::bind((config.host, config.port)).await?;
     tracing::info!("listening on http://{}", listener.local_addr()?);
-    let app = Arc::new(App::new(config, catalog, source));
-    tokio::spawn(app.catalogs.clone().watch());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let server = axum::serve(listener, router(app)).with_graceful_shutdown(async move {
-        shutdown_signal().await;
+        shutdown_signal(terminate).await;
         let _ = stop_tx.send(true);
     });
     let grace = async move {
@@ -90,9 +95,7 @@ pub async fn serve(config: &Config, catalog: Catalog, source: Source) -> std::io
     }
 }
 
-async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("SIGTERM handler");
+async fn shutdown_signal(mut term: tokio::signal::unix::Signal) {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}

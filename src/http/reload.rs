@@ -45,9 +45,7 @@ impl Catalogs {
     }
 
     /// Reloads on every SIGHUP and, for a directory, on every change in it; runs until dropped.
-    pub async fn watch(self: Arc<Self>) {
-        let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-            .expect("SIGHUP handler");
+    pub async fn watch(self: Arc<Self>, mut hangup: tokio::signal::unix::Signal) {
         let mut seen = self.source.fingerprint();
         let mut poll = tokio::time::interval(POLL);
         loop {
