@@ -78,6 +78,16 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(16..=16384))]
     pub max_height: u32,
 
+    /// Key (hex) that signs URLs: when set, every endpoint request must carry a valid `sig`
+    #[arg(long, env = "PYTHUMBIO_KEY", value_name = "PYTHUMBIO_KEY", hide_env_values = true,
+          value_parser = crate::signature::parse_secret)]
+    pub key: Option<crate::signature::Secret>,
+
+    /// Salt (hex) that signing prepends to the signed path
+    #[arg(long, env = "PYTHUMBIO_SALT", value_name = "PYTHUMBIO_SALT", hide_env_values = true,
+          value_parser = crate::signature::parse_secret)]
+    pub salt: Option<crate::signature::Secret>,
+
     /// Directory of pipeline files that replaces the built-in set
     #[arg(
         long,
@@ -94,9 +104,19 @@ pub enum Command {
     /// Check the pipeline set (built in, or PYTHUMBIO_PIPELINES) against this GStreamer install:
     /// parse every file, find every element, match parameters to placeholders; exit 2 on a problem
     Check,
+    /// Print PATH?QUERY signed with PYTHUMBIO_KEY and PYTHUMBIO_SALT, e.g.
+    /// `pythumbio sign '/thumb?url=https%3A%2F%2Fexample.com%2Fv.mp4'`
+    Sign { path_and_query: String },
 }
 
 impl Config {
+    /// The URL signer, when a key is configured.
+    pub fn signer(&self) -> Option<crate::signature::Signer> {
+        let key = self.key.clone()?.0;
+        let salt = self.salt.clone().map(|s| s.0).unwrap_or_default();
+        Some(crate::signature::Signer::new(key, salt))
+    }
+
     /// Pipelines allowed to run at once.
     pub fn max_pipelines(&self) -> usize {
         self.workers as usize * self.concurrency_per_worker as usize

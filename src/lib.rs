@@ -9,3 +9,4 @@ pub mod catalog;
 pub mod config;
 pub mod engine;
 pub mod http;
+pub mod signature;

@@ -8,6 +8,14 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let config = Config::parse();
+    if let Some(Command::Sign { path_and_query }) = &config.command {
+        let Some(signer) = config.signer() else {
+            eprintln!("pythumbio: sign needs PYTHUMBIO_KEY (hex)");
+            return ExitCode::from(2);
+        };
+        println!("{}", signer.sign(path_and_query));
+        return ExitCode::SUCCESS;
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),

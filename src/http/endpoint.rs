@@ -35,7 +35,15 @@ pub async fn handle(
     if method != Method::GET && method != Method::HEAD {
         return Err(ApiError::MethodNotAllowed);
     }
+    if let Some(signer) = &app.signer {
+        signer
+            .verify(uri.path(), uri.query().unwrap_or(""))
+            .map_err(ApiError::Signature)?;
+    }
     let Query(mut query) = query.map_err(|e| ApiError::BadQuery(e.body_text()))?;
+    if app.signer.is_some() {
+        query.retain(|(name, _)| name != "sig");
+    }
     // A path suffix (`/thumb.png`) is the parameter given once more: both at once is a repeat.
     query.extend(route.preset.clone());
     let suffixed = route.preset.is_some();

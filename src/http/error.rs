@@ -4,6 +4,7 @@
 
 use crate::catalog::params::ParamError;
 use crate::engine::{Failure, PipelineError};
+use crate::signature::SignatureError;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -23,6 +24,8 @@ pub enum ApiError {
     Pipeline(PipelineError),
     /// The pipeline ended without producing a byte.
     NoOutput,
+    /// URLs are signed here and this one's signature is missing or wrong.
+    Signature(SignatureError),
 }
 
 impl From<ParamError> for ApiError {
@@ -87,6 +90,12 @@ impl ApiError {
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::Busy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
             Self::NoOutput => (StatusCode::UNPROCESSABLE_ENTITY, "no_output"),
+            Self::Signature(SignatureError::Missing) => {
+                (StatusCode::FORBIDDEN, "signature_missing")
+            }
+            Self::Signature(SignatureError::Invalid) => {
+                (StatusCode::FORBIDDEN, "signature_invalid")
+            }
             Self::Pipeline(e) => match e.failure {
                 Failure::Origin { status } => {
                     if let Some(s) = status {
@@ -113,6 +122,12 @@ impl ApiError {
             Self::MethodNotAllowed => "only GET and HEAD are served".into(),
             Self::Busy { .. } => "every pipeline slot is taken; try again shortly".into(),
             Self::NoOutput => "the pipeline ended without producing output".into(),
+            Self::Signature(SignatureError::Missing) => {
+                "this service takes signed URLs only: `sig` is missing".into()
+            }
+            Self::Signature(SignatureError::Invalid) => {
+                "the signature does not match this URL".into()
+            }
             Self::Pipeline(e) => match e.failure {
                 Failure::Internal => "the pipeline failed inside the service".into(),
                 _ => e.message.clone(),

@@ -25,6 +25,7 @@ pub struct App {
     admission: Admission,
     chunk_size: usize,
     timeout: Duration,
+    signer: Option<crate::signature::Signer>,
 }
 
 impl App {
@@ -43,6 +44,7 @@ impl App {
             ),
             chunk_size: config.chunksize,
             timeout: config.timeout,
+            signer: config.signer(),
         }
     }
 }

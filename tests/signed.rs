@@ -1,0 +1,133 @@
+//! Signed URLs: with PYTHUMBIO_KEY set, an endpoint answers only requests whose `sig` is the
+//! HMAC-SHA256 of salt + path + "?" + query, as `pythumbio sign` makes it.
+
+mod support;
+
+use base64::Engine;
+use hmac::{Hmac, KeyInit, Mac};
+use support::media::Media;
+use support::{media_url, Service};
+
+const KEY: &str = "943b421c9eb07c830af81030552c86009268de4e532ba2ee2eab8247c6da0881";
+const SALT: &str = "520f986b998545b4785e0defbc4f3c1203f22de2374a3d53cb7a7fe9fea309c5";
+
+fn signed_service() -> Service {
+    Service::with_env(&[("PYTHUMBIO_KEY", KEY), ("PYTHUMBIO_SALT", SALT)])
+}
+
+/// What `pythumbio sign` prints for `path_and_query`.
+fn sign_with_cli(path_and_query: &str) -> String {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_pythumbio"))
+        .args(["sign", path_and_query])
+        .env("PYTHUMBIO_KEY", KEY)
+        .env("PYTHUMBIO_SALT", SALT)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_string()
+}
+
+/// The documented scheme, computed here independently of the service.
+fn sig(path: &str, query: &str) -> String {
+    let hex = |s: &str| {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect::<Vec<u8>>()
+    };
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&hex(KEY)).unwrap();
+    mac.update(&hex(SALT));
+    mac.update(format!("{path}?{query}").as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+}
+
+async fn status(service: &Service, path_and_query: &str) -> (u16, serde_json::Value) {
+    let response = reqwest::get(format!("http://{}{path_and_query}", service.addr))
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let body = response.bytes().await.unwrap();
+    (
+        status,
+        serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn only_signed_requests_are_served() {
+    let service = signed_service();
+    let target = service.url(
+        "/thumb",
+        &[("url", &media_url(Media::mp4())), ("width", "100")],
+    );
+    let path_and_query = &target[target.find("/thumb").unwrap()..];
+
+    let (code, json) = status(&service, path_and_query).await;
+    assert_eq!(
+        (code, json["code"].as_str()),
+        (403, Some("signature_missing"))
+    );
+
+    let signed = sign_with_cli(path_and_query);
+    let (path, query) = path_and_query.split_once('?').unwrap();
+    assert_eq!(
+        signed,
+        format!("{path_and_query}&sig={}", sig(path, query)),
+        "the documented scheme"
+    );
+    let (code, _) = status(&service, &signed).await;
+    assert_eq!(code, 200);
+
+    // A changed value, a reordered query, another path: refused.
+    let (code, json) = status(&service, &signed.replace("width=100", "width=101")).await;
+    assert_eq!(
+        (code, json["code"].as_str()),
+        (403, Some("signature_invalid"))
+    );
+    let sig_pair = &signed[signed.rfind("&sig=").unwrap() + 1..];
+    let reordered = format!(
+        "{path}?width=100&{}&{sig_pair}",
+        query.replace("&width=100", "")
+    );
+    assert_eq!(status(&service, &reordered).await.0, 403);
+    assert_eq!(
+        status(&service, &signed.replacen("/thumb", "/video", 1))
+            .await
+            .0,
+        403
+    );
+    // The service's own pages need no signature.
+    assert_eq!(status(&service, "/version").await.0, 200);
+}
+
+#[test]
+fn keys_are_checked_and_never_shown() {
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_pythumbio"))
+        .arg("--help")
+        .env("PYTHUMBIO_KEY", KEY)
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.contains("PYTHUMBIO_KEY") && !help.contains(KEY),
+        "{help}"
+    );
+    for bad in ["xyz", "abc"] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_pythumbio"))
+            .env("PYTHUMBIO_KEY", bad)
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        assert!(String::from_utf8_lossy(&output.stderr).contains("PYTHUMBIO_KEY"));
+    }
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_pythumbio"))
+        .args(["sign", "/thumb?url=x"])
+        .env_remove("PYTHUMBIO_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "sign without a key");
+}
