@@ -27,5 +27,5 @@ ENV HOME=/tmp
 RUN pythumbio check
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s \
-  CMD ["sh", "-c", "curl -fsS \"http://127.0.0.1:${PYTHUMBIO_PORT:-8000}/version\" >/dev/null || exit 1"]
+  CMD ["sh", "-c", "curl -fsS \"http://127.0.0.1:${PYTHUMBIO_PORT:-8000}/healthz\" >/dev/null || exit 1"]
 ENTRYPOINT ["pythumbio"]

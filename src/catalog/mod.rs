@@ -13,7 +13,7 @@ use std::{collections::BTreeMap, collections::HashMap, fs, sync::Arc};
 include!(concat!(env!("OUT_DIR"), "/embedded_pipelines.rs"));
 
 /// Paths the service answers itself; a pipeline file may not take them.
-pub const RESERVED_ROUTES: &[&str] = &["/version", "/metrics"];
+pub const RESERVED_ROUTES: &[&str] = &["/version", "/metrics", "/healthz", "/readyz"];
 
 /// How an endpoint turns its pipeline into a response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -4,7 +4,7 @@
 use super::App;
 use crate::engine;
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
 use serde_json::{json, Map, Value};
@@ -41,6 +41,32 @@ pub async fn version(State(app): State<Arc<App>>) -> Json<Value> {
         "elements": elements,
         "endpoints": endpoints,
     }))
+}
+
+/// The process is alive and answering.
+pub async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// Ready for traffic: a pipeline set is loaded, every element it uses is installed, and the
+/// service is not shutting down. 503 otherwise, with the reasons.
+pub async fn readyz(State(app): State<Arc<App>>) -> impl IntoResponse {
+    let catalog = app.catalog();
+    let mut reasons = Vec::new();
+    if catalog.endpoints.is_empty() {
+        reasons.push("no pipeline set is loaded".to_string());
+    }
+    for name in catalog.elements() {
+        if engine::element_info(&name).is_none() {
+            reasons.push(format!("element {name} is not installed"));
+        }
+    }
+    if app.draining.load(std::sync::atomic::Ordering::SeqCst) {
+        reasons.push("shutting down".into());
+    }
+    let status = if reasons.is_empty() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let body = json!({ "ready": reasons.is_empty(), "endpoints": catalog.endpoints.len(), "reasons": reasons });
+    (status, Json(body))
 }
 
 pub async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {

@@ -26,6 +26,8 @@ pub struct App {
     chunk_size: usize,
     timeout: Duration,
     signer: Option<crate::signature::Signer>,
+    /// Set when shutdown begins: readiness turns false first.
+    draining: std::sync::atomic::AtomicBool,
 }
 
 impl App {
@@ -45,6 +47,7 @@ impl App {
             chunk_size: config.chunksize,
             timeout: config.timeout,
             signer: config.signer(),
+            draining: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }
@@ -53,6 +56,8 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/version", get(info::version))
         .route("/metrics", get(info::metrics))
+        .route("/healthz", get(info::healthz))
+        .route("/readyz", get(info::readyz))
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .fallback(endpoint::handle)
         .layer(middleware::from_fn(log_request))
@@ -81,8 +86,10 @@ pub async fn serve(config: &Config, catalog: Catalog, source: Source) -> std::io
     let listener = tokio::net::TcpListener::bind((config.host, config.port)).await?;
     tracing::info!("listening on http://{}", listener.local_addr()?);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let draining = app.clone();
     let server = axum::serve(listener, router(app)).with_graceful_shutdown(async move {
         shutdown_signal(terminate).await;
+        draining.draining.store(true, std::sync::atomic::Ordering::SeqCst);
         let _ = stop_tx.send(true);
     });
     let grace = async move {
