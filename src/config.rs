@@ -2,7 +2,7 @@
 //! defaults), each also a command-line flag. A bad value stops the start with an error that names
 //! the variable.
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use std::{net::IpAddr, path::PathBuf, time::Duration};
 
 #[derive(Debug, Clone, Parser)]
@@ -78,6 +78,10 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(16..=16384))]
     pub max_height: u32,
 
+    /// Log lines as text or as JSON objects
+    #[arg(long, env = "PYTHUMBIO_LOG_FORMAT", value_name = "PYTHUMBIO_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
     /// Key (hex) that signs URLs: when set, every endpoint request must carry a valid `sig`
     #[arg(long, env = "PYTHUMBIO_KEY", value_name = "PYTHUMBIO_KEY", hide_env_values = true,
           value_parser = crate::signature::parse_secret)]
@@ -96,6 +100,13 @@ pub struct Config {
         value_name = "PYTHUMBIO_PIPELINES"
     )]
     pub pipelines: Option<PathBuf>,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 /// What to do instead of serving.

@@ -1,7 +1,7 @@
 use clap::Parser;
 use pythumbio::{
     catalog::Catalog, catalog::OutputLimits, catalog::Source, config::Command, config::Config,
-    engine, http,
+    config::LogFormat, engine, http,
 };
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -16,12 +16,13 @@ fn main() -> ExitCode {
         println!("{}", signer.sign(path_and_query));
         return ExitCode::SUCCESS;
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_ansi(std::io::stdout().is_terminal())
-        .init();
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    match config.log_format {
+        LogFormat::Text => logs.with_ansi(std::io::stdout().is_terminal()).init(),
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+    }
     if let Err(e) = engine::init() {
         eprintln!("pythumbio: GStreamer does not initialise: {e}");
         return ExitCode::from(2);

@@ -362,11 +362,17 @@ async fn health_and_readiness() {
     let service = Service::start();
     let response = service.get("/healthz", &[]).await;
     assert_eq!(response.status(), 200);
-    assert_eq!(response.json::<serde_json::Value>().await.unwrap()["status"], "ok");
+    assert_eq!(
+        response.json::<serde_json::Value>().await.unwrap()["status"],
+        "ok"
+    );
     let response = service.get("/readyz", &[]).await;
     assert_eq!(response.status(), 200);
     let ready: serde_json::Value = response.json().await.unwrap();
     assert_eq!(ready["ready"], true, "{ready}");
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines");
-    assert_eq!(ready["endpoints"].as_u64().unwrap() as usize, std::fs::read_dir(dir).unwrap().count());
+    assert_eq!(
+        ready["endpoints"].as_u64().unwrap() as usize,
+        std::fs::read_dir(dir).unwrap().count()
+    );
 }

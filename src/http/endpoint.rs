@@ -2,7 +2,7 @@
 //! for a slot, then run the pipeline the way its kind says.
 
 use super::error::ApiError;
-use super::App;
+use super::{App, RequestId};
 use crate::catalog::{params, Endpoint, Kind};
 use crate::engine::launch::{Launch, Overlay, Window};
 use crate::engine::still::Moment;
@@ -10,19 +10,21 @@ use crate::engine::storyboard::Plan;
 use crate::engine::{self, Failure, PipelineError};
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::{Extension, Query, State};
 use axum::http::{header, HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use gstreamer as gst;
 use std::sync::Arc;
+use std::time::Instant;
 
 pub async fn handle(
     State(app): State<Arc<App>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    Extension(id): Extension<RequestId>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let route = app
@@ -94,7 +96,7 @@ pub async fn handle(
             drop(permit);
             Ok((content_type, body).into_response())
         }
-        Kind::Stream => stream(&app, &endpoint, &bound, permit)
+        Kind::Stream => stream(&app, &endpoint, &bound, permit, id)
             .await
             .map(|body| (content_type, body).into_response()),
     }
@@ -107,6 +109,7 @@ async fn stream(
     endpoint: &Endpoint,
     bound: &params::Bound,
     permit: tokio::sync::OwnedSemaphorePermit,
+    id: RequestId,
 ) -> Result<Body, ApiError> {
     let description = endpoint.render(&bound.text);
     let launch = Launch {
@@ -127,13 +130,23 @@ async fn stream(
             .into())
         }
     };
-    let route = endpoint.routes[0].clone();
+    let mut log = StreamLog {
+        id,
+        route: endpoint.routes[0].clone(),
+        bytes: first.len(),
+        started: Instant::now(),
+    };
     let rest = output.map(move |item| {
         // The permit is held, and the slot taken, until the body is dropped.
         let _slot = &permit;
-        item.inspect_err(|e| {
-            tracing::error!(route, element = ?e.element, debug = ?e.debug, "stream aborted: {}", e.message);
-        })
+        match &item {
+            Ok(bytes) => log.bytes += bytes.len(),
+            Err(e) => tracing::error!(
+                request_id = log.id.0, route = log.route, element = ?e.element, debug = ?e.debug,
+                "stream aborted: {}", e.message
+            ),
+        }
+        item
     });
     Ok(Body::from_stream(
         futures_util::stream::once(async { Ok(first) }).chain(rest),
@@ -279,6 +292,27 @@ fn overlay(bound: &params::Bound) -> Option<Overlay> {
         scale: number("scale")?,
         offset: number("offset")?,
     })
+}
+
+/// Logs a stream's bytes and duration when its body is dropped: finished, aborted or left.
+struct StreamLog {
+    id: RequestId,
+    route: String,
+    bytes: usize,
+    started: Instant,
+}
+
+impl Drop for StreamLog {
+    fn drop(&mut self) {
+        let ms = self.started.elapsed().as_millis() as u64;
+        tracing::info!(
+            request_id = self.id.0,
+            route = self.route,
+            bytes = self.bytes,
+            ms,
+            "stream ended"
+        );
+    }
 }
 
 /// Runs GStreamer's blocking calls on the blocking pool, off the async workers.

@@ -64,7 +64,11 @@ pub async fn readyz(State(app): State<Arc<App>>) -> impl IntoResponse {
     if app.draining.load(std::sync::atomic::Ordering::SeqCst) {
         reasons.push("shutting down".into());
     }
-    let status = if reasons.is_empty() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if reasons.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     let body = json!({ "ready": reasons.is_empty(), "endpoints": catalog.endpoints.len(), "reasons": reasons });
     (status, Json(body))
 }

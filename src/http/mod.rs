@@ -64,13 +64,98 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
-/// One log line per request: method, path (never the query: it may carry credentials), status
-/// and time to the response head.
-async fn log_request(request: Request, next: Next) -> Response {
+/// The request's id: the client's `x-request-id` when it sent a sane one, else a new one. It is
+/// returned on the response and names the request in every log line about it.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+impl RequestId {
+    fn of(request: &Request) -> Self {
+        let given = request
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok());
+        match given
+            .filter(|v| !v.is_empty() && v.len() <= 128 && v.chars().all(|c| c.is_ascii_graphic()))
+        {
+            Some(id) => Self(id.to_string()),
+            None => Self::new(),
+        }
+    }
+
+    fn new() -> Self {
+        use std::hash::{BuildHasher, Hasher};
+        static COUNT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u64(COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        Self(format!("{:016x}", hasher.finish()))
+    }
+}
+
+/// The host of a request's `url`, for the log: never the rest of it (paths and queries may carry
+/// tokens) nor its credentials.
+fn origin_host(query: Option<&str>) -> String {
+    let url = query
+        .unwrap_or("")
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("url="))
+        .map(|v| percent_decode(v))
+        .unwrap_or_default();
+    let authority = url.split_once("://").map_or("", |(_, rest)| {
+        rest.split(['/', '?', '#']).next().unwrap_or("")
+    });
+    authority.rsplit('@').next().unwrap_or("").to_string()
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match (
+            bytes[i],
+            bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok()),
+        ) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (b'+', _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// One log line per request when its head is sent: id, method, path (never the query), status,
+/// time, size when known, and the origin's host. A stream logs again when it ends.
+async fn log_request(mut request: Request, next: Next) -> Response {
+    let id = RequestId::of(&request);
     let (method, path) = (request.method().clone(), request.uri().path().to_string());
+    let origin = origin_host(request.uri().query());
+    request.extensions_mut().insert(id.clone());
     let started = Instant::now();
-    let response = next.run(request).await;
-    tracing::info!(%method, path, status = response.status().as_u16(), ms = started.elapsed().as_millis() as u64, "request");
+    let mut response = next.run(request).await;
+    // A whole body's size is known now; a stream's is logged when it ends.
+    let bytes = axum::body::HttpBody::size_hint(response.body())
+        .exact()
+        .map(|n| n.to_string());
+    tracing::info!(
+        request_id = id.0, %method, path, status = response.status().as_u16(),
+        ms = started.elapsed().as_millis() as u64, bytes = bytes.as_deref().unwrap_or("streamed"), origin,
+        "request"
+    );
+    if let Ok(value) = axum::http::HeaderValue::from_str(&id.0) {
+        response.headers_mut().insert("x-request-id", value);
+    }
     response
 }
 
@@ -89,7 +174,9 @@ pub async fn serve(config: &Config, catalog: Catalog, source: Source) -> std::io
     let draining = app.clone();
     let server = axum::serve(listener, router(app)).with_graceful_shutdown(async move {
         shutdown_signal(terminate).await;
-        draining.draining.store(true, std::sync::atomic::Ordering::SeqCst);
+        draining
+            .draining
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         let _ = stop_tx.send(true);
     });
     let grace = async move {

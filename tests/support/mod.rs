@@ -127,11 +127,10 @@ impl Service {
         std::thread::spawn(move || {
             for line in stdout.lines().map_while(Result::ok) {
                 if let Some(at) = line.find("listening on http://") {
-                    let addr = line[at + 20..]
-                        .split_whitespace()
-                        .next()
-                        .unwrap()
-                        .to_string();
+                    let addr: String = line[at + 20..]
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || ".:[]".contains(*c))
+                        .collect();
                     let _ = tx.send(addr.parse::<SocketAddr>().unwrap());
                 }
                 lines.lock().unwrap().push(line);

@@ -1,0 +1,82 @@
+//! Request ids and log lines: one line per request with its id, never a url's credentials, as
+//! text or JSON.
+
+mod support;
+
+use support::media::Media;
+use support::{media_url, Service};
+
+/// The JSON log lines whose request_id is `id`.
+fn lines_of(service: &Service, id: &str) -> Vec<serde_json::Value> {
+    service
+        .log_text()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|l| l["request_id"] == id)
+        .collect()
+}
+
+#[tokio::test]
+async fn ids_are_kept_or_made_and_lines_are_json() {
+    let service = Service::with_env(&[("PYTHUMBIO_LOG_FORMAT", "json")]);
+    let client = reqwest::Client::new();
+    // The url carries credentials: the log keeps only its host.
+    let url = media_url(Media::mp4()).replace("http://", "http://user:secret@");
+    let response = client
+        .get(service.url("/thumb", &[("url", &url)]))
+        .header("x-request-id", "req-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-request-id"], "req-42");
+    let line = &lines_of(&service, "req-42")[0];
+    assert_eq!(
+        (line["path"].as_str(), line["status"].as_u64()),
+        (Some("/thumb"), Some(200))
+    );
+    assert_eq!(line["origin"], support::origin().to_string());
+    assert!(
+        line["ms"].is_u64() && line["bytes"].as_str().unwrap().parse::<u64>().unwrap() > 0,
+        "{line}"
+    );
+    assert!(
+        !service.log_text().contains("secret"),
+        "credentials in the log"
+    );
+
+    let response = client
+        .get(service.url("/version", &[]))
+        .send()
+        .await
+        .unwrap();
+    let made = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(made.len(), 16, "{made}");
+    assert_eq!(lines_of(&service, &made).len(), 1);
+}
+
+#[tokio::test]
+async fn a_stream_logs_its_bytes_when_it_ends() {
+    let service = Service::with_env(&[("PYTHUMBIO_LOG_FORMAT", "json")]);
+    let response = reqwest::Client::new()
+        .get(service.url("/webm", &[("url", &media_url(Media::mp4()))]))
+        .header("x-request-id", "stream-1")
+        .send()
+        .await
+        .unwrap();
+    let body = response.bytes().await.unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        let lines = lines_of(&service, "stream-1");
+        if let Some(end) = lines.iter().find(|l| l["message"] == "stream ended") {
+            assert_eq!(end["bytes"].as_u64(), Some(body.len() as u64));
+            assert_eq!(lines[0]["bytes"], "streamed");
+            break;
+        }
+        assert!(started.elapsed().as_secs() < 5, "{lines:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
