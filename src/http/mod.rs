@@ -99,7 +99,7 @@ fn origin_host(query: Option<&str>) -> String {
         .unwrap_or("")
         .split('&')
         .find_map(|pair| pair.strip_prefix("url="))
-        .map(|v| percent_decode(v))
+        .map(percent_decode)
         .unwrap_or_default();
     let authority = url.split_once("://").map_or("", |(_, rest)| {
         rest.split(['/', '?', '#']).next().unwrap_or("")
