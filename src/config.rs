@@ -78,6 +78,15 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(16..=16384))]
     pub max_height: u32,
 
+    /// Seconds clients and CDNs may keep a thumbnail, preview, storyboard or metadata
+    #[arg(
+        long,
+        env = "PYTHUMBIO_CACHE_MAX_AGE",
+        value_name = "PYTHUMBIO_CACHE_MAX_AGE",
+        default_value_t = 86400
+    )]
+    pub cache_max_age: u32,
+
     /// Log lines as text or as JSON objects
     #[arg(long, env = "PYTHUMBIO_LOG_FORMAT", value_name = "PYTHUMBIO_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

@@ -50,6 +50,9 @@ pub struct Endpoint {
     pub suffix: Option<String>,
     /// Storyboard: the description that encodes the assembled sheet, fed by `appsrc name=tiles`.
     pub sheet: Option<String>,
+    /// The output depends only on the source and the parameters: it gets an ETag and may be
+    /// cached (not for encoders whose output varies from run to run, such as /webm's).
+    pub cacheable: bool,
     /// Stream: values of an enum parameter whose output is collected whole and assembled by the
     /// service instead of streamed: `{ from = "format", webp = "webp" }` (animated WebP).
     assemble: Option<BTreeMap<String, String>>,
@@ -196,6 +199,8 @@ struct RawEndpoint {
     suffix: Option<String>,
     sheet: Option<String>,
     assemble: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    cacheable: bool,
     #[serde(default)]
     params: BTreeMap<String, RawParam>,
 }
@@ -406,6 +411,7 @@ fn parse_endpoint(file: &str, text: &str, limits: OutputLimits) -> Result<Endpoi
         suffix: raw.suffix,
         sheet: raw.sheet.map(|s| s.trim().to_string()),
         assemble: raw.assemble,
+        cacheable: raw.cacheable,
         elements: Vec::new(),
     };
     let mut endpoint = endpoint;

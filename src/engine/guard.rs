@@ -7,6 +7,12 @@ use gstreamer::prelude::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);
+static STARTED: AtomicUsize = AtomicUsize::new(0);
+
+/// Pipelines (and Discoverer runs) started since the process began.
+pub fn pipelines_started() -> usize {
+    STARTED.load(Ordering::SeqCst)
+}
 
 /// Pipelines (and Discoverer runs) started and not yet back to NULL.
 pub fn live_pipelines() -> usize {
@@ -20,6 +26,7 @@ pub struct LiveToken(());
 impl LiveToken {
     pub fn new() -> Self {
         LIVE.fetch_add(1, Ordering::SeqCst);
+        STARTED.fetch_add(1, Ordering::SeqCst);
         Self(())
     }
 }

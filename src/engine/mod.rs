@@ -12,7 +12,7 @@ pub mod stream;
 pub mod webp;
 
 pub use error::{Failure, PipelineError};
-pub use guard::live_pipelines;
+pub use guard::{live_pipelines, pipelines_started};
 
 use gstreamer::prelude::*;
 

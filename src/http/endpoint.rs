@@ -2,7 +2,7 @@
 //! for a slot, then run the pipeline the way its kind says.
 
 use super::error::ApiError;
-use super::{App, RequestId};
+use super::{cache, App, RequestId};
 use crate::catalog::{params, Endpoint, Kind};
 use crate::engine::launch::{Launch, Overlay, Window};
 use crate::engine::still::Moment;
@@ -11,7 +11,7 @@ use crate::engine::{self, Failure, PipelineError};
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Extension, Query, State};
-use axum::http::{header, HeaderMap, Method, Uri};
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -51,6 +51,38 @@ pub async fn handle(
     let suffixed = route.preset.is_some();
     let endpoint = route.endpoint;
     let bound = params::bind(&endpoint.params, &query)?;
+    let tag = endpoint.cacheable.then(|| cache::etag(&endpoint, &bound));
+    let caching = tag.map(|tag| {
+        [
+            (header::ETAG, tag),
+            (
+                header::CACHE_CONTROL,
+                cache::cache_control(app.cache_max_age),
+            ),
+        ]
+    });
+    if let Some(caching) = &caching {
+        if cache::not_modified(&headers, &caching[0].1) {
+            return Ok((StatusCode::NOT_MODIFIED, caching.clone()).into_response());
+        }
+    }
+    let mut response = respond(&app, endpoint, bound, &uri, &headers, suffixed, id).await?;
+    if let Some(caching) = caching {
+        response.headers_mut().extend(caching);
+    }
+    Ok(response)
+}
+
+/// Runs the endpoint's pipeline the way its kind says.
+async fn respond(
+    app: &Arc<App>,
+    endpoint: Arc<Endpoint>,
+    bound: params::Bound,
+    uri: &Uri,
+    headers: &HeaderMap,
+    suffixed: bool,
+    id: RequestId,
+) -> Result<Response, ApiError> {
     let permit = app.admission.admit().await?;
     let content_type = [(header::CONTENT_TYPE, endpoint.content_type(&bound))];
     match endpoint.kind {
@@ -86,17 +118,17 @@ pub async fn handle(
             Ok((content_type, body).into_response())
         }
         Kind::Storyboard => {
-            let sprite = sprite_url(&headers, &uri, suffixed, endpoint.suffix.as_deref());
-            let body = storyboard(&app, endpoint.clone(), bound, sprite).await?;
+            let sprite = sprite_url(headers, uri, suffixed, endpoint.suffix.as_deref());
+            let body = storyboard(app, endpoint.clone(), bound, sprite).await?;
             drop(permit);
             Ok((content_type, body).into_response())
         }
         Kind::Stream if endpoint.assembler(&bound).is_some() => {
-            let body = assembled(&app, endpoint.clone(), bound).await?;
+            let body = assembled(app, endpoint.clone(), bound).await?;
             drop(permit);
             Ok((content_type, body).into_response())
         }
-        Kind::Stream => stream(&app, &endpoint, &bound, permit, id)
+        Kind::Stream => stream(app, &endpoint, &bound, permit, id)
             .await
             .map(|body| (content_type, body).into_response()),
     }

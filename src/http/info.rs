@@ -75,23 +75,32 @@ pub async fn readyz(State(app): State<Arc<App>>) -> impl IntoResponse {
 
 pub async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
     let mut out = String::new();
-    let mut gauge = |name: &str, help: &str, value: usize| {
+    let mut metric = |kind: &str, name: &str, help: &str, value: usize| {
         let _ = writeln!(
             out,
-            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
         );
     };
-    gauge(
+    metric(
+        "gauge",
         "pythumbio_live_pipelines",
         "Pipelines started and not yet set back to NULL.",
         engine::live_pipelines(),
     );
-    gauge(
+    metric(
+        "counter",
+        "pythumbio_pipelines_started_total",
+        "Pipelines started.",
+        engine::pipelines_started(),
+    );
+    metric(
+        "gauge",
         "pythumbio_queue_waiting",
         "Requests waiting for a pipeline slot.",
         app.admission.waiting(),
     );
-    gauge(
+    metric(
+        "gauge",
         "pythumbio_slots_free",
         "Pipeline slots free now.",
         app.admission.free_slots(),

@@ -2,6 +2,7 @@
 //! most routes; they are resolved at request time against the loaded catalog.
 
 mod admission;
+mod cache;
 mod endpoint;
 pub mod error;
 mod info;
@@ -26,6 +27,8 @@ pub struct App {
     chunk_size: usize,
     timeout: Duration,
     signer: Option<crate::signature::Signer>,
+    /// `max-age` of cacheable outputs.
+    cache_max_age: u32,
     /// Set when shutdown begins: readiness turns false first.
     draining: std::sync::atomic::AtomicBool,
 }
@@ -47,6 +50,7 @@ impl App {
             chunk_size: config.chunksize,
             timeout: config.timeout,
             signer: config.signer(),
+            cache_max_age: config.cache_max_age,
             draining: std::sync::atomic::AtomicBool::new(false),
         }
     }

@@ -1,0 +1,84 @@
+//! Deterministic outputs carry a strong ETag and Cache-Control; If-None-Match gets 304 without
+//! starting a pipeline. Streams from encoders that vary run to run carry neither.
+
+mod support;
+
+use support::media::Media;
+use support::{media_url, Service};
+
+async fn started(service: &Service) -> u64 {
+    let text = service.get("/metrics", &[]).await.text().await.unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("pythumbio_pipelines_started_total "))
+        .expect("the counter is exported")
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn etags_and_304_without_a_pipeline() {
+    let service = Service::start();
+    let client = reqwest::Client::new();
+    let url = media_url(Media::mp4());
+    for (path, params) in [
+        ("/thumb", vec![("url", url.as_str()), ("width", "100")]),
+        ("/meta", vec![("url", url.as_str())]),
+        ("/storyboard.vtt", vec![("url", url.as_str())]),
+        ("/preview", vec![("url", url.as_str()), ("duration", "4")]),
+    ] {
+        let first = service.get(path, &params).await;
+        assert_eq!(first.status(), 200, "{path}");
+        let tag = first.headers()["etag"].to_str().unwrap().to_string();
+        assert!(
+            tag.starts_with('"') && tag.len() == 34,
+            "{path}: a strong tag, {tag}"
+        );
+        assert_eq!(first.headers()["cache-control"], "public, max-age=86400");
+        let before = started(&service).await;
+        let again = client
+            .get(service.url(path, &params))
+            .header("if-none-match", &tag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), 304, "{path}");
+        assert_eq!(again.headers()["etag"], tag.as_str());
+        assert!(again.bytes().await.unwrap().is_empty());
+        assert_eq!(
+            started(&service).await,
+            before,
+            "{path}: no pipeline for a 304"
+        );
+        // The same request gets the same tag; another parameter, another tag.
+        assert_eq!(
+            service.get(path, &params).await.headers()["etag"],
+            tag.as_str()
+        );
+    }
+    let a = service
+        .get("/thumb", &[("url", &url), ("width", "100")])
+        .await
+        .headers()["etag"]
+        .clone();
+    let b = service
+        .get("/thumb", &[("url", &url), ("width", "101")])
+        .await
+        .headers()["etag"]
+        .clone();
+    assert_ne!(a, b);
+
+    let webm = service
+        .get("/webm", &[("url", &url), ("duration", "1")])
+        .await;
+    assert_eq!(webm.status(), 200);
+    assert!(webm.headers().get("etag").is_none() && webm.headers().get("cache-control").is_none());
+}
+
+#[tokio::test]
+async fn max_age_is_configured() {
+    let service = Service::with_env(&[("PYTHUMBIO_CACHE_MAX_AGE", "60")]);
+    let response = service
+        .get("/thumb", &[("url", &media_url(Media::mp4()))])
+        .await;
+    assert_eq!(response.headers()["cache-control"], "public, max-age=60");
+}
