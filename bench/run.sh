@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The benchmark, side by side with the ffmpeg CLI, in one command:
+#   bench/run.sh           full run (about 15 minutes on 2 cores)
+#   bench/run.sh --quick   fewer runs and shorter load phases (about 5 minutes)
+# Installs what is missing (nginx, hyperfine, wrk, ffmpeg), makes its media under target/bench,
+# starts nginx on 127.0.0.1:18080 and the release build on 127.0.0.1:18000, and writes
+# BENCHMARKS.md. Only loopback addresses are used.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/deps.sh
+install_missing "${PYTHUMBIO_PACKAGES[@]}" "${PYTHUMBIO_TEST_PACKAGES[@]}" nginx-light hyperfine wrk ffmpeg procps
+
+BENCH_DIR=$(pwd)/target/bench
+mkdir -p "$BENCH_DIR/media" "$BENCH_DIR/tmp"
+cargo build --release --locked
+
+# The media: 720p30 H.264 + AAC, 5 minutes, a keyframe every 2 s, moov first; the same with moov
+# at the end; 1080p30, 60 s.
+make() { # name width height seconds faststart
+  local out="$BENCH_DIR/media/$1"
+  [ -s "$out" ] && return 0
+  echo "making $1" >&2
+  gst-launch-1.0 -q -e \
+    videotestsrc num-buffers=$(($4 * 30)) pattern=smpte horizontal-speed=4 ! "video/x-raw,width=$2,height=$3,framerate=30/1" \
+      ! videoconvert ! x264enc speed-preset=veryfast bitrate=$(($2 * $3 * 3 / 1000)) key-int-max=60 bframes=2 \
+      ! h264parse ! queue ! mux. \
+    audiotestsrc num-buffers=$(($4 * 48000 / 1024)) samplesperbuffer=1024 wave=ticks ! audio/x-raw,rate=48000,channels=2 \
+      ! audioconvert ! avenc_aac bitrate=128000 ! aacparse ! queue ! mux. \
+    mp4mux name=mux faststart="$5" ! filesink location="$out.partial"
+  mv "$out.partial" "$out"
+}
+make 720p-5min.mp4 1280 720 300 true
+make 720p-5min-moov-end.mp4 1280 720 300 false
+make 1080p-60s.mp4 1920 1080 60 true
+
+sed "s#BENCH_DIR#$BENCH_DIR#g" bench/nginx.conf > "$BENCH_DIR/nginx.conf"
+: > "$BENCH_DIR/access.log"
+nginx -c "$BENCH_DIR/nginx.conf" &
+NGINX=$!
+PYTHUMBIO_HOST=127.0.0.1 PYTHUMBIO_PORT=18000 RUST_LOG=warn target/release/pythumbio &
+SERVICE=$!
+trap 'kill $NGINX $SERVICE 2>/dev/null || true' EXIT
+for _ in $(seq 50); do
+  curl -sf http://127.0.0.1:18000/healthz >/dev/null && curl -sf -o /dev/null http://127.0.0.1:18080/720p-5min.mp4 -r 0-0 && break
+  sleep 0.2
+done
+
+python3 bench/compare.py --service-pid "$SERVICE" --bench-dir "$BENCH_DIR" "$@"
