@@ -307,6 +307,9 @@ def write(report, quick):
               "- Throughput: `wrk -c16` on /thumb at random times (bench/thumbs.lua) against 16 threads each running the "
               "ffmpeg thumbnail command in a loop.",
               ""]
+    notes = os.path.join(os.path.dirname(__file__), "NOTES.md")
+    if os.path.exists(notes):
+        lines += ["", open(notes).read()]
     with open("BENCHMARKS.md", "w") as f:
         f.write("\n".join(lines))
     print("wrote BENCHMARKS.md")
