@@ -78,6 +78,38 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(16..=16384))]
     pub max_height: u32,
 
+    /// Widest source picture decoded; a wider one is refused (422)
+    #[arg(
+        long,
+        env = "PYTHUMBIO_MAX_SOURCE_WIDTH",
+        value_name = "PYTHUMBIO_MAX_SOURCE_WIDTH",
+        default_value_t = 8192
+    )]
+    pub max_source_width: u32,
+
+    /// Tallest source picture decoded
+    #[arg(
+        long,
+        env = "PYTHUMBIO_MAX_SOURCE_HEIGHT",
+        value_name = "PYTHUMBIO_MAX_SOURCE_HEIGHT",
+        default_value_t = 8192
+    )]
+    pub max_source_height: u32,
+
+    /// Most pixels in a source picture decoded
+    #[arg(
+        long,
+        env = "PYTHUMBIO_MAX_SOURCE_PIXELS",
+        value_name = "PYTHUMBIO_MAX_SOURCE_PIXELS",
+        default_value_t = 40_000_000
+    )]
+    pub max_source_pixels: u64,
+
+    /// Most seconds of source one stream (/webm, /preview) covers; longer ones end there
+    #[arg(long, env = "PYTHUMBIO_MAX_STREAM_DURATION", value_name = "PYTHUMBIO_MAX_STREAM_DURATION", default_value = "14400",
+          value_parser = parse_seconds)]
+    pub max_stream_duration: Duration,
+
     /// Seconds clients and CDNs may keep a thumbnail, preview, storyboard or metadata
     #[arg(
         long,
@@ -130,6 +162,15 @@ pub enum Command {
 }
 
 impl Config {
+    /// The largest source pictures decoded.
+    pub fn source_limits(&self) -> crate::engine::launch::SourceLimits {
+        crate::engine::launch::SourceLimits {
+            width: self.max_source_width,
+            height: self.max_source_height,
+            pixels: self.max_source_pixels,
+        }
+    }
+
     /// The URL signer, when a key is configured.
     pub fn signer(&self) -> Option<crate::signature::Signer> {
         let key = self.key.clone()?.0;

@@ -6,6 +6,19 @@ mod support;
 use support::media::Media;
 use support::{media_url, Service};
 
+/// The JSON log lines whose request_id is `id`, waiting a little for the first to arrive (the
+/// service writes it before its response, but the test reads its output through a pipe).
+async fn wait_lines(service: &Service, id: &str) -> Vec<serde_json::Value> {
+    let started = std::time::Instant::now();
+    loop {
+        let lines = lines_of(service, id);
+        if !lines.is_empty() || started.elapsed().as_secs() >= 2 {
+            return lines;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 /// The JSON log lines whose request_id is `id`.
 fn lines_of(service: &Service, id: &str) -> Vec<serde_json::Value> {
     service
@@ -30,7 +43,7 @@ async fn ids_are_kept_or_made_and_lines_are_json() {
         .unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["x-request-id"], "req-42");
-    let line = &lines_of(&service, "req-42")[0];
+    let line = &wait_lines(&service, "req-42").await[0];
     assert_eq!(
         (line["path"].as_str(), line["status"].as_u64()),
         (Some("/thumb"), Some(200))
@@ -55,7 +68,7 @@ async fn ids_are_kept_or_made_and_lines_are_json() {
         .unwrap()
         .to_string();
     assert_eq!(made.len(), 16, "{made}");
-    assert_eq!(lines_of(&service, &made).len(), 1);
+    assert_eq!(wait_lines(&service, &made).await.len(), 1);
 }
 
 #[tokio::test]

@@ -7,6 +7,8 @@ use std::fmt;
 
 /// The structure name the service puts on its own "no usable stream" error message.
 pub(crate) const NO_USABLE_STREAM: &str = "pythumbio-no-usable-stream";
+/// The structure name on the service's "source too large" error message.
+pub(crate) const TOO_LARGE: &str = "pythumbio-source-too-large";
 
 /// What went wrong, in terms a client can act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +21,8 @@ pub enum Failure {
     Unsupported,
     /// The media has no stream of the kind the endpoint needs (e.g. no video for a thumbnail).
     NoUsableStream,
+    /// The source's pictures are larger than the configured limits.
+    TooLarge,
     /// The media is recognised but broken.
     Corrupt,
     /// Nothing arrived in time.
@@ -53,6 +57,8 @@ impl PipelineError {
         let details = msg.details();
         let failure = if details.is_some_and(|d| d.name() == NO_USABLE_STREAM) {
             Failure::NoUsableStream
+        } else if details.is_some_and(|d| d.name() == TOO_LARGE) {
+            Failure::TooLarge
         } else if error.kind::<gst::ResourceError>() == Some(gst::ResourceError::Seek) {
             Failure::OriginCannotSeek
         } else if error.is::<gst::ResourceError>() || posted_by_source(msg) {

@@ -3,7 +3,7 @@
 //! branches the source never feeds get EOS, and a rate other than 1 speeds
 //! the source up.
 
-use super::error::{Failure, PipelineError, NO_USABLE_STREAM};
+use super::error::{Failure, PipelineError, NO_USABLE_STREAM, TOO_LARGE};
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
@@ -26,6 +26,27 @@ pub struct Launch<'a> {
     pub overlay: Option<Overlay>,
     /// The frame a still takes, entered by a seek before anything is decoded.
     pub still: Option<Moment>,
+    /// The largest source pictures the service takes on.
+    pub limits: SourceLimits,
+}
+
+/// The largest source pictures the service decodes: a larger one fails the request (422) as
+/// soon as the decoder says its size, before any frame is processed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SourceLimits {
+    pub width: u32,
+    pub height: u32,
+    pub pixels: u64,
+}
+
+impl Default for SourceLimits {
+    fn default() -> Self {
+        Self {
+            width: 8192,
+            height: 8192,
+            pixels: 40_000_000,
+        }
+    }
 }
 
 impl<'a> Launch<'a> {
@@ -39,6 +60,7 @@ impl<'a> Launch<'a> {
             window: None,
             overlay: None,
             still: None,
+            limits: SourceLimits::default(),
         }
     }
 }
@@ -118,6 +140,7 @@ pub fn build(launch: &Launch<'_>) -> Result<Built, PipelineError> {
         return Ok(Built { pipeline, sink });
     };
     end_unfed_branches(&pipeline, &src);
+    refuse_large_pictures(&src, launch.limits);
     if let Some(moment) = launch.still {
         seek_at_decoder(&src, Entry::Still(moment));
     }
@@ -187,6 +210,36 @@ fn end_unfed_branches(pipeline: &gst::Pipeline, src: &gst::Element) {
         for pad in unfed {
             pad.send_event(gst::event::Eos::new());
         }
+    });
+}
+
+/// Fails the pipeline when the decoder announces pictures beyond `limits`.
+fn refuse_large_pictures(src: &gst::Element, limits: SourceLimits) {
+    src.connect_pad_added(move |src, pad| {
+        let src = src.downgrade();
+        pad.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
+            let Some(gst::PadProbeData::Event(event)) = &info.data else { return gst::PadProbeReturn::Ok };
+            let gst::EventView::Caps(caps) = event.view() else { return gst::PadProbeReturn::Ok };
+            let Some(s) = caps.caps().structure(0).filter(|s| s.name().starts_with("video/")) else {
+                return gst::PadProbeReturn::Ok;
+            };
+            let (w, h) = (s.get::<i32>("width").unwrap_or(0).max(0) as u32, s.get::<i32>("height").unwrap_or(0).max(0) as u32);
+            if w <= limits.width && h <= limits.height && w as u64 * h as u64 <= limits.pixels {
+                return gst::PadProbeReturn::Ok;
+            }
+            if let Some(src) = src.upgrade() {
+                let text = format!(
+                    "the source's pictures are {w}x{h}; this service takes at most {}x{} and {} pixels",
+                    limits.width, limits.height, limits.pixels
+                );
+                let msg = gst::message::Error::builder(gst::StreamError::Format, &text)
+                    .src(&src)
+                    .details(gst::Structure::new_empty(TOO_LARGE))
+                    .build();
+                let _ = src.post_message(msg);
+            }
+            gst::PadProbeReturn::Drop
+        });
     });
 }
 

@@ -98,7 +98,7 @@ async fn respond(
                 let launch = Launch {
                     overlay: overlay(&bound),
                     still: Some(moment),
-                    ..Launch::new(&description, &bound.properties)
+                    ..app.launch(&description, &bound.properties)
                 };
                 engine::still::capture(&launch, app.timeout)
             })
@@ -120,12 +120,12 @@ async fn respond(
         }
         Kind::Storyboard => {
             let sprite = sprite_url(headers, uri, suffixed, endpoint.suffix.as_deref());
-            let body = storyboard(app, endpoint.clone(), bound, sprite).await?;
+            let body = storyboard(app.clone(), endpoint.clone(), bound, sprite).await?;
             drop(permit);
             Ok((content_type, body).into_response())
         }
         Kind::Stream if endpoint.assembler(&bound).is_some() => {
-            let body = assembled(app, endpoint.clone(), bound).await?;
+            let body = assembled(app.clone(), endpoint.clone(), bound).await?;
             drop(permit);
             Ok((content_type, body).into_response())
         }
@@ -147,8 +147,8 @@ async fn stream(
     let description = endpoint.render(&bound.text);
     let launch = Launch {
         rate: endpoint.rate(bound),
-        window: window(bound),
-        ..Launch::new(&description, &bound.properties)
+        window: Some(window(bound, app.max_stream)),
+        ..app.launch(&description, &bound.properties)
     };
     let mut output = engine::stream::start(&launch, app.chunk_size)?;
     let first = match tokio::time::timeout(app.timeout, output.next()).await {
@@ -186,24 +186,22 @@ async fn stream(
     ))
 }
 
-/// The part of the source a stream covers, from `seek.start` and `seek.duration`.
-fn window(bound: &params::Bound) -> Option<Window> {
+/// The part of the source a stream covers, from `seek.start` and `seek.duration`, and never more
+/// than PYTHUMBIO_MAX_STREAM_DURATION of it.
+fn window(bound: &params::Bound, longest: std::time::Duration) -> Window {
     let seconds = |s: f64| gst::ClockTime::from_nseconds((s * 1e9) as u64);
-    match (bound.seek.start, bound.seek.duration) {
-        (None, None) => None,
-        (start, duration) => {
-            let start = seconds(start.unwrap_or(0.0));
-            Some(Window {
-                start,
-                stop: duration.map(|d| start + seconds(d)),
-            })
-        }
+    let start = seconds(bound.seek.start.unwrap_or(0.0));
+    let asked = bound.seek.duration.map(seconds);
+    let cap = gst::ClockTime::from_nseconds(longest.as_nanos() as u64);
+    Window {
+        start,
+        stop: Some(start + asked.map_or(cap, |d| d.min(cap))),
     }
 }
 
 /// A stream's output collected whole and assembled (animated WebP from WebP stills).
 async fn assembled(
-    app: &App,
+    app: Arc<App>,
     endpoint: Arc<Endpoint>,
     bound: params::Bound,
 ) -> Result<Bytes, ApiError> {
@@ -212,8 +210,8 @@ async fn assembled(
         let description = endpoint.render(&bound.text);
         let launch = Launch {
             rate: endpoint.rate(&bound),
-            window: window(&bound),
-            ..Launch::new(&description, &bound.properties)
+            window: Some(window(&bound, app.max_stream)),
+            ..app.launch(&description, &bound.properties)
         };
         let buffers = engine::stream::collect(&launch, timeout)?;
         if buffers.is_empty() {
@@ -238,7 +236,7 @@ async fn assembled(
 
 /// A storyboard's sheet, or its layout as WebVTT or JSON (the `format` values `vtt`, `json`).
 async fn storyboard(
-    app: &App,
+    app: Arc<App>,
     endpoint: Arc<Endpoint>,
     bound: params::Bound,
     sprite: String,
@@ -262,7 +260,7 @@ async fn storyboard(
     let timeout = app.timeout;
     blocking(move || {
         let description = endpoint.render(&bound.text);
-        let tiles = Launch::new(&description, &bound.properties);
+        let tiles = app.launch(&description, &bound.properties);
         match format.as_str() {
             "vtt" => Ok(Bytes::from(
                 engine::storyboard::layout(&tiles, plan, timeout)?.vtt(&sprite),

@@ -106,6 +106,7 @@ impl ApiError {
                 Failure::OriginCannotSeek => (StatusCode::BAD_GATEWAY, "origin_cannot_seek"),
                 Failure::Unsupported => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media"),
                 Failure::NoUsableStream => (StatusCode::UNPROCESSABLE_ENTITY, "no_usable_stream"),
+                Failure::TooLarge => (StatusCode::UNPROCESSABLE_ENTITY, "source_too_large"),
                 Failure::Corrupt => (StatusCode::UNPROCESSABLE_ENTITY, "corrupt_media"),
                 Failure::Timeout => (StatusCode::GATEWAY_TIMEOUT, "timeout"),
                 Failure::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),

@@ -27,6 +27,10 @@ pub struct App {
     chunk_size: usize,
     timeout: Duration,
     signer: Option<crate::signature::Signer>,
+    /// The largest source pictures decoded.
+    limits: crate::engine::launch::SourceLimits,
+    /// The most seconds of source a stream covers.
+    max_stream: Duration,
     /// `max-age` of cacheable outputs.
     cache_max_age: u32,
     /// Set when shutdown begins: readiness turns false first.
@@ -34,6 +38,18 @@ pub struct App {
 }
 
 impl App {
+    /// A launch of `description` under this service's limits.
+    pub fn launch<'a>(
+        &self,
+        description: &'a str,
+        properties: &'a [(String, String, String)],
+    ) -> crate::engine::launch::Launch<'a> {
+        crate::engine::launch::Launch {
+            limits: self.limits,
+            ..crate::engine::launch::Launch::new(description, properties)
+        }
+    }
+
     /// The pipeline set in use now.
     pub fn catalog(&self) -> Arc<Catalog> {
         self.catalogs.current()
@@ -51,6 +67,8 @@ impl App {
             timeout: config.timeout,
             signer: config.signer(),
             cache_max_age: config.cache_max_age,
+            limits: config.source_limits(),
+            max_stream: config.max_stream_duration,
             draining: std::sync::atomic::AtomicBool::new(false),
         }
     }
