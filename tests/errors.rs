@@ -186,7 +186,7 @@ async fn a_failure_after_the_first_byte_aborts_the_body() {
     assert_eq!(end, "a broken transfer", "after {received} bytes");
     assert!(received > 0);
     service.assert_nothing_left().await;
-    let log = service.log_text();
+    let log = service.wait_for_log(&["stream aborted", "element"]).await;
     assert!(
         log.contains("stream aborted") && log.contains("element"),
         "{log}"

@@ -315,6 +315,20 @@ impl Service {
         false
     }
 
+    /// Waits up to 5 s for a log line holding every one of `needles`; returns the whole log.
+    pub async fn wait_for_log(&self, needles: &[&str]) -> String {
+        let started = Instant::now();
+        loop {
+            let log = self.log_text();
+            if log.lines().any(|l| needles.iter().all(|n| l.contains(n)))
+                || started.elapsed() > Duration::from_secs(5)
+            {
+                return log;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     pub fn log_text(&self) -> String {
         self.log.lock().unwrap().join("\n")
     }
