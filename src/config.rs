@@ -159,6 +159,8 @@ pub enum Command {
     /// Print PATH?QUERY signed with PYTHUMBIO_KEY and PYTHUMBIO_SALT, e.g.
     /// `pythumbio sign '/thumb?url=https%3A%2F%2Fexample.com%2Fv.mp4'`
     Sign { path_and_query: String },
+    /// Print the OpenAPI document of the pipeline set (built in, or PYTHUMBIO_PIPELINES)
+    Openapi,
 }
 
 impl Config {

@@ -3,7 +3,7 @@ use pythumbio::{
     catalog::Catalog, catalog::OutputLimits, catalog::Source, config::Command, config::Config,
     config::LogFormat, engine, http,
 };
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -43,9 +43,19 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Some(Command::Check) = config.command {
-        report(&catalog);
-        return ExitCode::SUCCESS;
+    match config.command {
+        Some(Command::Check) => {
+            report(&catalog);
+            return ExitCode::SUCCESS;
+        }
+        Some(Command::Openapi) => {
+            let document = http::openapi::document(&catalog);
+            let text = serde_json::to_string_pretty(&document).expect("JSON values serialise");
+            // A closed pipe (`| head`) is not an error worth a panic.
+            let _ = writeln!(std::io::stdout(), "{text}");
+            return ExitCode::SUCCESS;
+        }
+        _ => {}
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(config.workers as usize)

@@ -13,7 +13,14 @@ use std::{collections::BTreeMap, collections::HashMap, fs, sync::Arc};
 include!(concat!(env!("OUT_DIR"), "/embedded_pipelines.rs"));
 
 /// Paths the service answers itself; a pipeline file may not take them.
-pub const RESERVED_ROUTES: &[&str] = &["/version", "/metrics", "/healthz", "/readyz"];
+pub const RESERVED_ROUTES: &[&str] = &[
+    "/version",
+    "/metrics",
+    "/healthz",
+    "/readyz",
+    "/openapi.json",
+    "/docs",
+];
 
 /// How an endpoint turns its pipeline into a response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -108,6 +115,23 @@ impl Endpoint {
         match bound.values.get(map.get("from")?)? {
             Value::Word(word) => map.get(word).map(String::as_str),
             _ => None,
+        }
+    }
+
+    /// Every content type the endpoint can answer with.
+    pub fn content_types(&self) -> Vec<String> {
+        match &self.content_type {
+            ContentType::Fixed(t) => vec![t.clone()],
+            ContentType::ByValue(map) => {
+                let mut types: Vec<String> = map
+                    .iter()
+                    .filter(|(k, _)| *k != "from")
+                    .map(|(_, v)| v.clone())
+                    .collect();
+                types.sort();
+                types.dedup();
+                types
+            }
         }
     }
 

@@ -107,3 +107,17 @@ pub async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
     );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }
+
+/// The OpenAPI document of the pipeline set in use.
+pub async fn openapi(State(app): State<Arc<App>>) -> Json<Value> {
+    Json(super::openapi::document(&app.catalog()))
+}
+
+/// The OpenAPI document as a page, rendered in the browser from /openapi.json with nothing
+/// fetched from elsewhere.
+pub async fn docs() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        include_str!("docs.html"),
+    )
+}

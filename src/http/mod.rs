@@ -6,6 +6,7 @@ mod cache;
 mod endpoint;
 pub mod error;
 mod info;
+pub mod openapi;
 mod reload;
 
 use crate::catalog::{Catalog, Source};
@@ -80,6 +81,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/metrics", get(info::metrics))
         .route("/healthz", get(info::healthz))
         .route("/readyz", get(info::readyz))
+        .route("/openapi.json", get(info::openapi))
+        .route("/docs", get(info::docs))
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .fallback(endpoint::handle)
         .layer(middleware::from_fn(log_request))
