@@ -28,6 +28,7 @@ pub fn discover(uri: &str, timeout: Duration) -> Result<Discovered, PipelineErro
     let (slot, counter) = (source.clone(), fetched.clone());
     discoverer.connect_source_setup(move |_, src| {
         *slot.lock().unwrap() = Some(src.clone());
+        super::count_origin_bytes(src);
         let counter = counter.clone();
         if let Some(pad) = src.static_pad("src") {
             pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {

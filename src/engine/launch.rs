@@ -141,6 +141,12 @@ pub fn build(launch: &Launch<'_>) -> Result<Built, PipelineError> {
     };
     end_unfed_branches(&pipeline, &src);
     refuse_large_pictures(&src, launch.limits);
+    src.connect("source-setup", false, |args| {
+        if let Ok(source) = args[1].get::<gst::Element>() {
+            super::count_origin_bytes(&source);
+        }
+        None
+    });
     if let Some(moment) = launch.still {
         seek_at_decoder(&src, Entry::Still(moment));
     }

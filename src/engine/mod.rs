@@ -16,6 +16,26 @@ pub use guard::{live_pipelines, pipelines_started};
 
 use gstreamer::prelude::*;
 
+static ORIGIN_BYTES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Bytes fetched from origins since the process began.
+pub fn origin_bytes() -> u64 {
+    ORIGIN_BYTES.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Counts what a source element hands on: the bytes fetched from its origin.
+pub(crate) fn count_origin_bytes(source: &gstreamer::Element) {
+    use gstreamer::prelude::*;
+    if let Some(pad) = source.static_pad("src") {
+        pad.add_probe(gstreamer::PadProbeType::BUFFER, |_, info| {
+            if let Some(buffer) = info.buffer() {
+                ORIGIN_BYTES.fetch_add(buffer.size() as u64, std::sync::atomic::Ordering::Relaxed);
+            }
+            gstreamer::PadProbeReturn::Ok
+        });
+    }
+}
+
 /// A buffer's bytes, mapped rather than copied: the `Bytes` keeps the buffer alive.
 pub(crate) fn buffer_bytes(buffer: gstreamer::Buffer) -> Result<bytes::Bytes, PipelineError> {
     let mapped = buffer

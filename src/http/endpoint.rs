@@ -66,7 +66,13 @@ pub async fn handle(
             return Ok((StatusCode::NOT_MODIFIED, caching.clone()).into_response());
         }
     }
-    let mut response = respond(&app, endpoint, bound, &uri, &headers, suffixed, id).await?;
+    let mut response = match respond(&app, endpoint, bound, &uri, &headers, suffixed, id).await {
+        Err(ApiError::Pipeline(e)) => {
+            app.metrics.pipeline_error(&element_type(&e));
+            return Err(ApiError::Pipeline(e));
+        }
+        other => other?,
+    };
     if let Some(caching) = caching {
         response.headers_mut().extend(caching);
     }
@@ -163,7 +169,9 @@ async fn stream(
             .into())
         }
     };
+    let metrics = app.metrics.clone();
     let mut log = StreamLog {
+        metrics: app.metrics.clone(),
         id,
         route: endpoint.routes[0].clone(),
         bytes: first.len(),
@@ -174,10 +182,13 @@ async fn stream(
         let _slot = &permit;
         match &item {
             Ok(bytes) => log.bytes += bytes.len(),
-            Err(e) => tracing::error!(
-                request_id = log.id.0, route = log.route, element = ?e.element, debug = ?e.debug,
-                "stream aborted: {}", e.message
-            ),
+            Err(e) => {
+                metrics.pipeline_error(&element_type(e));
+                tracing::error!(
+                    request_id = log.id.0, route = log.route, element = ?e.element, debug = ?e.debug,
+                    "stream aborted: {}", e.message
+                );
+            }
         }
         item
     });
@@ -327,6 +338,7 @@ fn overlay(bound: &params::Bound) -> Option<Overlay> {
 
 /// Logs a stream's bytes and duration when its body is dropped: finished, aborted or left.
 struct StreamLog {
+    metrics: Arc<super::metrics::Metrics>,
     id: RequestId,
     route: String,
     bytes: usize,
@@ -336,6 +348,7 @@ struct StreamLog {
 impl Drop for StreamLog {
     fn drop(&mut self) {
         let ms = self.started.elapsed().as_millis() as u64;
+        self.metrics.sent(self.bytes as u64);
         tracing::info!(
             request_id = self.id.0,
             route = self.route,
@@ -344,6 +357,15 @@ impl Drop for StreamLog {
             "stream ended"
         );
     }
+}
+
+/// The type of the element that reported a failure ("GstSoupHTTPSrc"), from its path: a bounded
+/// label, unlike the path itself.
+fn element_type(e: &PipelineError) -> String {
+    let last = e.element.as_deref().and_then(|p| p.rsplit('/').next());
+    last.and_then(|segment| segment.split(':').next())
+        .unwrap_or("unknown")
+        .to_string()
 }
 
 /// Runs GStreamer's blocking calls on the blocking pool, off the async workers.

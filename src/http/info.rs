@@ -105,6 +105,13 @@ pub async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
         "Pipeline slots free now.",
         app.admission.free_slots(),
     );
+    metric(
+        "counter",
+        "pythumbio_origin_bytes_total",
+        "Bytes fetched from origins.",
+        engine::origin_bytes() as usize,
+    );
+    app.metrics.write(&mut out);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }
 

@@ -6,13 +6,14 @@ mod cache;
 mod endpoint;
 pub mod error;
 mod info;
+mod metrics;
 pub mod openapi;
 mod reload;
 
 use crate::catalog::{Catalog, Source};
 use crate::config::Config;
 use admission::Admission;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::get;
@@ -30,6 +31,7 @@ pub struct App {
     signer: Option<crate::signature::Signer>,
     /// The largest source pictures decoded.
     limits: crate::engine::launch::SourceLimits,
+    pub(crate) metrics: Arc<metrics::Metrics>,
     /// The most seconds of source a stream covers.
     max_stream: Duration,
     /// `max-age` of cacheable outputs.
@@ -69,6 +71,7 @@ impl App {
             signer: config.signer(),
             cache_max_age: config.cache_max_age,
             limits: config.source_limits(),
+            metrics: Arc::default(),
             max_stream: config.max_stream_duration,
             draining: std::sync::atomic::AtomicBool::new(false),
         }
@@ -85,7 +88,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/docs", get(info::docs))
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .fallback(endpoint::handle)
-        .layer(middleware::from_fn(log_request))
+        .layer(middleware::from_fn_with_state(app.clone(), log_request))
         .with_state(app)
 }
 
@@ -162,7 +165,7 @@ fn percent_decode(text: &str) -> String {
 
 /// One log line per request when its head is sent: id, method, path (never the query), status,
 /// time, size when known, and the origin's host. A stream logs again when it ends.
-async fn log_request(mut request: Request, next: Next) -> Response {
+async fn log_request(State(app): State<Arc<App>>, mut request: Request, next: Next) -> Response {
     let id = RequestId::of(&request);
     let (method, path) = (request.method().clone(), request.uri().path().to_string());
     let origin = origin_host(request.uri().query());
@@ -178,6 +181,16 @@ async fn log_request(mut request: Request, next: Next) -> Response {
         ms = started.elapsed().as_millis() as u64, bytes = bytes.as_deref().unwrap_or("streamed"), origin,
         "request"
     );
+    let endpoint = match app.catalog().get(&path) {
+        Some(_) => path.as_str(),
+        None if crate::catalog::RESERVED_ROUTES.contains(&path.as_str()) => path.as_str(),
+        None => "other",
+    };
+    app.metrics
+        .request(endpoint, response.status().as_u16(), started.elapsed());
+    if let Some(n) = bytes.as_deref().and_then(|b| b.parse().ok()) {
+        app.metrics.sent(n);
+    }
     if let Ok(value) = axum::http::HeaderValue::from_str(&id.0) {
         response.headers_mut().insert("x-request-id", value);
     }

@@ -1,0 +1,147 @@
+//! The service's Prometheus metrics: requests by endpoint and status, a latency histogram, bytes
+//! sent, 304s and pipeline errors by element. Labels come from bounded sets only (the routes of
+//! the pipeline set, status codes, element factories), so a scan of random paths cannot grow them.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Upper bounds of the latency histogram's buckets, in seconds.
+const BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// One endpoint's latencies: counts per bucket (made cumulative when written), their sum, count.
+struct Histogram {
+    buckets: Vec<u64>,
+    sum: f64,
+    count: u64,
+}
+
+#[derive(Default)]
+pub struct Metrics {
+    requests: Mutex<BTreeMap<(String, u16), u64>>,
+    latency: Mutex<BTreeMap<String, Histogram>>,
+    bytes_sent: AtomicU64,
+    not_modified: AtomicU64,
+    errors: Mutex<BTreeMap<String, u64>>,
+}
+
+impl Metrics {
+    /// A response head sent: its endpoint (a route of the pipeline set, a service page, or
+    /// "other"), status and time to the head.
+    pub fn request(&self, endpoint: &str, status: u16, took: Duration) {
+        *self
+            .requests
+            .lock()
+            .unwrap()
+            .entry((endpoint.to_string(), status))
+            .or_default() += 1;
+        let seconds = took.as_secs_f64();
+        let mut latency = self.latency.lock().unwrap();
+        let h = latency
+            .entry(endpoint.to_string())
+            .or_insert_with(|| Histogram {
+                buckets: vec![0; BUCKETS.len()],
+                sum: 0.0,
+                count: 0,
+            });
+        if let Some(i) = BUCKETS.iter().position(|b| seconds <= *b) {
+            h.buckets[i] += 1;
+        }
+        h.sum += seconds;
+        h.count += 1;
+        if status == 304 {
+            self.not_modified.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub fn sent(&self, bytes: u64) {
+        self.bytes_sent.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// A pipeline failed; `element` is the factory of the element that said so.
+    pub fn pipeline_error(&self, element: &str) {
+        *self
+            .errors
+            .lock()
+            .unwrap()
+            .entry(element.to_string())
+            .or_default() += 1;
+    }
+
+    /// The metrics in Prometheus' text format.
+    pub fn write(&self, out: &mut String) {
+        let _ = writeln!(
+            out,
+            "# HELP pythumbio_requests_total Responses by endpoint and status."
+        );
+        let _ = writeln!(out, "# TYPE pythumbio_requests_total counter");
+        for ((endpoint, status), n) in self.requests.lock().unwrap().iter() {
+            let _ = writeln!(
+                out,
+                "pythumbio_requests_total{{endpoint=\"{endpoint}\",status=\"{status}\"}} {n}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP pythumbio_request_seconds Time to the response head, by endpoint."
+        );
+        let _ = writeln!(out, "# TYPE pythumbio_request_seconds histogram");
+        for (
+            endpoint,
+            Histogram {
+                buckets,
+                sum,
+                count,
+            },
+        ) in self.latency.lock().unwrap().iter()
+        {
+            let mut cumulative = 0;
+            for (bound, n) in BUCKETS.iter().zip(buckets) {
+                cumulative += n;
+                let _ = writeln!(out, "pythumbio_request_seconds_bucket{{endpoint=\"{endpoint}\",le=\"{bound}\"}} {cumulative}");
+            }
+            let _ = writeln!(
+                out,
+                "pythumbio_request_seconds_bucket{{endpoint=\"{endpoint}\",le=\"+Inf\"}} {count}"
+            );
+            let _ = writeln!(
+                out,
+                "pythumbio_request_seconds_sum{{endpoint=\"{endpoint}\"}} {sum}"
+            );
+            let _ = writeln!(
+                out,
+                "pythumbio_request_seconds_count{{endpoint=\"{endpoint}\"}} {count}"
+            );
+        }
+        let counter = |out: &mut String, name: &str, help: &str, value: u64| {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+            );
+        };
+        counter(
+            out,
+            "pythumbio_sent_bytes_total",
+            "Body bytes sent to clients.",
+            self.bytes_sent.load(Ordering::Relaxed),
+        );
+        counter(
+            out,
+            "pythumbio_not_modified_total",
+            "Requests answered 304 from their If-None-Match, without a pipeline.",
+            self.not_modified.load(Ordering::Relaxed),
+        );
+        let _ = writeln!(out, "# HELP pythumbio_pipeline_errors_total Pipeline failures by the element that reported them.");
+        let _ = writeln!(out, "# TYPE pythumbio_pipeline_errors_total counter");
+        for (element, n) in self.errors.lock().unwrap().iter() {
+            let _ = writeln!(
+                out,
+                "pythumbio_pipeline_errors_total{{element=\"{element}\"}} {n}"
+            );
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! /metrics parses as Prometheus text and its series move with the requests that were made.
+
+mod support;
+
+use std::collections::BTreeMap;
+use support::media::Media;
+use support::{media_url, origin_url, Service};
+
+/// Every sample of the exposition, by series (name and labels as written); panics on a line that
+/// is neither a comment nor `series value`.
+async fn scrape(service: &Service) -> BTreeMap<String, f64> {
+    let text = service.get("/metrics", &[]).await.text().await.unwrap();
+    let mut samples = BTreeMap::new();
+    for line in text.lines() {
+        if line.starts_with("# HELP ") || line.starts_with("# TYPE ") {
+            continue;
+        }
+        let (series, value) = line
+            .rsplit_once(' ')
+            .unwrap_or_else(|| panic!("not a sample: {line:?}"));
+        let name_ok = series
+            .split('{')
+            .next()
+            .unwrap()
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_');
+        assert!(
+            name_ok && (!series.contains('{') || series.ends_with('}')),
+            "bad series: {line:?}"
+        );
+        samples.insert(
+            series.to_string(),
+            value
+                .parse::<f64>()
+                .unwrap_or_else(|_| panic!("bad value: {line:?}")),
+        );
+    }
+    samples
+}
+
+fn get(samples: &BTreeMap<String, f64>, series: &str) -> f64 {
+    samples.get(series).copied().unwrap_or(0.0)
+}
+
+#[tokio::test]
+async fn counters_move_with_requests() {
+    let service = Service::start();
+    let url = media_url(Media::mp4());
+    let before = scrape(&service).await;
+
+    let thumb = service.get("/thumb", &[("url", &url)]).await;
+    let tag = thumb.headers()["etag"].clone();
+    let thumb_bytes = thumb.bytes().await.unwrap().len() as f64;
+    let webm_bytes = service
+        .get("/webm", &[("url", &url), ("duration", "1")])
+        .await
+        .bytes()
+        .await
+        .unwrap()
+        .len() as f64;
+    let not_modified = reqwest::Client::new()
+        .get(service.url("/thumb", &[("url", &url)]))
+        .header("if-none-match", tag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_modified.status(), 304);
+    service
+        .get("/thumb", &[("url", &origin_url("no-such.mp4"))])
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    service
+        .get("/wp-admin/setup.php", &[])
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    service.assert_nothing_left().await;
+
+    let after = scrape(&service).await;
+    let delta = |series: &str| get(&after, series) - get(&before, series);
+    assert_eq!(
+        delta(r#"pythumbio_requests_total{endpoint="/thumb",status="200"}"#),
+        1.0
+    );
+    assert_eq!(
+        delta(r#"pythumbio_requests_total{endpoint="/thumb",status="304"}"#),
+        1.0
+    );
+    assert_eq!(
+        delta(r#"pythumbio_requests_total{endpoint="/thumb",status="502"}"#),
+        1.0
+    );
+    assert_eq!(
+        delta(r#"pythumbio_requests_total{endpoint="/webm",status="200"}"#),
+        1.0
+    );
+    assert_eq!(
+        delta(r#"pythumbio_requests_total{endpoint="other",status="404"}"#),
+        1.0,
+        "unknown paths share one label"
+    );
+    assert!(!after.keys().any(|k| k.contains("wp-admin")));
+    assert_eq!(
+        delta(r#"pythumbio_request_seconds_count{endpoint="/thumb"}"#),
+        3.0
+    );
+    assert_eq!(
+        delta(r#"pythumbio_request_seconds_bucket{endpoint="/thumb",le="+Inf"}"#),
+        3.0
+    );
+    assert_eq!(delta("pythumbio_not_modified_total"), 1.0);
+    assert_eq!(
+        delta(r#"pythumbio_pipeline_errors_total{element="GstSoupHTTPSrc"}"#),
+        1.0
+    );
+    assert_eq!(
+        delta("pythumbio_pipelines_started_total"),
+        3.0,
+        "thumb, webm, the failed thumb; not the 304"
+    );
+    assert!(
+        delta("pythumbio_sent_bytes_total") >= thumb_bytes + webm_bytes,
+        "the stream's bytes count too"
+    );
+    assert!(delta("pythumbio_origin_bytes_total") > 0.0);
+    assert_eq!(get(&after, "pythumbio_live_pipelines"), 0.0);
+}
