@@ -93,3 +93,33 @@ async fn a_stream_logs_its_bytes_when_it_ends() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test]
+async fn gstreamer_warnings_go_into_the_log_with_their_element() {
+    let service = Service::with_env(&[("PYTHUMBIO_LOG_FORMAT", "json")]);
+    let missing = support::origin_url("no-such-file.mp4");
+    assert_eq!(
+        service.get("/thumb", &[("url", &missing)]).await.status(),
+        502
+    );
+    // souphttpsrc logs the 404 as a warning of its own: it arrives as a line of the service's log.
+    let log = service
+        .wait_for_log(&["\"target\":\"gstreamer\"", "souphttpsrc"])
+        .await;
+    let line = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|l| l["target"] == "gstreamer" && l["category"] == "souphttpsrc")
+        .unwrap_or_else(|| panic!("no GStreamer line in {log}"));
+    assert_eq!(line["level"], "WARN");
+    assert!(
+        line["element"].as_str().unwrap().contains("source"),
+        "{line}"
+    );
+    assert!(
+        line["message"].as_str().unwrap().contains("404")
+            || line["message"].as_str().unwrap().contains("Not Found")
+            || line["message"].as_str().unwrap().contains("not found"),
+        "{line}"
+    );
+}

@@ -54,7 +54,36 @@ pub(crate) fn sample_bytes(sample: gstreamer::Sample) -> Result<bytes::Bytes, Pi
 
 /// Initialises GStreamer once per process; the plugin registry is loaded here, not per request.
 pub fn init() -> Result<(), glib::Error> {
-    gstreamer::init()
+    gstreamer::init()?;
+    route_gstreamer_log();
+    Ok(())
+}
+
+/// GStreamer's own warnings and errors go into the service's log, with the element that wrote
+/// them, instead of to stderr in GStreamer's format; `GST_DEBUG` set by hand keeps GStreamer's.
+fn route_gstreamer_log() {
+    use gstreamer::{log, DebugLevel};
+    if std::env::var_os("GST_DEBUG").is_some() {
+        return;
+    }
+    log::remove_default_log_function();
+    log::set_default_threshold(DebugLevel::Warning);
+    log::add_log_function(
+        |category, level, _file, _function, _line, object, message| {
+            let Some(text) = message.get() else { return };
+            let element = object.map(|o| o.to_string()).unwrap_or_default();
+            let category = category.name();
+            match level {
+                DebugLevel::Error => {
+                    tracing::error!(target: "gstreamer", category, element, "{text}")
+                }
+                DebugLevel::Warning => {
+                    tracing::warn!(target: "gstreamer", category, element, "{text}")
+                }
+                _ => {}
+            }
+        },
+    );
 }
 
 /// The GStreamer version the process runs on, e.g. "1.22.0".
