@@ -119,6 +119,16 @@ pub struct Config {
     )]
     pub cache_max_age: u32,
 
+    /// Megabytes of memory for whole outputs (thumbnails, storyboards, metadata), kept by ETag; 0
+    /// turns the cache off
+    #[arg(
+        long,
+        env = "PYTHUMBIO_CACHE_MB",
+        value_name = "PYTHUMBIO_CACHE_MB",
+        default_value_t = 64
+    )]
+    pub cache_mb: u64,
+
     /// Log lines as text or as JSON objects
     #[arg(long, env = "PYTHUMBIO_LOG_FORMAT", value_name = "PYTHUMBIO_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

@@ -83,3 +83,71 @@ async fn max_age_is_configured() {
         .await;
     assert_eq!(response.headers()["cache-control"], "public, max-age=60");
 }
+
+async fn counter(service: &Service, name: &str) -> u64 {
+    let text = service.get("/metrics", &[]).await.text().await.unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn identical_requests_share_one_pipeline_and_repeats_come_from_memory() {
+    let service = Service::start();
+    let url = media_url(Media::mp4());
+    let params = [("url", url.as_str()), ("width", "123"), ("time", "3")];
+    let before = started(&service).await;
+    let requests = (0..20).map(|_| service.get("/thumb", &params));
+    let mut bodies = Vec::new();
+    for response in futures_util::future::join_all(requests).await {
+        assert_eq!(response.status(), 200);
+        bodies.push(response.bytes().await.unwrap());
+    }
+    assert!(
+        bodies.windows(2).all(|w| w[0] == w[1]),
+        "the same bytes for all"
+    );
+    assert_eq!(
+        started(&service).await - before,
+        1,
+        "20 identical requests, one pipeline"
+    );
+    let hits = counter(&service, "pythumbio_cache_hits_total").await;
+    assert_eq!(
+        service.get("/thumb", &params).await.bytes().await.unwrap(),
+        bodies[0]
+    );
+    assert_eq!(
+        started(&service).await - before,
+        1,
+        "a repeat comes from memory"
+    );
+    assert_eq!(
+        counter(&service, "pythumbio_cache_hits_total").await,
+        hits + 1
+    );
+
+    // Failures are not kept.
+    let missing = support::origin_url("no-such-file.mp4");
+    let before = started(&service).await;
+    for _ in 0..2 {
+        assert_eq!(
+            service.get("/thumb", &[("url", &missing)]).await.status(),
+            502
+        );
+    }
+    assert_eq!(started(&service).await - before, 2);
+}
+
+#[tokio::test]
+async fn a_zero_sized_cache_keeps_nothing() {
+    let service = Service::with_env(&[("PYTHUMBIO_CACHE_MB", "0")]);
+    let url = media_url(Media::mp4());
+    let before = started(&service).await;
+    for _ in 0..2 {
+        assert_eq!(service.get("/thumb", &[("url", &url)]).await.status(), 200);
+    }
+    assert_eq!(started(&service).await - before, 2);
+}

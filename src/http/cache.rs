@@ -3,10 +3,73 @@
 //! `If-None-Match` answered with 304 before any pipeline starts. The origin's own content is not
 //! part of the tag: `max-age` bounds how long a changed origin can go unseen.
 
+use super::error::ApiError;
 use crate::catalog::params::Bound;
 use crate::catalog::Endpoint;
 use axum::http::{header, HeaderMap, HeaderValue};
+use bytes::Bytes;
 use sha2::{Digest, Sha256};
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// Whole outputs by tag, in memory; None when PYTHUMBIO_CACHE_MB is 0.
+pub struct Outputs {
+    cache: Option<moka::future::Cache<String, Bytes>>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+impl Outputs {
+    pub fn new(megabytes: u64) -> Self {
+        let cache = (megabytes > 0).then(|| {
+            moka::future::Cache::builder()
+                .max_capacity(megabytes * 1024 * 1024)
+                .weigher(|tag: &String, body: &Bytes| {
+                    (tag.len() + body.len()).try_into().unwrap_or(u32::MAX)
+                })
+                .build()
+        });
+        Self {
+            cache,
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
+    }
+
+    /// Hits and misses since the start.
+    pub fn counts(&self) -> (u64, u64) {
+        (
+            self.hits.load(Ordering::Relaxed),
+            self.misses.load(Ordering::Relaxed),
+        )
+    }
+
+    /// The output under `tag`: from memory, from a request making it right now (one pipeline for
+    /// all of them), or made by `make`. Failures are not kept.
+    pub async fn get_or_make(
+        &self,
+        tag: &str,
+        make: impl Future<Output = Result<Bytes, ApiError>>,
+    ) -> Result<Bytes, ApiError> {
+        let Some(cache) = &self.cache else {
+            return make.await;
+        };
+        let made = AtomicBool::new(false);
+        let result = cache
+            .try_get_with(tag.to_string(), async {
+                made.store(true, Ordering::Relaxed);
+                make.await
+            })
+            .await;
+        let counter = if made.load(Ordering::Relaxed) {
+            &self.misses
+        } else {
+            &self.hits
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        result.map_err(ApiError::Shared)
+    }
+}
 
 /// The strong ETag of this request's output.
 pub fn etag(endpoint: &Endpoint, bound: &Bound) -> HeaderValue {

@@ -11,7 +11,7 @@ use crate::engine::{self, Failure, PipelineError};
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Extension, Query, State};
-use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -66,12 +66,16 @@ pub async fn handle(
             return Ok((StatusCode::NOT_MODIFIED, caching.clone()).into_response());
         }
     }
-    let mut response = match respond(&app, endpoint, bound, &uri, &headers, suffixed, id).await {
-        Err(ApiError::Pipeline(e)) => {
-            app.metrics.pipeline_error(&element_type(&e));
-            return Err(ApiError::Pipeline(e));
+    let tag = caching.as_ref().map(|c| &c[0].1);
+    let sprite = sprite_url(&headers, &uri, suffixed, endpoint.suffix.as_deref());
+    let mut response = match respond(&app, endpoint, bound, sprite, id, tag).await {
+        Err(e) => {
+            if let Some(failure) = e.pipeline() {
+                app.metrics.pipeline_error(&element_type(failure));
+            }
+            return Err(e);
         }
-        other => other?,
+        Ok(response) => response,
     };
     if let Some(caching) = caching {
         response.headers_mut().extend(caching);
@@ -84,17 +88,38 @@ async fn respond(
     app: &Arc<App>,
     endpoint: Arc<Endpoint>,
     bound: params::Bound,
-    uri: &Uri,
-    headers: &HeaderMap,
-    suffixed: bool,
+    sprite: String,
     id: RequestId,
+    tag: Option<&HeaderValue>,
 ) -> Result<Response, ApiError> {
-    let permit = app.admission.admit().await?;
     let content_type = [(header::CONTENT_TYPE, endpoint.content_type(&bound))];
-    match endpoint.kind {
+    if endpoint.kind == Kind::Stream && endpoint.assembler(&bound).is_none() {
+        let permit = app.admission.admit().await?;
+        return stream(app, &endpoint, &bound, permit, id)
+            .await
+            .map(|body| (content_type, body).into_response());
+    }
+    let make = whole(app.clone(), endpoint, bound, sprite);
+    let body = match tag.and_then(|t| t.to_str().ok()) {
+        Some(tag) => app.outputs.get_or_make(tag, make).await?,
+        None => make.await?,
+    };
+    Ok((content_type, body).into_response())
+}
+
+/// An output made whole before it is sent: a still, metadata, a storyboard, an assembled
+/// animation. Holds a pipeline slot while it is made.
+async fn whole(
+    app: Arc<App>,
+    endpoint: Arc<Endpoint>,
+    bound: params::Bound,
+    sprite: String,
+) -> Result<Bytes, ApiError> {
+    let permit = app.admission.admit().await?;
+    let body = match endpoint.kind {
         Kind::Still => {
-            let (app, endpoint) = (app.clone(), endpoint.clone());
-            let image = blocking(move || {
+            let app = app.clone();
+            blocking(move || {
                 let description = endpoint.render(&bound.text);
                 let moment = Moment {
                     time: bound.seek.start,
@@ -108,9 +133,7 @@ async fn respond(
                 };
                 engine::still::capture(&launch, app.timeout)
             })
-            .await?;
-            drop(permit);
-            Ok((content_type, image).into_response())
+            .await?
         }
         Kind::Discover => {
             let timeout = app.timeout;
@@ -120,25 +143,13 @@ async fn respond(
                 Ok(engine::ffprobe::to_json(&url, &found))
             })
             .await?;
-            drop(permit);
-            let body = serde_json::to_vec_pretty(&json).expect("JSON values serialise");
-            Ok((content_type, body).into_response())
+            Bytes::from(serde_json::to_vec_pretty(&json).expect("JSON values serialise"))
         }
-        Kind::Storyboard => {
-            let sprite = sprite_url(headers, uri, suffixed, endpoint.suffix.as_deref());
-            let body = storyboard(app.clone(), endpoint.clone(), bound, sprite).await?;
-            drop(permit);
-            Ok((content_type, body).into_response())
-        }
-        Kind::Stream if endpoint.assembler(&bound).is_some() => {
-            let body = assembled(app.clone(), endpoint.clone(), bound).await?;
-            drop(permit);
-            Ok((content_type, body).into_response())
-        }
-        Kind::Stream => stream(app, &endpoint, &bound, permit, id)
-            .await
-            .map(|body| (content_type, body).into_response()),
-    }
+        Kind::Storyboard => storyboard(app.clone(), endpoint, bound, sprite).await?,
+        Kind::Stream => assembled(app.clone(), endpoint, bound).await?,
+    };
+    drop(permit);
+    Ok(body)
 }
 
 /// Starts a streaming pipeline and waits for its first bytes, so that a failure before them is

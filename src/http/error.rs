@@ -26,6 +26,8 @@ pub enum ApiError {
     NoOutput,
     /// URLs are signed here and this one's signature is missing or wrong.
     Signature(SignatureError),
+    /// The failure of a request whose output this one was waiting for.
+    Shared(std::sync::Arc<ApiError>),
 }
 
 impl From<ParamError> for ApiError {
@@ -41,7 +43,27 @@ impl From<PipelineError> for ApiError {
 }
 
 impl ApiError {
+    /// The error itself, through any sharing.
+    fn innermost(&self) -> &ApiError {
+        match self {
+            Self::Shared(inner) => inner.innermost(),
+            other => other,
+        }
+    }
+
+    /// The pipeline failure behind this error, if that is what it is.
+    pub fn pipeline(&self) -> Option<&PipelineError> {
+        match self {
+            Self::Pipeline(e) => Some(e),
+            Self::Shared(inner) => inner.pipeline(),
+            _ => None,
+        }
+    }
+
     fn parts(&self) -> (StatusCode, &'static str, String, Map<String, Value>) {
+        if let Self::Shared(inner) = self {
+            return inner.parts();
+        }
         let mut extra = Map::new();
         let (status, code) = match self {
             Self::Param(e) => {
@@ -82,6 +104,7 @@ impl ApiError {
                     ParamError::RefusedScheme { .. } => (StatusCode::FORBIDDEN, "source_refused"),
                 }
             }
+            Self::Shared(_) => unreachable!("answered by the inner error above"),
             Self::BadQuery(_) => (StatusCode::BAD_REQUEST, "bad_query"),
             Self::NotFound { path } => {
                 extra.insert("path".into(), json!(path));
@@ -129,6 +152,7 @@ impl ApiError {
             Self::Signature(SignatureError::Invalid) => {
                 "the signature does not match this URL".into()
             }
+            Self::Shared(inner) => inner.message(),
             Self::Pipeline(e) => match e.failure {
                 Failure::Internal => "the pipeline failed inside the service".into(),
                 _ => e.message.clone(),
@@ -140,7 +164,7 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, message, extra) = self.parts();
-        if let Self::Pipeline(e) = &self {
+        if let Some(e) = self.pipeline() {
             tracing::warn!(code, element = ?e.element, debug = ?e.debug, "{}", e.message);
         }
         let mut body = Map::new();
@@ -149,10 +173,10 @@ impl IntoResponse for ApiError {
         body.insert("status".into(), json!(status.as_u16()));
         body.extend(extra);
         let mut response = (status, Json(Value::Object(body))).into_response();
-        if let Self::Busy { retry_after_secs } = self {
+        if let Self::Busy { retry_after_secs } = self.innermost() {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, retry_after_secs.into());
+                .insert(header::RETRY_AFTER, (*retry_after_secs).into());
         }
         response
     }

@@ -111,6 +111,19 @@ pub async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
         "Bytes fetched from origins.",
         engine::origin_bytes() as usize,
     );
+    let (hits, misses) = app.outputs.counts();
+    metric(
+        "counter",
+        "pythumbio_cache_hits_total",
+        "Whole outputs served from memory or shared with a request making them.",
+        hits as usize,
+    );
+    metric(
+        "counter",
+        "pythumbio_cache_misses_total",
+        "Whole outputs made because memory did not hold them.",
+        misses as usize,
+    );
     app.metrics.write(&mut out);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }

@@ -32,6 +32,8 @@ pub struct App {
     /// The largest source pictures decoded.
     limits: crate::engine::launch::SourceLimits,
     pub(crate) metrics: Arc<metrics::Metrics>,
+    /// Whole outputs kept in memory by tag.
+    pub(crate) outputs: cache::Outputs,
     /// The most seconds of source a stream covers.
     max_stream: Duration,
     /// `max-age` of cacheable outputs.
@@ -72,6 +74,7 @@ impl App {
             cache_max_age: config.cache_max_age,
             limits: config.source_limits(),
             metrics: Arc::default(),
+            outputs: cache::Outputs::new(config.cache_mb),
             max_stream: config.max_stream_duration,
             draining: std::sync::atomic::AtomicBool::new(false),
         }
