@@ -196,3 +196,42 @@ async fn quality_sets_the_sheets_size() {
     }
     assert!(sizes[0] < sizes[1], "{sizes:?}");
 }
+
+#[tokio::test]
+async fn sampling_seeks_instead_of_reading_the_whole_video() {
+    let service = Service::start();
+    // Incompressible frames, a keyframe every second: 60 s is a large file, and three tiles
+    // are three seeks into it.
+    let long = Media {
+        width: 320,
+        height: 180,
+        frames: 1800,
+        noise: true,
+        audio: None,
+        ..Media::mp4()
+    };
+    let size = std::fs::metadata(long.path()).unwrap().len() as f64;
+    let fetched = || async {
+        let text = service.get("/metrics", &[]).await.text().await.unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix("pythumbio_origin_bytes_total "))
+            .unwrap()
+            .parse::<f64>()
+            .unwrap()
+    };
+    let before = fetched().await;
+    let response = service
+        .get(
+            "/storyboard.jpg",
+            &[("url", &media_url(long)), ("interval", "20")],
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let sheet = Image::decode(&response.bytes().await.unwrap(), ImageFormat::Jpeg);
+    assert_eq!((sheet.width, sheet.height), (480, 90), "3 tiles");
+    let read = fetched().await - before;
+    assert!(
+        read < 0.5 * size,
+        "read {read} bytes of a {size}-byte file for 3 tiles"
+    );
+}
