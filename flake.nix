@@ -9,7 +9,7 @@
       forAllSystems = f: nixpkgs.lib.genAttrs systems (system: f nixpkgs.legacyPackages.${system});
 
       # The plugins the pipelines use at run time, and those the tests add to make their media.
-      runtimePlugins = pkgs: with pkgs.gst_all_1; [ gstreamer gst-plugins-base gst-plugins-good gst-libav ];
+      runtimePlugins = pkgs: with pkgs.gst_all_1; [ gstreamer gst-plugins-base gst-plugins-good gst-plugins-bad gst-libav ];
       testPlugins = pkgs: with pkgs.gst_all_1; [ gst-plugins-ugly ];
       pluginPath = pkgs: plugins: pkgs.lib.makeSearchPathOutput "lib" "lib/gstreamer-1.0" plugins;
 

@@ -8,8 +8,9 @@ PYTHUMBIO_PACKAGES=(
   pkg-config
   libgstreamer1.0-dev
   libgstreamer-plugins-base1.0-dev
-  gstreamer1.0-plugins-base   # uridecodebin, appsink, videoconvert, videoscale, videorate, opusenc
-  gstreamer1.0-plugins-good   # vp8enc, webmmux, jpegenc, souphttpsrc, qtdemux
+  gstreamer1.0-plugins-base   # uridecodebin, appsink, videoconvert, videoscale, videorate, compositor, opusenc
+  gstreamer1.0-plugins-good   # vp8enc, vp9enc, webmmux, jpegenc, pngenc, souphttpsrc, qtdemux, videoflip
+  gstreamer1.0-plugins-bad    # webpenc, av1enc, av1parse, h264parse
   gstreamer1.0-libav          # the decoders (H.264, AAC, ...)
 )
 # The tests also make their own media with x264enc and avenc_aac.

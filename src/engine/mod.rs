@@ -125,9 +125,8 @@ pub fn debian_package(factory: &str) -> Option<&'static str> {
         "vp8enc" | "vp9enc" | "vp8dec" | "vp9dec" | "webmmux" | "matroskamux" | "matroskademux"
         | "jpegenc" | "pngenc" | "souphttpsrc" | "qtdemux" | "mp4mux" | "qtmux" | "videocrop"
         | "videobox" | "videoflip" | "gdkpixbufoverlay" | "alpha" => "gstreamer1.0-plugins-good",
-        "webpenc" | "av1enc" | "voaacenc" | "transcodebin" | "h264parse" | "vp9parse" => {
-            "gstreamer1.0-plugins-bad"
-        }
+        "webpenc" | "av1enc" | "av1dec" | "av1parse" | "voaacenc" | "transcodebin"
+        | "h264parse" | "vp9parse" => "gstreamer1.0-plugins-bad",
         "x264enc" => "gstreamer1.0-plugins-ugly",
         _ => return None,
     })
