@@ -88,25 +88,12 @@ impl Endpoint {
     /// The description with validated values in place of its `{name}` placeholders (an enum's
     /// fragment may hold placeholders of its own).
     pub fn render(&self, text: &[(String, String)]) -> String {
-        let mut out = self.description.clone();
-        for _ in 0..3 {
-            for (name, value) in text {
-                out = out.replace(&format!("{{{name}}}"), value);
-            }
-        }
-        out
+        fill(&self.description, text)
     }
 
     /// The sheet description with this request's values, for a storyboard.
     pub fn render_sheet(&self, text: &[(String, String)]) -> Option<String> {
-        let sheet = self.sheet.as_ref()?;
-        let mut out = sheet.clone();
-        for _ in 0..3 {
-            for (name, value) in text {
-                out = out.replace(&format!("{{{name}}}"), value);
-            }
-        }
-        Some(out)
+        self.sheet.as_deref().map(|sheet| fill(sheet, text))
     }
 
     /// The assembler this request's output goes to instead of being streamed, if any.
@@ -731,6 +718,17 @@ fn check_placeholders(endpoint: &Endpoint) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// `{name}` replaced by its value; a few passes, since an enum's fragment may hold placeholders.
+fn fill(description: &str, text: &[(String, String)]) -> String {
+    let mut out = description.to_string();
+    for _ in 0..3 {
+        for (name, value) in text {
+            out = out.replace(&format!("{{{name}}}"), value);
+        }
+    }
+    out
 }
 
 /// Names in `{name}` form (lower-case identifiers; caps lists such as `{I420, NV12}` are not).
