@@ -235,3 +235,29 @@ async fn sampling_seeks_instead_of_reading_the_whole_video() {
         "read {read} bytes of a {size}-byte file for 3 tiles"
     );
 }
+
+#[tokio::test]
+async fn each_host_gets_a_vtt_that_points_back_at_it() {
+    let service = Service::start();
+    let url = media_url(Media {
+        audio: None,
+        ..Media::mp4()
+    });
+    let client = reqwest::Client::new();
+    let mut tags = Vec::new();
+    for host in ["thumbs.example.com", "cdn.example.org"] {
+        let response = client
+            .get(service.url("/storyboard.vtt", &[("url", &url)]))
+            .header("host", host)
+            .send()
+            .await
+            .unwrap();
+        tags.push(response.headers()["etag"].clone());
+        let vtt = response.text().await.unwrap();
+        assert!(
+            vtt.contains(&format!("http://{host}/storyboard.jpg?")),
+            "{host}: {vtt}"
+        );
+    }
+    assert_ne!(tags[0], tags[1], "different content, different tags");
+}

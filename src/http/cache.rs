@@ -71,13 +71,15 @@ impl Outputs {
     }
 }
 
-/// The strong ETag of this request's output.
-pub fn etag(endpoint: &Endpoint, bound: &Bound) -> HeaderValue {
+/// The strong ETag of this request's output. `context` is whatever else the output holds (a
+/// storyboard's layout names its sheet by an absolute URL built from the request's host).
+pub fn etag(endpoint: &Endpoint, bound: &Bound, context: &str) -> HeaderValue {
     let mut hash = Sha256::new();
     for part in [
         endpoint.file.as_str(),
         endpoint.description.as_str(),
         endpoint.sheet.as_deref().unwrap_or(""),
+        context,
     ] {
         hash.update(part.len().to_le_bytes());
         hash.update(part.as_bytes());

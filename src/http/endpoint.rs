@@ -51,7 +51,14 @@ pub async fn handle(
     let suffixed = route.preset.is_some();
     let endpoint = route.endpoint;
     let bound = params::bind(&endpoint.params, &query)?;
-    let tag = endpoint.cacheable.then(|| cache::etag(&endpoint, &bound));
+    // Only a storyboard's layout holds its own URL; it is part of that output, so of its tag.
+    let sprite = match endpoint.kind {
+        Kind::Storyboard => sprite_url(&headers, &uri, suffixed, endpoint.suffix.as_deref()),
+        _ => String::new(),
+    };
+    let tag = endpoint
+        .cacheable
+        .then(|| cache::etag(&endpoint, &bound, &sprite));
     let caching = tag.map(|tag| {
         [
             (header::ETAG, tag),
@@ -67,7 +74,6 @@ pub async fn handle(
         }
     }
     let tag = caching.as_ref().map(|c| &c[0].1);
-    let sprite = sprite_url(&headers, &uri, suffixed, endpoint.suffix.as_deref());
     let mut response = match respond(&app, endpoint, bound, sprite, id, tag).await {
         Err(e) => {
             if let Some(failure) = e.pipeline() {
