@@ -143,6 +143,48 @@ pub struct Config {
           value_parser = crate::signature::parse_secret)]
     pub salt: Option<crate::signature::Secret>,
 
+    /// Read sources on loopback addresses (127.0.0.0/8, ::1); off by default
+    #[arg(long, env = "PYTHUMBIO_ALLOW_LOOPBACK", value_name = "PYTHUMBIO_ALLOW_LOOPBACK",
+          default_value_t = false, action = clap::ArgAction::Set)]
+    pub allow_loopback: bool,
+
+    /// Read sources on private and link-local addresses (10/8, 172.16/12, 192.168/16, 100.64/10,
+    /// fc00::/7, 169.254/16, fe80::/10); off by default
+    #[arg(long, env = "PYTHUMBIO_ALLOW_PRIVATE", value_name = "PYTHUMBIO_ALLOW_PRIVATE",
+          default_value_t = false, action = clap::ArgAction::Set)]
+    pub allow_private: bool,
+
+    /// Comma-separated hosts sources may come from: `host`, `host:port`, `*.example.com`; empty
+    /// allows any host (the address rules still apply)
+    #[arg(long, env = "PYTHUMBIO_ALLOWED_SOURCES", value_name = "PYTHUMBIO_ALLOWED_SOURCES",
+          value_delimiter = ',', value_parser = parse_pattern)]
+    pub allowed_sources: Vec<crate::source::policy::Pattern>,
+
+    /// Directory `file://` sources may be read from; without it `file://` is refused
+    #[arg(long, env = "PYTHUMBIO_FILE_ROOT", value_name = "PYTHUMBIO_FILE_ROOT")]
+    pub file_root: Option<PathBuf>,
+
+    /// Seconds to connect to an origin
+    #[arg(long, env = "PYTHUMBIO_ORIGIN_CONNECT_TIMEOUT", value_name = "PYTHUMBIO_ORIGIN_CONNECT_TIMEOUT",
+          default_value = "5", value_parser = parse_seconds)]
+    pub origin_connect_timeout: Duration,
+
+    /// Seconds an origin may take to answer, or to send the next piece of a body
+    #[arg(long, env = "PYTHUMBIO_ORIGIN_READ_TIMEOUT", value_name = "PYTHUMBIO_ORIGIN_READ_TIMEOUT",
+          default_value = "15", value_parser = parse_seconds)]
+    pub origin_read_timeout: Duration,
+
+    /// Comma-separated request headers forwarded to the origin (e.g. `Authorization,Cookie`):
+    /// only to the source's own host, never to a redirect elsewhere, never logged
+    #[arg(long, env = "PYTHUMBIO_FORWARD_HEADERS", value_name = "PYTHUMBIO_FORWARD_HEADERS",
+          value_delimiter = ',', value_parser = parse_header_name)]
+    pub forward_headers: Vec<reqwest::header::HeaderName>,
+
+    /// Seconds in-flight responses may take to finish after SIGTERM or SIGINT
+    #[arg(long, env = "PYTHUMBIO_SHUTDOWN_GRACE", value_name = "PYTHUMBIO_SHUTDOWN_GRACE",
+          default_value = "10", value_parser = parse_seconds)]
+    pub shutdown_grace: Duration,
+
     /// Directory of pipeline files that replaces the built-in set
     #[arg(
         long,
@@ -190,6 +232,31 @@ impl Config {
         Some(crate::signature::Signer::new(key, salt))
     }
 
+    /// The source policy these settings describe.
+    pub fn source_policy(&self) -> Result<crate::source::Policy, String> {
+        let file_root = match &self.file_root {
+            Some(dir) => Some(
+                crate::source::policy::file_root(dir)
+                    .map_err(|e| format!("PYTHUMBIO_FILE_ROOT: {e}"))?,
+            ),
+            None => None,
+        };
+        Ok(crate::source::Policy {
+            allow_loopback: self.allow_loopback,
+            allow_private: self.allow_private,
+            allowed: self.allowed_sources.clone(),
+            file_root,
+        })
+    }
+
+    /// Origin time limits.
+    pub fn origin_timeouts(&self) -> crate::source::Timeouts {
+        crate::source::Timeouts {
+            connect: self.origin_connect_timeout,
+            read: self.origin_read_timeout,
+        }
+    }
+
     /// Pipelines allowed to run at once.
     pub fn max_pipelines(&self) -> usize {
         self.workers as usize * self.concurrency_per_worker as usize
@@ -215,6 +282,33 @@ fn parse_size(text: &str) -> Result<usize, String> {
         return Err(format!("{text:?} is outside 1KiB..16MiB"));
     }
     Ok(bytes)
+}
+
+fn parse_pattern(text: &str) -> Result<crate::source::policy::Pattern, String> {
+    crate::source::policy::Pattern::parse(text)
+}
+
+/// A header name; hop-by-hop and framing headers cannot be forwarded.
+fn parse_header_name(text: &str) -> Result<reqwest::header::HeaderName, String> {
+    let name = reqwest::header::HeaderName::from_bytes(text.trim().as_bytes())
+        .map_err(|_| format!("{text:?} is not a header name"))?;
+    const NOT_FORWARDED: [&str; 9] = [
+        "host",
+        "range",
+        "connection",
+        "content-length",
+        "transfer-encoding",
+        "te",
+        "upgrade",
+        "keep-alive",
+        "proxy-connection",
+    ];
+    if NOT_FORWARDED.contains(&name.as_str()) {
+        return Err(format!(
+            "{name} is set by the service and cannot be forwarded"
+        ));
+    }
+    Ok(name)
 }
 
 /// Whole or fractional seconds, above 0 and at most a day.

@@ -3,10 +3,12 @@
 //!
 //! Layers, top to bottom (an arrow never runs back up): `http` (routes, errors, admission) over
 //! `catalog` (pipeline files and their parameters) over `engine` (GStreamer: launch, appsink
-//! stream, stills, the Discoverer, drop guard).
+//! stream, stills, the Discoverer, drop guard) over `source` (the source policy and the HTTP
+//! source element every pipeline reads origins through).
 
 pub mod catalog;
 pub mod config;
 pub mod engine;
 pub mod http;
 pub mod signature;
+pub mod source;

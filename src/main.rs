@@ -23,6 +23,17 @@ fn main() -> ExitCode {
         LogFormat::Text => logs.with_ansi(std::io::stdout().is_terminal()).init(),
         LogFormat::Json => logs.json().flatten_event(true).init(),
     }
+    let policy = match config.source_policy() {
+        Ok(policy) => policy,
+        Err(e) => {
+            eprintln!("pythumbio: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(e) = pythumbio::source::configure(policy, config.origin_timeouts()) {
+        eprintln!("pythumbio: {e}");
+        return ExitCode::from(2);
+    }
     if let Err(e) = engine::init() {
         eprintln!("pythumbio: GStreamer does not initialise: {e}");
         return ExitCode::from(2);

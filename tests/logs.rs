@@ -102,14 +102,15 @@ async fn gstreamer_warnings_go_into_the_log_with_their_element() {
         service.get("/thumb", &[("url", &missing)]).await.status(),
         502
     );
-    // souphttpsrc logs the 404 as a warning of its own: it arrives as a line of the service's log.
+    // The source element logs the 404 as a GStreamer warning of its own: it arrives as a line of
+    // the service's log.
     let log = service
-        .wait_for_log(&["\"target\":\"gstreamer\"", "souphttpsrc"])
+        .wait_for_log(&["\"target\":\"gstreamer\"", "pythumbiohttpsrc"])
         .await;
     let line = log
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find(|l| l["target"] == "gstreamer" && l["category"] == "souphttpsrc")
+        .find(|l| l["target"] == "gstreamer" && l["category"] == "pythumbiohttpsrc")
         .unwrap_or_else(|| panic!("no GStreamer line in {log}"));
     assert_eq!(line["level"], "WARN");
     assert!(

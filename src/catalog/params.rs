@@ -388,6 +388,8 @@ pub struct Bound {
     pub properties: Vec<(String, String, String)>,
     /// The source url.
     pub url: String,
+    /// Request headers the service forwards to the source's origin (name, value).
+    pub forward: Vec<(String, String)>,
     pub seek: Seek,
     /// Every value given or defaulted, by name.
     pub values: BTreeMap<String, Value>,
@@ -595,14 +597,17 @@ fn check_url(name: &str, value: &str) -> Result<String, ParamError> {
     if !valid_scheme {
         return Err(invalid("no scheme"));
     }
-    if !matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https") {
-        return Err(ParamError::RefusedScheme {
-            value: scheme.into(),
-        });
+    // file:// passes here and meets the source policy (a file root) in the service.
+    let scheme = scheme.to_ascii_lowercase();
+    if !matches!(scheme.as_str(), "http" | "https" | "file") {
+        return Err(ParamError::RefusedScheme { value: scheme });
     }
     let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if host.rsplit('@').next().unwrap_or("").is_empty() {
+    if scheme != "file" && host.rsplit('@').next().unwrap_or("").is_empty() {
         return Err(invalid("no host"));
+    }
+    if let Err(e) = url::Url::parse(value) {
+        return Err(invalid(&e.to_string()));
     }
     Ok(value.into())
 }
@@ -809,7 +814,9 @@ mod tests {
             ok(&format!("http://h/{}", "a".repeat(MAX_URL_LEN))),
             Err(ParamError::Invalid { .. })
         ));
-        for refused in ["file:///etc/passwd", "data://x", "rtsp://h/s", "appsrc://"] {
+        assert!(ok("http://h:99999/").is_err());
+        assert!(ok("http://[::1/").is_err());
+        for refused in ["data://x", "rtsp://h/s", "appsrc://", "ftp://h/v.mp4"] {
             assert!(
                 matches!(ok(refused), Err(ParamError::RefusedScheme { .. })),
                 "{refused}"

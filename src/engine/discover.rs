@@ -16,7 +16,11 @@ pub struct Discovered {
 }
 
 /// Blocks until the source is discovered (call it off the async workers).
-pub fn discover(uri: &str, timeout: Duration) -> Result<Discovered, PipelineError> {
+pub fn discover(
+    uri: &str,
+    timeout: Duration,
+    forward: &crate::source::Forward,
+) -> Result<Discovered, PipelineError> {
     let _live = LiveToken::new();
     let timeout = gst::ClockTime::from_nseconds(timeout.as_nanos() as u64);
     let discoverer = pbutils::Discoverer::new(timeout)
@@ -26,8 +30,12 @@ pub fn discover(uri: &str, timeout: Duration) -> Result<Discovered, PipelineErro
     let source: Arc<Mutex<Option<gst::Element>>> = Arc::default();
     let fetched = Arc::new(AtomicU64::new(0));
     let (slot, counter) = (source.clone(), fetched.clone());
+    let forward = forward.clone();
     discoverer.connect_source_setup(move |_, src| {
         *slot.lock().unwrap() = Some(src.clone());
+        if let Some(http) = src.downcast_ref::<crate::source::HttpSrc>() {
+            http.set_forward(forward.clone());
+        }
         super::count_origin_bytes(src);
         let counter = counter.clone();
         if let Some(pad) = src.static_pad("src") {
@@ -41,6 +49,16 @@ pub fn discover(uri: &str, timeout: Duration) -> Result<Discovered, PipelineErro
     });
     let result = discoverer.discover_uri(uri);
     let src = source.lock().unwrap().take();
+    let fetch_failure = src
+        .as_ref()
+        .and_then(|s| s.downcast_ref::<crate::source::HttpSrc>())
+        .and_then(|s| s.failure());
+    if let Some(failure) = fetch_failure {
+        return Err(PipelineError::new(
+            Failure::of_fetch(&failure),
+            failure.to_string(),
+        ));
+    }
     let size = src
         .and_then(|s| s.query_duration::<gst::format::Bytes>())
         .map(|b| *b);

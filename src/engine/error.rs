@@ -17,6 +17,8 @@ pub enum Failure {
     Origin { status: Option<u16> },
     /// The origin ignores Range requests, and this needed one.
     OriginCannotSeek,
+    /// The source policy refuses the source (or a redirect from it); `rule` names the rule.
+    Refused { rule: &'static str },
     /// The bytes are not a media format this install can read.
     Unsupported,
     /// The media has no stream of the kind the endpoint needs (e.g. no video for a thumbnail).
@@ -29,6 +31,26 @@ pub enum Failure {
     Timeout,
     /// A fault in the service or its pipeline description.
     Internal,
+}
+
+impl Failure {
+    /// What a failed origin read means for the client.
+    pub fn of_fetch(error: &crate::source::FetchError) -> Self {
+        use crate::source::FetchError as F;
+        match error {
+            F::Refused(refusal) => Self::Refused {
+                rule: refusal.0.name(),
+            },
+            F::Status(status) => Self::Origin {
+                status: Some(*status),
+            },
+            F::Timeout => Self::Timeout,
+            F::NoRange => Self::OriginCannotSeek,
+            F::RedirectLoop | F::TooManyRedirects | F::Network(_) | F::Cancelled => {
+                Self::Origin { status: None }
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -55,7 +77,13 @@ impl PipelineError {
         let error = msg.error();
         let debug = msg.debug().map(|d| d.to_string());
         let details = msg.details();
-        let failure = if details.is_some_and(|d| d.name() == NO_USABLE_STREAM) {
+        let fetch = msg
+            .src()
+            .and_then(|s| s.downcast_ref::<crate::source::HttpSrc>())
+            .and_then(|s| s.failure());
+        let failure = if let Some(fetch) = fetch {
+            Failure::of_fetch(&fetch)
+        } else if details.is_some_and(|d| d.name() == NO_USABLE_STREAM) {
             Failure::NoUsableStream
         } else if details.is_some_and(|d| d.name() == TOO_LARGE) {
             Failure::TooLarge

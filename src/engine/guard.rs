@@ -58,6 +58,25 @@ impl PipelineGuard {
         }
     }
 
+    /// Sets the pipeline's state. A refusal carries the error an element posted while refusing
+    /// (a source that fails as it starts: the origin answered 404, say), when one did.
+    pub fn change_state(&self, state: gst::State) -> Result<(), super::PipelineError> {
+        let pipeline = self.pipeline();
+        if pipeline.set_state(state).is_ok() {
+            return Ok(());
+        }
+        let posted = pipeline
+            .bus()
+            .and_then(|bus| bus.pop_filtered(&[gst::MessageType::Error]));
+        Err(match posted.as_ref().map(|m| m.view()) {
+            Some(gst::MessageView::Error(err)) => super::PipelineError::from_message(err),
+            _ => super::PipelineError::new(
+                super::Failure::Internal,
+                format!("the pipeline refused to change to {state:?}"),
+            ),
+        })
+    }
+
     pub fn pipeline(&self) -> &gst::Pipeline {
         self.pipeline.as_ref().expect("present until drop")
     }

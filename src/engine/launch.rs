@@ -28,6 +28,8 @@ pub struct Launch<'a> {
     pub still: Option<Moment>,
     /// The largest source pictures the service takes on.
     pub limits: SourceLimits,
+    /// Headers (name, value) the source `src` sends to its origin.
+    pub forward: &'a [(String, String)],
 }
 
 /// The largest source pictures the service decodes: a larger one fails the request (422) as
@@ -61,6 +63,7 @@ impl<'a> Launch<'a> {
             overlay: None,
             still: None,
             limits: SourceLimits::default(),
+            forward: &[],
         }
     }
 }
@@ -141,9 +144,13 @@ pub fn build(launch: &Launch<'_>) -> Result<Built, PipelineError> {
     };
     end_unfed_branches(&pipeline, &src);
     refuse_large_pictures(&src, launch.limits);
-    src.connect("source-setup", false, |args| {
+    let forward = crate::source::Forward::from_pairs(launch.forward);
+    src.connect("source-setup", false, move |args| {
         if let Ok(source) = args[1].get::<gst::Element>() {
             super::count_origin_bytes(&source);
+            if let Some(http) = source.downcast_ref::<crate::source::HttpSrc>() {
+                http.set_forward(forward.clone());
+            }
         }
         None
     });
@@ -324,20 +331,24 @@ fn seek_at_decoder(src: &gst::Element, entry: Entry) {
                     .position(first.query_duration::<gst::ClockTime>())
                     .map(|p| (p, moment.flags())),
             };
+            // A source that says it cannot seek (an origin without Range support) may still
+            // accept the seek event and ignore it: ask first.
+            let mut seeking = gst::query::Seeking::new(gst::Format::Time);
+            let seekable = !first.query(&mut seeking) || seeking.result().0;
             let sought = target.is_none_or(|(position, flags)| {
-                first.send_event(gst::event::Seek::new(
-                    1.0,
-                    gst::SeekFlags::FLUSH | flags,
-                    gst::SeekType::Set,
-                    position,
-                    gst::SeekType::None,
-                    gst::ClockTime::NONE,
-                ))
+                seekable
+                    && first.send_event(gst::event::Seek::new(
+                        1.0,
+                        gst::SeekFlags::FLUSH | flags,
+                        gst::SeekType::Set,
+                        position,
+                        gst::SeekType::None,
+                        gst::ClockTime::NONE,
+                    ))
             });
-            for (pad, id) in pads {
-                pad.remove_probe(id);
-            }
             if !sought {
+                // The pads stay blocked: no frame from the wrong place may preroll before the
+                // error is read.
                 let msg = gst::message::Error::builder(
                     gst::ResourceError::Seek,
                     "the source cannot seek",
@@ -345,6 +356,10 @@ fn seek_at_decoder(src: &gst::Element, entry: Entry) {
                 .src(src)
                 .build();
                 let _ = src.post_message(msg);
+                return;
+            }
+            for (pad, id) in pads {
+                pad.remove_probe(id);
             }
         });
     });

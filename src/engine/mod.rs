@@ -18,14 +18,19 @@ use gstreamer::prelude::*;
 
 static ORIGIN_BYTES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-/// Bytes fetched from origins since the process began.
+/// Bytes fetched from origins since the process began: what the service's HTTP source received,
+/// and what other source elements (files) handed on.
 pub fn origin_bytes() -> u64 {
-    ORIGIN_BYTES.load(std::sync::atomic::Ordering::Relaxed)
+    ORIGIN_BYTES.load(std::sync::atomic::Ordering::Relaxed) + crate::source::fetched_bytes()
 }
 
-/// Counts what a source element hands on: the bytes fetched from its origin.
+/// Counts what a source element other than the service's own hands on; the service's HTTP source
+/// counts the bytes it receives itself.
 pub(crate) fn count_origin_bytes(source: &gstreamer::Element) {
     use gstreamer::prelude::*;
+    if source.is::<crate::source::HttpSrc>() {
+        return;
+    }
     if let Some(pad) = source.static_pad("src") {
         pad.add_probe(gstreamer::PadProbeType::BUFFER, |_, info| {
             if let Some(buffer) = info.buffer() {
@@ -56,6 +61,8 @@ pub(crate) fn sample_bytes(sample: gstreamer::Sample) -> Result<bytes::Bytes, Pi
 pub fn init() -> Result<(), glib::Error> {
     gstreamer::init()?;
     route_gstreamer_log();
+    crate::source::register()
+        .map_err(|e| glib::Error::new(gstreamer::CoreError::Failed, &e.to_string()))?;
     Ok(())
 }
 

@@ -51,10 +51,7 @@ impl Prerolled {
     pub(crate) fn open(launch: &Launch<'_>, deadline: Instant) -> Result<Self, PipelineError> {
         let built = build(launch)?;
         let guard = PipelineGuard::new(built.pipeline);
-        guard
-            .pipeline()
-            .set_state(gst::State::Paused)
-            .map_err(|_| PipelineError::new(Failure::Internal, "the pipeline refused to pause"))?;
+        guard.change_state(gst::State::Paused)?;
         let paused = Self {
             guard,
             sink: built.sink,

@@ -40,7 +40,7 @@ pub struct PipelineStream {
 pub fn start(launch: &Launch<'_>, chunk_size: usize) -> Result<PipelineStream, PipelineError> {
     let built = build(launch)?;
     let (data_tx, data) = mpsc::channel(CHANNEL_DEPTH);
-    let (failure_tx, failures) = mpsc::unbounded_channel();
+    let (failure_tx, mut failures) = mpsc::unbounded_channel();
 
     let eos_tx = data_tx.clone();
     built.sink.set_callbacks(
@@ -83,19 +83,15 @@ pub fn start(launch: &Launch<'_>, chunk_size: usize) -> Result<PipelineStream, P
         gst::BusSyncReply::Drop
     });
 
-    let guard = play(built.pipeline)?;
+    // A source that fails as it starts fails the state change: its error says why.
+    let guard = play(built.pipeline).map_err(|e| failures.try_recv().unwrap_or(e))?;
     Ok(PipelineStream::new(data, failures, guard, chunk_size))
 }
 
 /// Guards the pipeline and sets it playing.
 fn play(pipeline: gst::Pipeline) -> Result<PipelineGuard, PipelineError> {
     let guard = PipelineGuard::new(pipeline);
-    guard
-        .pipeline()
-        .set_state(gst::State::Playing)
-        .map_err(|_| {
-            PipelineError::new(Failure::Internal, "the pipeline refused to start playing")
-        })?;
+    guard.change_state(gst::State::Playing)?;
     Ok(guard)
 }
 

@@ -84,8 +84,10 @@ pub fn etag(endpoint: &Endpoint, bound: &Bound, context: &str) -> HeaderValue {
         hash.update(part.len().to_le_bytes());
         hash.update(part.as_bytes());
     }
-    for (name, value) in &bound.values {
-        let pair = format!("{name}={value:?}");
+    // Forwarded credentials are part of what made the output: another client's differ.
+    let forwarded = bound.forward.iter().map(|(n, v)| format!("{n}: {v}"));
+    let values = bound.values.iter().map(|(n, v)| format!("{n}={v:?}"));
+    for pair in values.chain(forwarded) {
         hash.update(pair.len().to_le_bytes());
         hash.update(pair.as_bytes());
     }
@@ -108,9 +110,11 @@ pub fn not_modified(headers: &HeaderMap, tag: &HeaderValue) -> bool {
         })
 }
 
-/// `Cache-Control` for a cacheable output.
-pub fn cache_control(max_age: u32) -> HeaderValue {
-    HeaderValue::from_str(&format!("public, max-age={max_age}")).expect("a valid header value")
+/// `Cache-Control` for a cacheable output; `private` when it was made with forwarded headers
+/// (credentials), so that shared caches do not hand it to others.
+pub fn cache_control(max_age: u32, private: bool) -> HeaderValue {
+    let scope = if private { "private" } else { "public" };
+    HeaderValue::from_str(&format!("{scope}, max-age={max_age}")).expect("a valid header value")
 }
 
 #[cfg(test)]

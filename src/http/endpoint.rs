@@ -50,7 +50,14 @@ pub async fn handle(
     query.extend(route.preset.clone());
     let suffixed = route.preset.is_some();
     let endpoint = route.endpoint;
-    let bound = params::bind(&endpoint.params, &query)?;
+    let mut bound = params::bind(&endpoint.params, &query)?;
+    admit_sources(&mut bound)?;
+    bound.forward = app
+        .forward_headers
+        .iter()
+        .flat_map(|name| headers.get_all(name).iter().map(move |v| (name, v)))
+        .filter_map(|(name, value)| Some((name.to_string(), value.to_str().ok()?.to_string())))
+        .collect();
     // Only a storyboard's layout holds its own URL; it is part of that output, so of its tag.
     let sprite = match endpoint.kind {
         Kind::Storyboard => sprite_url(&headers, &uri, suffixed, endpoint.suffix.as_deref()),
@@ -64,7 +71,7 @@ pub async fn handle(
             (header::ETAG, tag),
             (
                 header::CACHE_CONTROL,
-                cache::cache_control(app.cache_max_age),
+                cache::cache_control(app.cache_max_age, !bound.forward.is_empty()),
             ),
         ]
     });
@@ -87,6 +94,57 @@ pub async fn handle(
         response.headers_mut().extend(caching);
     }
     Ok(response)
+}
+
+/// Puts every url the request names (the source, a watermark) to the source policy before
+/// anything is fetched; a `file://` url inside the file root is replaced by its real path.
+fn admit_sources(bound: &mut params::Bound) -> Result<(), ApiError> {
+    use crate::source::policy::FileRefusal;
+    let policy = crate::source::policy();
+    let refused = |refusal: crate::source::Refusal| {
+        ApiError::Pipeline(PipelineError::new(
+            Failure::Refused {
+                rule: refusal.0.name(),
+            },
+            refusal.to_string(),
+        ))
+    };
+    let mut replaced = vec![];
+    for (name, value) in &bound.values {
+        let params::Value::Url(text) = value else {
+            continue;
+        };
+        let url = url::Url::parse(text).expect("checked when bound");
+        if url.scheme() != "file" {
+            policy.check_url(&url).map_err(refused)?;
+            continue;
+        }
+        match policy.check_file(&url) {
+            Ok(path) => {
+                let url = url::Url::from_file_path(&path).expect("an absolute path");
+                replaced.push((name.clone(), text.clone(), url.to_string()));
+            }
+            Err(FileRefusal::Refused(refusal)) => return Err(refused(refusal)),
+            Err(FileRefusal::Missing) => {
+                return Err(PipelineError::new(
+                    Failure::Origin { status: Some(404) },
+                    "no such file in the file root",
+                )
+                .into())
+            }
+        }
+    }
+    for (name, given, url) in replaced {
+        if name == "url" {
+            bound.url = url.clone();
+        }
+        let texts = bound.text.iter_mut().map(|(_, text)| text);
+        let properties = bound.properties.iter_mut().map(|(_, _, value)| value);
+        for value in texts.chain(properties).filter(|v| **v == given) {
+            *value = url.clone();
+        }
+    }
+    Ok(())
 }
 
 /// Runs the endpoint's pipeline the way its kind says.
@@ -135,7 +193,7 @@ async fn whole(
                 let launch = Launch {
                     overlay: overlay(&bound),
                     still: Some(moment),
-                    ..app.launch(&description, &bound.properties)
+                    ..app.launch(&description, &bound)
                 };
                 engine::still::capture(&launch, app.timeout)
             })
@@ -144,8 +202,9 @@ async fn whole(
         Kind::Discover => {
             let timeout = app.timeout;
             let url = bound.url.clone();
+            let forward = crate::source::Forward::from_pairs(&bound.forward);
             let json = blocking(move || {
-                let found = engine::discover::discover(&url, timeout)?;
+                let found = engine::discover::discover(&url, timeout, &forward)?;
                 Ok(engine::ffprobe::to_json(&url, &found))
             })
             .await?;
@@ -168,12 +227,20 @@ async fn stream(
     id: RequestId,
 ) -> Result<Body, ApiError> {
     let description = endpoint.render(&bound.text);
-    let launch = Launch {
-        rate: endpoint.rate(bound),
-        window: Some(window(bound, app.max_stream)),
-        ..app.launch(&description, &bound.properties)
-    };
-    let mut output = engine::stream::start(&launch, app.chunk_size)?;
+    let (rate, window) = (endpoint.rate(bound), window(bound, app.max_stream));
+    let (bound, limits, chunk_size) = (bound.clone(), app.limits, app.chunk_size);
+    // Starting reads the origin's first answer: on the blocking pool, like every GStreamer wait.
+    let mut output = blocking(move || {
+        let launch = Launch {
+            rate,
+            window: Some(window),
+            limits,
+            forward: &bound.forward,
+            ..Launch::new(&description, &bound.properties)
+        };
+        engine::stream::start(&launch, chunk_size)
+    })
+    .await?;
     let first = match tokio::time::timeout(app.timeout, output.next()).await {
         Ok(Some(Ok(bytes))) => bytes,
         Ok(Some(Err(e))) => return Err(e.into()),
@@ -239,7 +306,7 @@ async fn assembled(
         let launch = Launch {
             rate: endpoint.rate(&bound),
             window: Some(window(&bound, app.max_stream)),
-            ..app.launch(&description, &bound.properties)
+            ..app.launch(&description, &bound)
         };
         let buffers = engine::stream::collect(&launch, timeout)?;
         if buffers.is_empty() {
@@ -288,7 +355,7 @@ async fn storyboard(
     let timeout = app.timeout;
     blocking(move || {
         let description = endpoint.render(&bound.text);
-        let tiles = app.launch(&description, &bound.properties);
+        let tiles = app.launch(&description, &bound);
         match format.as_str() {
             "vtt" => Ok(Bytes::from(
                 engine::storyboard::layout(&tiles, plan, timeout)?.vtt(&sprite),

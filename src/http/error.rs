@@ -127,6 +127,10 @@ impl ApiError {
                     (StatusCode::BAD_GATEWAY, "origin_error")
                 }
                 Failure::OriginCannotSeek => (StatusCode::BAD_GATEWAY, "origin_cannot_seek"),
+                Failure::Refused { rule } => {
+                    extra.insert("rule".into(), json!(rule));
+                    (StatusCode::FORBIDDEN, "source_refused")
+                }
                 Failure::Unsupported => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media"),
                 Failure::NoUsableStream => (StatusCode::UNPROCESSABLE_ENTITY, "no_usable_stream"),
                 Failure::TooLarge => (StatusCode::UNPROCESSABLE_ENTITY, "source_too_large"),

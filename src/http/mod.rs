@@ -29,6 +29,8 @@ pub struct App {
     chunk_size: usize,
     timeout: Duration,
     signer: Option<crate::signature::Signer>,
+    /// Request headers forwarded to origins.
+    forward_headers: Vec<axum::http::HeaderName>,
     /// The largest source pictures decoded.
     limits: crate::engine::launch::SourceLimits,
     pub(crate) metrics: Arc<metrics::Metrics>,
@@ -47,11 +49,12 @@ impl App {
     pub fn launch<'a>(
         &self,
         description: &'a str,
-        properties: &'a [(String, String, String)],
+        bound: &'a crate::catalog::params::Bound,
     ) -> crate::engine::launch::Launch<'a> {
         crate::engine::launch::Launch {
             limits: self.limits,
-            ..crate::engine::launch::Launch::new(description, properties)
+            forward: &bound.forward,
+            ..crate::engine::launch::Launch::new(description, &bound.properties)
         }
     }
 
@@ -71,6 +74,11 @@ impl App {
             chunk_size: config.chunksize,
             timeout: config.timeout,
             signer: config.signer(),
+            forward_headers: config
+                .forward_headers
+                .iter()
+                .filter_map(|n| axum::http::HeaderName::from_bytes(n.as_str().as_bytes()).ok())
+                .collect(),
             cache_max_age: config.cache_max_age,
             limits: config.source_limits(),
             metrics: Arc::default(),

@@ -41,6 +41,12 @@ pub fn origin() -> SocketAddr {
                 let app = axum::Router::new()
                     .route("/truncated/{file}", axum::routing::get(truncated))
                     .route("/norange/{file}", axum::routing::get(no_range))
+                    .route("/redirect", axum::routing::get(redirect))
+                    .route("/private/{file}", axum::routing::get(private))
+                    .route("/stall/headers", axum::routing::get(stall_headers))
+                    .route("/stall/body", axum::routing::get(stall_body))
+                    .route("/endless", axum::routing::get(endless))
+                    .route("/seen-headers", axum::routing::get(seen_headers))
                     .fallback_service(tower_http::services::ServeDir::new(dir));
                 axum::serve(listener, app).await.unwrap();
             });
@@ -80,6 +86,108 @@ async fn no_range(
         .unwrap()
 }
 
+/// `/redirect?to=URL` answers 302 to URL; `/redirect?hops=N&to=URL` first redirects to itself
+/// N more times; `/redirect?loop=1` redirects to itself forever.
+async fn redirect(
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> axum::response::Response {
+    let location = if q.contains_key("loop") {
+        "/redirect?loop=1".to_string()
+    } else {
+        match q.get("hops").and_then(|h| h.parse::<u32>().ok()) {
+            Some(n) if n > 0 => format!(
+                "/redirect?hops={}&to={}",
+                n - 1,
+                urlencoding(q.get("to").map_or("", |s| s.as_str()))
+            ),
+            _ => q.get("to").cloned().unwrap_or_default(),
+        }
+    };
+    axum::response::Response::builder()
+        .status(302)
+        .header("location", location)
+        .body(axum::body::Body::empty())
+        .unwrap()
+}
+
+fn urlencoding(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The headers of the last request to `/private/...`, for tests that check what was forwarded.
+static SEEN: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+
+/// A media file that needs `Authorization: Bearer let-me-in` (401 otherwise), with Range.
+async fn private(
+    axum::extract::Path(file): axum::extract::Path<String>,
+    headers: axum::http::HeaderMap,
+    request: axum::extract::Request,
+) -> axum::response::Response {
+    use tower::ServiceExt;
+    *SEEN.lock().unwrap() = headers
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or("").to_string()))
+        .collect();
+    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some("Bearer let-me-in") {
+        return axum::response::Response::builder()
+            .status(401)
+            .body(axum::body::Body::empty())
+            .unwrap();
+    }
+    let path = media::media_dir().join(file);
+    let response = tower_http::services::ServeFile::new(path)
+        .oneshot(request)
+        .await
+        .unwrap();
+    response.map(axum::body::Body::new)
+}
+
+/// What the origin saw on its last `/private/...` request.
+async fn seen_headers() -> axum::Json<Vec<(String, String)>> {
+    axum::Json(SEEN.lock().unwrap().clone())
+}
+
+/// Never answers (for a minute).
+async fn stall_headers() -> axum::response::Response {
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    axum::response::Response::new(axum::body::Body::empty())
+}
+
+/// Answers headers for a large file, then sends nothing more (for a minute).
+async fn stall_body() -> axum::response::Response {
+    let body = futures_util::stream::once(async {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"late"))
+    });
+    axum::response::Response::builder()
+        .header("content-length", 10_000_000)
+        .header("content-type", "video/mp4")
+        .body(axum::body::Body::from_stream(body))
+        .unwrap()
+}
+
+/// An endless body without a length, as a live source sends: random bytes, slowly, forever.
+async fn endless() -> axum::response::Response {
+    let body = futures_util::stream::unfold(0u64, |n| async move {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let chunk: Vec<u8> = (0..16384u64)
+            .map(|i| (i * 7919 + n * 104729) as u8)
+            .collect();
+        Some((Ok::<_, std::io::Error>(bytes::Bytes::from(chunk)), n + 1))
+    });
+    axum::response::Response::builder()
+        .header("content-type", "video/mp4")
+        .body(axum::body::Body::from_stream(body))
+        .unwrap()
+}
+
 /// The origin's url for a made media file (made now if needed).
 pub fn media_url(media: media::Media) -> String {
     origin_url(media.path().file_name().unwrap().to_str().unwrap())
@@ -115,6 +223,8 @@ impl Service {
             .env_remove("RUST_LOG")
             .env("PYTHUMBIO_HOST", "127.0.0.1")
             .env("PYTHUMBIO_PORT", "0")
+            // The tests' origin is on 127.0.0.1, which the source policy refuses by default.
+            .env("PYTHUMBIO_ALLOW_LOOPBACK", "true")
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

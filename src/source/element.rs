@@ -1,0 +1,504 @@
+//! `pythumbiohttpsrc`: the GStreamer source element for http(s) URIs, ranked above souphttpsrc so
+//! that uridecodebin and the Discoverer pick it. It reads through [`Origins`] (the source policy,
+//! checked redirects, pooled connections) in bounded Range blocks, so a demuxer in pull mode
+//! fetches what it reads (the moov box, the samples it needs) and not the rest of the file.
+//! Origins without Range support are read in order, once.
+
+use super::fetch::{Body, FetchError, Forward};
+use super::{origins, run};
+use bytes::{Bytes, BytesMut};
+use gstreamer as gst;
+use gstreamer::glib;
+use gstreamer::prelude::*;
+use gstreamer::subclass::prelude::*;
+use gstreamer_base as gst_base;
+use gstreamer_base::prelude::*;
+use gstreamer_base::subclass::base_src::CreateSuccess;
+use gstreamer_base::subclass::prelude::*;
+use std::sync::{LazyLock, Mutex};
+use tokio::sync::watch;
+use url::Url;
+
+/// The first request asks for this much: enough for most files' header boxes.
+const FIRST_BLOCK: u64 = 64 * 1024;
+/// A read away from the last block starts a block this large; each read that continues where
+/// the last block ended doubles it, up to MAX_BLOCK.
+const MIN_BLOCK: u64 = 64 * 1024;
+const MAX_BLOCK: u64 = 1024 * 1024;
+/// Buffer size asked for in push mode.
+const PUSH_BLOCK: u32 = 64 * 1024;
+
+static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new(
+        "pythumbiohttpsrc",
+        gst::DebugColorFlags::empty(),
+        Some("pythumbio HTTP source"),
+    )
+});
+
+/// The structure name on the element's error messages; fields `kind` (a [`FetchError`] kind) and,
+/// for refusals, `rule`; for error statuses, `http-status-code`.
+pub const ERROR_DETAILS: &str = "pythumbio-origin";
+
+glib::wrapper! {
+    pub struct HttpSrc(ObjectSubclass<imp::HttpSrc>)
+        @extends gst_base::BaseSrc, gst::Element, gst::Object,
+        @implements gst::URIHandler;
+}
+
+impl HttpSrc {
+    /// Headers to send with this source's requests (to its own origin only).
+    pub fn set_forward(&self, forward: Forward) {
+        self.imp().settings.lock().unwrap().forward = forward;
+    }
+
+    /// The failure that stopped the last read, if one did.
+    pub fn failure(&self) -> Option<FetchError> {
+        self.imp().failure.lock().unwrap().clone()
+    }
+}
+
+/// Registers the element with the rank that puts it before souphttpsrc.
+pub fn register() -> Result<(), glib::BoolError> {
+    gst::Element::register(
+        None,
+        "pythumbiohttpsrc",
+        gst::Rank::PRIMARY + 100,
+        HttpSrc::static_type(),
+    )
+}
+
+/// The error message fields that describe a fetch failure.
+fn details(error: &FetchError) -> gst::Structure {
+    let mut s = gst::Structure::builder(ERROR_DETAILS).field("kind", kind(error));
+    match error {
+        FetchError::Refused(refusal) => s = s.field("rule", refusal.0.name()),
+        FetchError::Status(status) => s = s.field("http-status-code", u32::from(*status)),
+        _ => {}
+    }
+    s.build()
+}
+
+/// A short name for each kind of fetch failure.
+pub fn kind(error: &FetchError) -> &'static str {
+    match error {
+        FetchError::Refused(_) => "refused",
+        FetchError::Status(_) => "status",
+        FetchError::Timeout => "timeout",
+        FetchError::RedirectLoop => "redirect-loop",
+        FetchError::TooManyRedirects => "too-many-redirects",
+        FetchError::NoRange => "no-range",
+        FetchError::Network(_) => "network",
+        FetchError::Cancelled => "cancelled",
+    }
+}
+
+fn resource_error(error: &FetchError) -> gst::ResourceError {
+    match error {
+        FetchError::Refused(_) | FetchError::Status(401 | 403) => gst::ResourceError::NotAuthorized,
+        FetchError::Status(404 | 410) => gst::ResourceError::NotFound,
+        FetchError::NoRange => gst::ResourceError::Seek,
+        FetchError::Status(_) | FetchError::RedirectLoop | FetchError::TooManyRedirects => {
+            gst::ResourceError::OpenRead
+        }
+        _ => gst::ResourceError::Read,
+    }
+}
+
+mod imp {
+    use super::*;
+
+    #[derive(Default)]
+    pub struct Settings {
+        pub url: Option<Url>,
+        pub forward: Forward,
+    }
+
+    /// How an opened source is read.
+    enum Mode {
+        /// By Range requests: the last block read, and how large the next one may be.
+        Ranged {
+            start: u64,
+            block: Bytes,
+            next_len: u64,
+        },
+        /// In order, from one whole response.
+        Whole {
+            response: Option<reqwest::Response>,
+            position: u64,
+            pending: Bytes,
+        },
+    }
+
+    struct Reader {
+        /// Where the source ended up after redirects.
+        url: Url,
+        size: Option<u64>,
+        mode: Mode,
+    }
+
+    /// What other threads may ask while a read is in flight (the reader's lock is held through
+    /// network waits; queries must not wait for them).
+    #[derive(Default, Clone, Copy)]
+    struct Known {
+        started: bool,
+        seekable: bool,
+        size: Option<u64>,
+    }
+
+    pub struct HttpSrc {
+        pub(super) settings: Mutex<Settings>,
+        /// Used by the streaming thread (and start/stop) only.
+        state: Mutex<Option<Reader>>,
+        known: Mutex<Known>,
+        /// An opened, unread whole response kept across a stop and start.
+        spare: Mutex<Option<(Reader, Known)>>,
+        pub(super) failure: Mutex<Option<FetchError>>,
+        /// True while the element is being unlocked: the read in flight stops at once.
+        cancel: watch::Sender<bool>,
+    }
+
+    impl Default for HttpSrc {
+        fn default() -> Self {
+            Self {
+                settings: Mutex::default(),
+                state: Mutex::default(),
+                known: Mutex::default(),
+                spare: Mutex::default(),
+                failure: Mutex::default(),
+                cancel: watch::channel(false).0,
+            }
+        }
+    }
+
+    #[glib::object_subclass]
+    impl ObjectSubclass for HttpSrc {
+        const NAME: &'static str = "PythumbioHttpSrc";
+        type Type = super::HttpSrc;
+        type ParentType = gst_base::BaseSrc;
+        type Interfaces = (gst::URIHandler,);
+    }
+
+    impl ObjectImpl for HttpSrc {
+        fn constructed(&self) {
+            self.parent_constructed();
+            let obj = self.obj();
+            obj.set_format(gst::Format::Bytes);
+            obj.set_blocksize(PUSH_BLOCK);
+        }
+    }
+
+    impl GstObjectImpl for HttpSrc {}
+
+    impl ElementImpl for HttpSrc {
+        fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+            static META: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+                gst::subclass::ElementMetadata::new(
+                    "pythumbio HTTP source",
+                    "Source/Network",
+                    "Reads http(s) sources under pythumbio's source policy, in Range blocks",
+                    "pythumbio",
+                )
+            });
+            Some(&META)
+        }
+
+        fn pad_templates() -> &'static [gst::PadTemplate] {
+            static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+                vec![gst::PadTemplate::new(
+                    "src",
+                    gst::PadDirection::Src,
+                    gst::PadPresence::Always,
+                    &gst::Caps::new_any(),
+                )
+                .expect("a valid template")]
+            });
+            TEMPLATES.as_ref()
+        }
+    }
+
+    impl URIHandlerImpl for HttpSrc {
+        const URI_TYPE: gst::URIType = gst::URIType::Src;
+
+        fn protocols() -> &'static [&'static str] {
+            &["http", "https"]
+        }
+
+        fn uri(&self) -> Option<String> {
+            let settings = self.settings.lock().unwrap();
+            settings.url.as_ref().map(Url::to_string)
+        }
+
+        fn set_uri(&self, uri: &str) -> Result<(), glib::Error> {
+            let url = Url::parse(uri)
+                .map_err(|e| glib::Error::new(gst::URIError::BadUri, &format!("not a URL: {e}")))?;
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(glib::Error::new(
+                    gst::URIError::UnsupportedProtocol,
+                    "only http and https",
+                ));
+            }
+            self.settings.lock().unwrap().url = Some(url);
+            Ok(())
+        }
+    }
+
+    impl HttpSrc {
+        /// Records a failure and posts it as an error message with its details.
+        fn fail(&self, error: FetchError) -> gst::FlowError {
+            if error == FetchError::Cancelled {
+                return gst::FlowError::Flushing;
+            }
+            gst::warning!(CAT, imp = self, "{error}");
+            // Recorded first: the bus handler that classifies the message asks for it.
+            *self.failure.lock().unwrap() = Some(error.clone());
+            gst::element_imp_error!(
+                self,
+                resource_error(&error),
+                ("{}", error),
+                details: details(&error)
+            );
+            gst::FlowError::Error
+        }
+
+        fn forward(&self) -> Forward {
+            self.settings.lock().unwrap().forward.clone()
+        }
+
+        /// Reads `length` bytes at `offset` (fewer at the end; none past it).
+        fn read_ranged(
+            &self,
+            reader: &mut Reader,
+            offset: u64,
+            length: u64,
+        ) -> Result<Bytes, FetchError> {
+            let Mode::Ranged {
+                start,
+                block,
+                next_len,
+            } = &mut reader.mode
+            else {
+                unreachable!("called for ranged sources only")
+            };
+            let end = match reader.size {
+                Some(size) if offset >= size => return Ok(Bytes::new()),
+                Some(size) => size.min(offset + length),
+                None => offset + length,
+            };
+            let block_end = *start + block.len() as u64;
+            if offset >= *start && end <= block_end {
+                return Ok(block.slice((offset - *start) as usize..(end - *start) as usize));
+            }
+            // What the current block has of the read, and where the rest starts.
+            let (head, from) = if offset >= *start && offset < block_end {
+                (block.slice((offset - *start) as usize..), block_end)
+            } else {
+                (Bytes::new(), offset)
+            };
+            *next_len = if from == block_end {
+                (*next_len * 2).min(MAX_BLOCK)
+            } else {
+                MIN_BLOCK
+            };
+            let mut len = (end - from).max(*next_len);
+            if let Some(size) = reader.size {
+                len = len.min(size - from);
+            }
+            let (url, forward) = (reader.url.clone(), self.forward());
+            let fetched = run(
+                async move { origins().block(&url, from, len, &forward).await },
+                self.cancel.subscribe(),
+            )?;
+            super::super::count(fetched.len() as u64);
+            *start = from;
+            *block = fetched.clone();
+            let rest = fetched.slice(..((end - from) as usize).min(fetched.len()));
+            if head.is_empty() {
+                return Ok(rest);
+            }
+            let mut joined = BytesMut::with_capacity(head.len() + rest.len());
+            joined.extend_from_slice(&head);
+            joined.extend_from_slice(&rest);
+            Ok(joined.freeze())
+        }
+
+        /// The next bytes of a whole response, at most `length` of them.
+        fn read_whole(
+            &self,
+            reader: &mut Reader,
+            offset: u64,
+            length: u64,
+        ) -> Result<Bytes, FetchError> {
+            let Mode::Whole {
+                response,
+                position,
+                pending,
+            } = &mut reader.mode
+            else {
+                unreachable!("called for whole sources only")
+            };
+            if offset != *position {
+                return Err(FetchError::NoRange);
+            }
+            if pending.is_empty() {
+                let Some(mut body) = response.take() else {
+                    return Ok(Bytes::new());
+                };
+                let (body, chunk) = run(
+                    async move {
+                        let chunk = origins().next_chunk(&mut body).await;
+                        Ok((body, chunk))
+                    },
+                    self.cancel.subscribe(),
+                )?;
+                match chunk? {
+                    Some(chunk) => {
+                        super::super::count(chunk.len() as u64);
+                        *pending = chunk;
+                        *response = Some(body);
+                    }
+                    None => return Ok(Bytes::new()),
+                }
+            }
+            let take = pending.len().min(length as usize);
+            let out = pending.split_to(take);
+            *position += out.len() as u64;
+            Ok(out)
+        }
+    }
+
+    impl BaseSrcImpl for HttpSrc {
+        fn start(&self) -> Result<(), gst::ErrorMessage> {
+            let (url, forward) = {
+                let settings = self.settings.lock().unwrap();
+                (settings.url.clone(), settings.forward.clone())
+            };
+            let url = url
+                .ok_or_else(|| gst::error_msg!(gst::ResourceError::Settings, ["no URI was set"]))?;
+            let forward = forward.for_source(&url);
+            self.settings.lock().unwrap().forward = forward.clone();
+            // Started again after a failed start (pull mode refused, push mode tried): the
+            // origin has answered already.
+            if let Some(error) = self.failure.lock().unwrap().clone() {
+                return Err(gst::error_msg!(resource_error(&error), ["{}", error]));
+            }
+            if let Some((reader, known)) = self.spare.lock().unwrap().take() {
+                *self.known.lock().unwrap() = known;
+                *self.state.lock().unwrap() = Some(reader);
+                return Ok(());
+            }
+            let opened = run(
+                async move { origins().open(&url, FIRST_BLOCK, &forward).await },
+                self.cancel.subscribe(),
+            );
+            let opened = match opened {
+                Ok(opened) => opened,
+                Err(error) => {
+                    let message = error.to_string();
+                    let code = resource_error(&error);
+                    let _ = self.fail(error);
+                    return Err(gst::error_msg!(code, ["{}", message]));
+                }
+            };
+            let mode = match opened.body {
+                Body::Block(block) => {
+                    super::super::count(block.len() as u64);
+                    Mode::Ranged {
+                        start: 0,
+                        block,
+                        next_len: MIN_BLOCK,
+                    }
+                }
+                Body::Whole(response) => Mode::Whole {
+                    response: Some(response),
+                    position: 0,
+                    pending: Bytes::new(),
+                },
+            };
+            *self.known.lock().unwrap() = Known {
+                started: true,
+                seekable: matches!(mode, Mode::Ranged { .. }) && opened.size.is_some(),
+                size: opened.size,
+            };
+            *self.state.lock().unwrap() = Some(Reader {
+                url: opened.url,
+                size: opened.size,
+                mode,
+            });
+            Ok(())
+        }
+
+        fn stop(&self) -> Result<(), gst::ErrorMessage> {
+            let known = std::mem::take(&mut *self.known.lock().unwrap());
+            let reader = self.state.lock().unwrap().take();
+            // A whole response not read yet is kept for the start that follows a refused pull
+            // mode, instead of asking the origin again.
+            if let Some(reader) = reader {
+                if let Mode::Whole { position: 0, .. } = reader.mode {
+                    *self.spare.lock().unwrap() = Some((reader, known));
+                }
+            }
+            self.cancel.send_replace(false);
+            Ok(())
+        }
+
+        fn is_seekable(&self) -> bool {
+            self.known.lock().unwrap().seekable
+        }
+
+        fn size(&self) -> Option<u64> {
+            self.known.lock().unwrap().size
+        }
+
+        fn query(&self, query: &mut gst::QueryRef) -> bool {
+            // Before it starts, the element says it can be pulled from without asking the origin:
+            // uridecodebin asks this right after making the element, before its headers are set,
+            // and would otherwise start (fetch) and stop it just to know. A source that turns out
+            // not to be seekable then refuses pull mode and is read in push mode.
+            if let gst::QueryViewMut::Scheduling(q) = query.view_mut() {
+                if !self.known.lock().unwrap().started {
+                    q.set(gst::SchedulingFlags::SEEKABLE, 1, -1, 0);
+                    q.add_scheduling_modes([gst::PadMode::Pull, gst::PadMode::Push]);
+                    return true;
+                }
+            }
+            BaseSrcImplExt::parent_query(self, query)
+        }
+
+        fn create(
+            &self,
+            offset: u64,
+            _buffer: Option<&mut gst::BufferRef>,
+            length: u32,
+        ) -> Result<CreateSuccess, gst::FlowError> {
+            let mut state = self.state.lock().unwrap();
+            let reader = state.as_mut().ok_or(gst::FlowError::Flushing)?;
+            let read = match reader.mode {
+                Mode::Ranged { .. } => self.read_ranged(reader, offset, u64::from(length)),
+                Mode::Whole { .. } => self.read_whole(reader, offset, u64::from(length)),
+            };
+            let bytes = read.map_err(|e| self.fail(e))?;
+            if bytes.is_empty() {
+                return Err(gst::FlowError::Eos);
+            }
+            let size = bytes.len() as u64;
+            let mut buffer = gst::Buffer::from_slice(bytes);
+            {
+                let buffer = buffer.get_mut().expect("a new buffer");
+                buffer.set_offset(offset);
+                buffer.set_offset_end(offset + size);
+            }
+            Ok(CreateSuccess::NewBuffer(buffer))
+        }
+
+        fn unlock(&self) -> Result<(), gst::ErrorMessage> {
+            self.cancel.send_replace(true);
+            Ok(())
+        }
+
+        fn unlock_stop(&self) -> Result<(), gst::ErrorMessage> {
+            self.cancel.send_replace(false);
+            Ok(())
+        }
+    }
+}
