@@ -38,7 +38,8 @@ sed "s#BENCH_DIR#$BENCH_DIR#g" bench/nginx.conf > "$BENCH_DIR/nginx.conf"
 nginx -c "$BENCH_DIR/nginx.conf" &
 NGINX=$!
 # No in-memory cache: every request is measured cold, as ffmpeg always is (304s have their own row).
-PYTHUMBIO_CACHE_MB=0 PYTHUMBIO_HOST=127.0.0.1 PYTHUMBIO_PORT=18000 RUST_LOG=warn target/release/pythumbio &
+# The origin is on 127.0.0.1, which the source policy refuses unless told otherwise.
+PYTHUMBIO_ALLOW_LOOPBACK=true PYTHUMBIO_CACHE_MB=0 PYTHUMBIO_HOST=127.0.0.1 PYTHUMBIO_PORT=18000 RUST_LOG=warn target/release/pythumbio &
 SERVICE=$!
 trap 'kill $NGINX $SERVICE 2>/dev/null || true' EXIT
 for _ in $(seq 50); do

@@ -180,6 +180,12 @@ pub struct Config {
           value_delimiter = ',', value_parser = parse_header_name)]
     pub forward_headers: Vec<reqwest::header::HeaderName>,
 
+    /// Seconds the service keeps accepting requests after SIGTERM or SIGINT with /readyz
+    /// answering 503, so that load balancers stop sending before the listener closes
+    #[arg(long, env = "PYTHUMBIO_SHUTDOWN_DELAY", value_name = "PYTHUMBIO_SHUTDOWN_DELAY",
+          default_value = "0", value_parser = parse_seconds_or_zero)]
+    pub shutdown_delay: Duration,
+
     /// Seconds in-flight responses may take to finish after SIGTERM or SIGINT
     #[arg(long, env = "PYTHUMBIO_SHUTDOWN_GRACE", value_name = "PYTHUMBIO_SHUTDOWN_GRACE",
           default_value = "10", value_parser = parse_seconds)]
@@ -309,6 +315,14 @@ fn parse_header_name(text: &str) -> Result<reqwest::header::HeaderName, String> 
         ));
     }
     Ok(name)
+}
+
+/// Seconds as for `parse_seconds`, or 0.
+fn parse_seconds_or_zero(text: &str) -> Result<Duration, String> {
+    match text.trim().parse::<f64>() {
+        Ok(0.0) => Ok(Duration::ZERO),
+        _ => parse_seconds(text),
+    }
 }
 
 /// Whole or fractional seconds, above 0 and at most a day.

@@ -73,7 +73,11 @@ fn main() -> ExitCode {
         .enable_all()
         .build()
         .expect("the tokio runtime starts");
-    match runtime.block_on(http::serve(&config, catalog, source)) {
+    let served = runtime.block_on(http::serve(&config, catalog, source));
+    // Responses still open are dropped with the runtime: their pipelines go to NULL. A still
+    // being captured on the blocking pool is not waited for past a second.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("pythumbio: {e}");

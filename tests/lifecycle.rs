@@ -17,8 +17,12 @@ fn long_mp4() -> String {
 
 /// Opens a /webm stream on a raw socket and reads until the body has started.
 fn open_stream(service: &Service, url: &str) -> std::net::TcpStream {
+    open_stream_with(service, &[("url", url)])
+}
+
+fn open_stream_with(service: &Service, params: &[(&str, &str)]) -> std::net::TcpStream {
     let mut stream = std::net::TcpStream::connect(service.addr).unwrap();
-    let target = service.url("/webm", &[("url", url)]);
+    let target = service.url("/webm", params);
     let path =
         &target[target.find(&service.addr.to_string()).unwrap() + service.addr.to_string().len()..];
     write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
@@ -142,4 +146,69 @@ fn help_lists_every_variable() {
     ] {
         assert!(help.contains(name), "{name} missing from --help");
     }
+}
+
+#[tokio::test]
+async fn sigterm_turns_readiness_false_lets_streams_finish_then_exits_0() {
+    let mut service = Service::with_env(&[
+        ("PYTHUMBIO_SHUTDOWN_DELAY", "2"),
+        ("PYTHUMBIO_SHUTDOWN_GRACE", "5"),
+    ]);
+    // Noise at a high bitrate: far more output than socket buffers hold, so the stream is still
+    // going when the grace ends.
+    let url = media_url(Media {
+        width: 320,
+        height: 180,
+        frames: 1800,
+        noise: true,
+        audio: None,
+        ..Media::mp4()
+    });
+    assert_eq!(service.get("/readyz", &[]).await.status(), 200);
+    let mut stream = open_stream_with(
+        &service,
+        &[("url", &url), ("bitrate", "20000"), ("width", "320")],
+    );
+    service.signal("TERM");
+    // During the delay: still served, but not ready.
+    let started = std::time::Instant::now();
+    assert!(
+        service
+            .wait_for_status("/readyz", &[], 503, Duration::from_millis(1500))
+            .await,
+        "readiness did not turn false"
+    );
+    // After it: no new connections.
+    tokio::time::sleep(
+        Duration::from_secs(2).saturating_sub(started.elapsed()) + Duration::from_millis(500),
+    )
+    .await;
+    assert!(
+        reqwest::get(format!("http://{}/healthz", service.addr))
+            .await
+            .is_err(),
+        "the listener is still open"
+    );
+    // The stream in flight still flows.
+    stream
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let mut buffer = vec![0u8; 1024];
+    let mut received = 0;
+    while started.elapsed() < Duration::from_millis(4000) {
+        match stream.read(&mut buffer) {
+            Ok(0) => panic!("the stream ended before the grace did"),
+            Ok(n) => received += n,
+            Err(e) => panic!("the stream broke inside the grace: {e}"),
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(received > 0, "nothing arrived during the grace");
+    // The grace ends: the stream is cut, the process exits 0.
+    let status = service
+        .wait_exit(Duration::from_secs(5))
+        .expect("the service exits after the grace");
+    assert!(status.success(), "{status:?}: {}", service.log_text());
+    let log = service.wait_for_log(&["shutdown grace over"]).await;
+    assert!(log.contains("shutdown grace over"), "{log}");
 }

@@ -221,17 +221,27 @@ pub async fn serve(config: &Config, catalog: Catalog, source: Source) -> std::io
     tracing::info!("listening on http://{}", listener.local_addr()?);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let draining = app.clone();
+    let (delay, grace) = (config.shutdown_delay, config.shutdown_grace);
     let server = axum::serve(listener, router(app)).with_graceful_shutdown(async move {
         shutdown_signal(terminate).await;
+        // Readiness turns false first; the listener closes after the delay.
         draining
             .draining
             .store(true, std::sync::atomic::Ordering::SeqCst);
         let _ = stop_tx.send(true);
+        if !delay.is_zero() {
+            tracing::info!(
+                seconds = delay.as_secs_f64(),
+                "draining: /readyz answers 503"
+            );
+            tokio::time::sleep(delay).await;
+        }
+        tracing::info!("no new connections; responses in flight may finish");
     });
     let grace = async move {
         let mut stop_rx = stop_rx;
         let _ = stop_rx.wait_for(|stopped| *stopped).await;
-        tokio::time::sleep(Duration::from_secs(10)).await;
+        tokio::time::sleep(grace.max(delay)).await;
         tracing::warn!("shutdown grace over; ending the streams still open");
     };
     tokio::select! {
@@ -245,5 +255,5 @@ async fn shutdown_signal(mut term: tokio::signal::unix::Signal) {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
     }
-    tracing::info!("shutting down: no new connections");
+    tracing::info!("shutting down");
 }
