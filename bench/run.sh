@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
-install_missing "${PYTHUMBIO_PACKAGES[@]}" "${PYTHUMBIO_TEST_PACKAGES[@]}" nginx-light hyperfine wrk ffmpeg procps
+install_missing "${PYTHUMBIO_PACKAGES[@]}" "${PYTHUMBIO_TEST_PACKAGES[@]}" gstreamer1.0-tools nginx-light hyperfine wrk ffmpeg procps
 
 BENCH_DIR=$(pwd)/target/bench
 mkdir -p "$BENCH_DIR/media" "$BENCH_DIR/tmp"

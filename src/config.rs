@@ -174,6 +174,11 @@ pub struct Config {
           default_value = "15", value_parser = parse_seconds)]
     pub origin_read_timeout: Duration,
 
+    /// Seconds an idle connection to an origin is kept for the next request to it (0: none)
+    #[arg(long, env = "PYTHUMBIO_ORIGIN_KEEPALIVE", value_name = "PYTHUMBIO_ORIGIN_KEEPALIVE",
+          default_value = "30", value_parser = parse_seconds_or_zero)]
+    pub origin_keepalive: Duration,
+
     /// Comma-separated request headers forwarded to the origin (e.g. `Authorization,Cookie`):
     /// only to the source's own host, never to a redirect elsewhere, never logged
     #[arg(long, env = "PYTHUMBIO_FORWARD_HEADERS", value_name = "PYTHUMBIO_FORWARD_HEADERS",
@@ -260,6 +265,7 @@ impl Config {
         crate::source::Timeouts {
             connect: self.origin_connect_timeout,
             read: self.origin_read_timeout,
+            pool_idle: self.origin_keepalive,
         }
     }
 

@@ -39,12 +39,15 @@ pub fn discover(
         super::count_origin_bytes(src);
         let counter = counter.clone();
         if let Some(pad) = src.static_pad("src") {
-            pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
-                if let Some(buffer) = info.buffer() {
-                    counter.fetch_add(buffer.size() as u64, Ordering::Relaxed);
-                }
-                gst::PadProbeReturn::Ok
-            });
+            pad.add_probe(
+                gst::PadProbeType::BUFFER | gst::PadProbeType::PUSH | gst::PadProbeType::PULL,
+                move |_, info| {
+                    if let Some(buffer) = info.buffer() {
+                        counter.fetch_add(buffer.size() as u64, Ordering::Relaxed);
+                    }
+                    gst::PadProbeReturn::Ok
+                },
+            );
         }
     });
     let result = discoverer.discover_uri(uri);
@@ -60,10 +63,16 @@ pub fn discover(
         ));
     }
     let size = src
+        .as_ref()
         .and_then(|s| s.query_duration::<gst::format::Bytes>())
         .map(|b| *b);
-    let info =
-        result.map_err(|e| PipelineError::from_glib(&e, fetched.load(Ordering::Relaxed) > 0))?;
+    // The service's own source reports its origin's failures itself: without one, the origin
+    // answered, and what failed is the media.
+    let origin_answered = fetched.load(Ordering::Relaxed) > 0
+        || src
+            .as_ref()
+            .is_some_and(|s| s.is::<crate::source::HttpSrc>());
+    let info = result.map_err(|e| PipelineError::from_glib(&e, origin_answered))?;
     match info.result() {
         pbutils::DiscovererResult::Ok => {}
         pbutils::DiscovererResult::Timeout => {

@@ -89,13 +89,18 @@ impl PipelineError {
             Failure::TooLarge
         } else if error.kind::<gst::ResourceError>() == Some(gst::ResourceError::Seek) {
             Failure::OriginCannotSeek
-        } else if error.is::<gst::ResourceError>() || posted_by_source(msg) {
+        } else if posted_by_source(msg)
+            || error.is::<gst::ResourceError>()
+                && msg.src().is_some_and(|s| !is_element_of_media(s))
+        {
             let status = details
                 .and_then(|d| d.get::<u32>("http-status-code").ok())
                 .and_then(|s| u16::try_from(s).ok())
                 .or_else(|| http_status_in(&error.to_string()))
                 .or_else(|| debug.as_deref().and_then(http_status_in));
             Failure::Origin { status }
+        } else if error.is::<gst::ResourceError>() {
+            Failure::Corrupt
         } else if let Some(code) = error.kind::<gst::StreamError>() {
             match code {
                 gst::StreamError::TypeNotFound
@@ -139,6 +144,21 @@ fn posted_by_source(msg: &gst::message::Error) -> bool {
     msg.src()
         .zip(base_src)
         .is_some_and(|(src, base_src)| src.type_().is_a(base_src))
+}
+
+/// Whether an element works on the media (a demuxer, parser, decoder, converter): its resource
+/// errors ("failed to configure the buffer pool" for a picture too large to allocate) say the
+/// media is unusable, not that the origin failed.
+fn is_element_of_media(object: &gst::Object) -> bool {
+    object
+        .downcast_ref::<gst::Element>()
+        .and_then(|e| e.factory())
+        .and_then(|f| f.metadata(gst::ELEMENT_METADATA_KLASS).map(str::to_string))
+        .is_some_and(|klass| {
+            ["Decoder", "Demuxer", "Parser", "Converter", "Filter"]
+                .iter()
+                .any(|k| klass.contains(k))
+        })
 }
 
 /// souphttpsrc puts the status in its message text, as in "Not Found (404)".

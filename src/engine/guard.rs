@@ -7,6 +7,37 @@ use gstreamer::prelude::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);
+/// Every guarded pipeline, weakly: what `stop_all` ends at shutdown.
+static GUARDED: std::sync::Mutex<Vec<glib::WeakRef<gst::Pipeline>>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// Turns true when the service stops: streaming threads waiting for a slow reader give up.
+static STOPPING: std::sync::LazyLock<tokio::sync::watch::Sender<bool>> =
+    std::sync::LazyLock::new(|| tokio::sync::watch::channel(false).0);
+
+/// A receiver that sees the service stop.
+pub(crate) fn stopping() -> tokio::sync::watch::Receiver<bool> {
+    STOPPING.subscribe()
+}
+
+/// Sets every pipeline still running to NULL and waits (up to `within`) for the guards to let
+/// go: at shutdown, before the runtime that would drop them goes away. A pipeline dropped while
+/// playing takes the process down.
+pub fn stop_all(within: std::time::Duration) {
+    STOPPING.send_replace(true);
+    let pipelines: Vec<gst::Pipeline> = {
+        let mut guarded = GUARDED.lock().unwrap();
+        guarded.retain(|w| w.upgrade().is_some());
+        guarded.iter().filter_map(|w| w.upgrade()).collect()
+    };
+    for pipeline in pipelines {
+        let _ = pipeline.set_state(gst::State::Null);
+    }
+    let started = std::time::Instant::now();
+    while live_pipelines() > 0 && started.elapsed() < within {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
 static STARTED: AtomicUsize = AtomicUsize::new(0);
 
 /// Pipelines (and Discoverer runs) started since the process began.
@@ -56,6 +87,16 @@ impl PipelineGuard {
             pipeline: Some(pipeline),
             token: Some(LiveToken::new()),
         }
+        .registered()
+    }
+
+    fn registered(self) -> Self {
+        if let Some(pipeline) = &self.pipeline {
+            let mut guarded = GUARDED.lock().unwrap();
+            guarded.retain(|w| w.upgrade().is_some());
+            guarded.push(pipeline.downgrade());
+        }
+        self
     }
 
     /// Sets the pipeline's state. A refusal carries the error an element posted while refusing

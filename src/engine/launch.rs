@@ -143,7 +143,7 @@ pub fn build(launch: &Launch<'_>) -> Result<Built, PipelineError> {
         return Ok(Built { pipeline, sink });
     };
     end_unfed_branches(&pipeline, &src);
-    refuse_large_pictures(&src, launch.limits);
+    refuse_large_pictures(&src, launch.limits, launch.window.is_some());
     let forward = crate::source::Forward::from_pairs(launch.forward);
     src.connect("source-setup", false, move |args| {
         if let Ok(source) = args[1].get::<gst::Element>() {
@@ -226,33 +226,90 @@ fn end_unfed_branches(pipeline: &gst::Pipeline, src: &gst::Element) {
     });
 }
 
-/// Fails the pipeline when the decoder announces pictures beyond `limits`.
-fn refuse_large_pictures(src: &gst::Element, limits: SourceLimits) {
+/// Fails the pipeline when the decoder announces pictures beyond `limits`, or (`moving`: a
+/// stream) a still image.
+fn refuse_large_pictures(src: &gst::Element, limits: SourceLimits, moving: bool) {
+    // On each video decoder's output, before the decoder allocates for the pictures it
+    // announces (a PNG header may announce 60000x60000), and on the decoder bin's own pads.
+    if let Some(bin) = src.downcast_ref::<gst::Bin>() {
+        let weak = src.downgrade();
+        bin.connect_deep_element_added(move |_, _, element| {
+            let klass = element
+                .factory()
+                .and_then(|f| f.metadata(gst::ELEMENT_METADATA_KLASS).map(str::to_string))
+                .unwrap_or_default();
+            let decodes_pictures =
+                klass.contains("Decoder") && (klass.contains("Video") || klass.contains("Image"));
+            if let (true, Some(pad)) = (decodes_pictures, element.static_pad("src")) {
+                // Only told here: a decoder whose caps event is dropped crashes.
+                check_pictures(&pad, weak.clone(), limits, moving, false);
+            }
+        });
+    }
     src.connect_pad_added(move |src, pad| {
-        let src = src.downgrade();
-        pad.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
-            let Some(gst::PadProbeData::Event(event)) = &info.data else { return gst::PadProbeReturn::Ok };
-            let gst::EventView::Caps(caps) = event.view() else { return gst::PadProbeReturn::Ok };
-            let Some(s) = caps.caps().structure(0).filter(|s| s.name().starts_with("video/")) else {
+        check_pictures(pad, src.downgrade(), limits, moving, true)
+    });
+}
+
+/// Refuses, on `pad`'s caps, pictures beyond the limits and (for streams) still images; the
+/// error is posted by `src`, and with `stop` the caps go no further.
+fn check_pictures(
+    pad: &gst::Pad,
+    src: glib::WeakRef<gst::Element>,
+    limits: SourceLimits,
+    moving: bool,
+    stop: bool,
+) {
+    pad.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
+        let Some(gst::PadProbeData::Event(event)) = &info.data else {
+            return gst::PadProbeReturn::Ok;
+        };
+        let gst::EventView::Caps(caps) = event.view() else {
+            return gst::PadProbeReturn::Ok;
+        };
+        let Some(s) = caps
+            .caps()
+            .structure(0)
+            .filter(|s| s.name().starts_with("video/"))
+        else {
+            return gst::PadProbeReturn::Ok;
+        };
+        // A still image (an image file: frame rate 0/1) cannot be a stream: videorate aborts the
+        // process on its frame without a duration.
+        let still = s
+            .get::<gst::Fraction>("framerate")
+            .is_ok_and(|f| f.numer() == 0);
+        let (w, h) = (
+            s.get::<i32>("width").unwrap_or(0).max(0) as u32,
+            s.get::<i32>("height").unwrap_or(0).max(0) as u32,
+        );
+        let (text, details) =
+            if w > limits.width || h > limits.height || w as u64 * h as u64 > limits.pixels {
+                let text = format!(
+                "the source's pictures are {w}x{h}; this service takes at most {}x{} and {} pixels",
+                limits.width, limits.height, limits.pixels
+            );
+                (text, TOO_LARGE)
+            } else if moving && still {
+                (
+                    "the source is a still image; this endpoint needs a video".to_string(),
+                    NO_USABLE_STREAM,
+                )
+            } else {
                 return gst::PadProbeReturn::Ok;
             };
-            let (w, h) = (s.get::<i32>("width").unwrap_or(0).max(0) as u32, s.get::<i32>("height").unwrap_or(0).max(0) as u32);
-            if w <= limits.width && h <= limits.height && w as u64 * h as u64 <= limits.pixels {
-                return gst::PadProbeReturn::Ok;
-            }
-            if let Some(src) = src.upgrade() {
-                let text = format!(
-                    "the source's pictures are {w}x{h}; this service takes at most {}x{} and {} pixels",
-                    limits.width, limits.height, limits.pixels
-                );
-                let msg = gst::message::Error::builder(gst::StreamError::Format, &text)
-                    .src(&src)
-                    .details(gst::Structure::new_empty(TOO_LARGE))
-                    .build();
-                let _ = src.post_message(msg);
-            }
+        if let Some(src) = src.upgrade() {
+            let msg = gst::message::Error::builder(gst::StreamError::Format, &text)
+                .src(&src)
+                .details(gst::Structure::new_empty(details))
+                .build();
+            let _ = src.post_message(msg);
+        }
+        if stop {
             gst::PadProbeReturn::Drop
-        });
+        } else {
+            gst::PadProbeReturn::Ok
+        }
     });
 }
 

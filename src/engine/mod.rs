@@ -32,7 +32,11 @@ pub(crate) fn count_origin_bytes(source: &gstreamer::Element) {
         return;
     }
     if let Some(pad) = source.static_pad("src") {
-        pad.add_probe(gstreamer::PadProbeType::BUFFER, |_, info| {
+        // Pull mode (a demuxer reading a file by offset) is counted as well as push mode.
+        let types = gstreamer::PadProbeType::BUFFER
+            | gstreamer::PadProbeType::PUSH
+            | gstreamer::PadProbeType::PULL;
+        pad.add_probe(types, |_, info| {
             if let Some(buffer) = info.buffer() {
                 ORIGIN_BYTES.fetch_add(buffer.size() as u64, std::sync::atomic::Ordering::Relaxed);
             }

@@ -51,14 +51,29 @@ pub fn start(launch: &Launch<'_>, chunk_size: usize) -> Result<PipelineStream, P
                 let mapped = buffer
                     .into_mapped_buffer_readable()
                     .map_err(|_| gst::FlowError::Error)?;
-                // Blocks while the reader is behind; fails once the reader is gone.
-                data_tx
-                    .blocking_send(Event::Data(Bytes::from_owner(mapped)))
-                    .map_err(|_| gst::FlowError::Flushing)?;
+                // Blocks while the reader is behind; fails once the reader is gone or the
+                // service stops.
+                let event = Event::Data(Bytes::from_owner(mapped));
+                let mut stopping = super::guard::stopping();
+                let sent = block_on(async {
+                    tokio::select! {
+                        sent = data_tx.send(event) => sent.is_ok(),
+                        _ = stopping.wait_for(|stop| *stop) => false,
+                    }
+                });
+                if !sent {
+                    return Err(gst::FlowError::Flushing);
+                }
                 Ok(gst::FlowSuccess::Ok)
             })
             .eos(move |_| {
-                let _ = eos_tx.blocking_send(Event::End);
+                let mut stopping = super::guard::stopping();
+                block_on(async {
+                    tokio::select! {
+                        _ = eos_tx.send(Event::End) => {}
+                        _ = stopping.wait_for(|stop| *stop) => {}
+                    }
+                });
             })
             .build(),
     );
@@ -86,6 +101,25 @@ pub fn start(launch: &Launch<'_>, chunk_size: usize) -> Result<PipelineStream, P
     // A source that fails as it starts fails the state change: its error says why.
     let guard = play(built.pipeline).map_err(|e| failures.try_recv().unwrap_or(e))?;
     Ok(PipelineStream::new(data, failures, guard, chunk_size))
+}
+
+/// Runs a future to completion on this (streaming) thread, parking between wake-ups.
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::sync::Arc::new(Unpark(std::thread::current())).into();
+    let mut context = std::task::Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut context) {
+            return output;
+        }
+        std::thread::park();
+    }
 }
 
 /// Guards the pipeline and sets it playing.

@@ -42,6 +42,11 @@ pub async fn handle(
             .verify(uri.path(), uri.query().unwrap_or(""))
             .map_err(ApiError::Signature)?;
     }
+    if !super::query_is_utf8(uri.query().unwrap_or("")) {
+        return Err(ApiError::BadQuery(
+            "a percent-escape does not decode to UTF-8".into(),
+        ));
+    }
     let Query(mut query) = query.map_err(|e| ApiError::BadQuery(e.body_text()))?;
     if app.signer.is_some() {
         query.retain(|(name, _)| name != "sig");

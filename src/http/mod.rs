@@ -147,6 +147,18 @@ fn origin_host(query: Option<&str>) -> String {
 }
 
 fn percent_decode(text: &str) -> String {
+    String::from_utf8_lossy(&percent_decode_bytes(text)).into_owned()
+}
+
+/// Whether every name and value of a query string is UTF-8 once its escapes are decoded (the
+/// query extractor would silently replace what is not).
+pub(crate) fn query_is_utf8(query: &str) -> bool {
+    query
+        .split('&')
+        .all(|pair| std::str::from_utf8(&percent_decode_bytes(pair)).is_ok())
+}
+
+fn percent_decode_bytes(text: &str) -> Vec<u8> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -171,7 +183,7 @@ fn percent_decode(text: &str) -> String {
             }
         }
     }
-    String::from_utf8_lossy(&out).into_owned()
+    out
 }
 
 /// One log line per request when its head is sent: id, method, path (never the query), status,
@@ -244,10 +256,14 @@ pub async fn serve(config: &Config, catalog: Catalog, source: Source) -> std::io
         tokio::time::sleep(grace.max(delay)).await;
         tracing::warn!("shutdown grace over; ending the streams still open");
     };
-    tokio::select! {
+    let served = tokio::select! {
         result = server => result,
         _ = grace => Ok(()),
-    }
+    };
+    // Streams still open end here, their pipelines set to NULL before the runtime drops them.
+    let _ = tokio::task::spawn_blocking(|| crate::engine::guard::stop_all(Duration::from_secs(2)))
+        .await;
+    served
 }
 
 async fn shutdown_signal(mut term: tokio::signal::unix::Signal) {

@@ -57,6 +57,8 @@ pub struct Timeouts {
     pub connect: Duration,
     /// Longest wait for response headers or for the next piece of a body.
     pub read: Duration,
+    /// How long an idle connection to an origin is kept for reuse (zero: none is kept).
+    pub pool_idle: Duration,
 }
 
 /// The shared client: one connection pool for every pipeline, so that block reads of one source
@@ -126,8 +128,8 @@ impl Origins {
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .connect_timeout(timeouts.connect)
-            .pool_idle_timeout(Duration::from_secs(30))
-            .pool_max_idle_per_host(16)
+            .pool_idle_timeout(timeouts.pool_idle)
+            .pool_max_idle_per_host(if timeouts.pool_idle.is_zero() { 0 } else { 16 })
             .tcp_nodelay(true)
             .dns_resolver(Arc::new(CheckedResolver(policy.clone())))
             .build()

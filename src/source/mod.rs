@@ -24,6 +24,7 @@ static FETCHED: AtomicU64 = AtomicU64::new(0);
 pub const DEFAULT_TIMEOUTS: Timeouts = Timeouts {
     connect: Duration::from_secs(5),
     read: Duration::from_secs(15),
+    pool_idle: Duration::from_secs(30),
 };
 
 /// Sets the policy and time limits every source reads under; the first call wins. Without a

@@ -47,6 +47,8 @@ pub fn origin() -> SocketAddr {
                     .route("/stall/body", axum::routing::get(stall_body))
                     .route("/endless", axum::routing::get(endless))
                     .route("/seen-headers", axum::routing::get(seen_headers))
+                    .route("/status/{code}", axum::routing::get(status))
+                    .route("/overlong/{file}", axum::routing::get(overlong))
                     .fallback_service(tower_http::services::ServeDir::new(dir));
                 axum::serve(listener, app).await.unwrap();
             });
@@ -152,6 +154,33 @@ async fn private(
 /// What the origin saw on its last `/private/...` request.
 async fn seen_headers() -> axum::Json<Vec<(String, String)>> {
     axum::Json(SEEN.lock().unwrap().clone())
+}
+
+/// Answers with the status asked for, and a short HTML body.
+async fn status(axum::extract::Path(code): axum::extract::Path<u16>) -> axum::response::Response {
+    axum::response::Response::builder()
+        .status(code)
+        .header("content-type", "text/html")
+        .body(axum::body::Body::from("<html><body>no</body></html>"))
+        .unwrap()
+}
+
+/// Declares a Content-Length 100 KB beyond the file, sends the file, then closes (and ignores
+/// Range).
+async fn overlong(
+    axum::extract::Path(file): axum::extract::Path<String>,
+) -> axum::response::Response {
+    let bytes = std::fs::read(media::media_dir().join(file)).unwrap();
+    let len = bytes.len() + 100_000;
+    let body = futures_util::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from(bytes))])
+        .chain(futures_util::stream::once(async {
+            Err(std::io::Error::other("origin closed early"))
+        }));
+    axum::response::Response::builder()
+        .header("content-length", len)
+        .header("content-type", "video/mp4")
+        .body(axum::body::Body::from_stream(body))
+        .unwrap()
 }
 
 /// Never answers (for a minute).

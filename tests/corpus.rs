@@ -1,0 +1,483 @@
+//! The bad-input corpus: broken, hostile and odd sources and queries, each answered with its
+//! status and JSON error, and each leaving nothing behind (no live pipeline, the process's open
+//! file descriptors back to where they were).
+
+mod support;
+
+use std::time::{Duration, Instant};
+use support::media::{media_dir, Media};
+use support::{origin_url, Service};
+
+/// Writes a corpus file into the origin's directory; returns its origin url.
+fn corpus_file(name: &str, bytes: &[u8]) -> String {
+    std::fs::write(media_dir().join(name), bytes).unwrap();
+    origin_url(name)
+}
+
+/// Offsets of an MP4's top-level boxes: (type, start, size).
+fn boxes(bytes: &[u8]) -> Vec<(String, usize, usize)> {
+    let mut out = vec![];
+    let mut at = 0;
+    while at + 8 <= bytes.len() {
+        let size = u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        let kind = String::from_utf8_lossy(&bytes[at + 4..at + 8]).to_string();
+        if size < 8 {
+            break;
+        }
+        out.push((kind, at, size));
+        at += size;
+    }
+    out
+}
+
+fn file_name(media: Media) -> String {
+    media
+        .path()
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+/// A PNG header declaring a 60000x60000 picture, and not much else.
+fn absurd_png() -> Vec<u8> {
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = b"IHDR".to_vec();
+    ihdr.extend_from_slice(&60000u32.to_be_bytes());
+    ihdr.extend_from_slice(&60000u32.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    png.extend_from_slice(&13u32.to_be_bytes());
+    png.extend_from_slice(&ihdr);
+    png.extend_from_slice(&crc32(&ihdr).to_be_bytes());
+    let idat = b"IDAT\x78\x9c\x03\x00\x00\x00\x00\x01";
+    png.extend_from_slice(&((idat.len() - 4) as u32).to_be_bytes());
+    png.extend_from_slice(idat);
+    png.extend_from_slice(&crc32(idat).to_be_bytes());
+    png.extend_from_slice(&0u32.to_be_bytes());
+    png.extend_from_slice(b"IEND");
+    png.extend_from_slice(&crc32(b"IEND").to_be_bytes());
+    png
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xffff_ffffu32;
+    for &b in bytes {
+        crc ^= b as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// (case, endpoint, query, status, code)
+type Case = (
+    &'static str,
+    &'static str,
+    Vec<(&'static str, String)>,
+    u16,
+    &'static str,
+);
+
+/// Waits for the pipelines to be gone and the descriptors to come back to `baseline`.
+async fn assert_nothing_left(service: &Service, baseline: usize, case: &str) {
+    assert!(
+        service.wait_idle(Duration::from_secs(3)).await.is_some(),
+        "{case}: a pipeline is left"
+    );
+    let started = Instant::now();
+    while service.open_fds() > baseline {
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{case}: {} descriptors open, {baseline} before",
+            service.open_fds()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn every_bad_input_gets_its_error_and_leaves_nothing() {
+    let service = Service::with_env(&[
+        // No idle connection is kept to the origin, so descriptors can be counted exactly.
+        ("PYTHUMBIO_ORIGIN_KEEPALIVE", "0"),
+        ("PYTHUMBIO_ORIGIN_READ_TIMEOUT", "1"),
+        ("PYTHUMBIO_TIMEOUT", "5"),
+        ("PYTHUMBIO_CACHE_MB", "0"),
+    ]);
+    let good_file = file_name(Media::mp4());
+    let good = origin_url(&good_file);
+    let whole = std::fs::read(media_dir().join(&good_file)).unwrap();
+    let moov = boxes(&whole)
+        .into_iter()
+        .find(|(k, _, _)| k == "moov")
+        .unwrap();
+    let moov_end_file = file_name(Media {
+        container: support::media::Container::Mp4 { faststart: false },
+        ..Media::mp4()
+    });
+    let moov_end = std::fs::read(media_dir().join(&moov_end_file)).unwrap();
+    let last = boxes(&moov_end);
+    let (_, moov_at, _) = last.iter().find(|(k, _, _)| k == "moov").unwrap();
+    let audio_only = origin_url(&file_name(Media {
+        video: None,
+        ..Media::mp4()
+    }));
+    let random: Vec<u8> = (0..65536u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+
+    let empty = corpus_file("corpus-empty.mp4", b"");
+    let cut_moov = corpus_file("corpus-cut-moov.mp4", &whole[..moov.1 + moov.2 / 2]);
+    let no_moov = corpus_file("corpus-no-moov.mp4", &moov_end[..*moov_at]);
+    let html = corpus_file(
+        "corpus-page.mp4",
+        b"<!doctype html><html><head><title>Not here</title></head><body>404</body></html>",
+    );
+    let noise = corpus_file("corpus-random.mp4", &random);
+    let absurd = corpus_file("corpus-absurd.png", &absurd_png());
+    let long_url = format!("http://example.com/{}", "a".repeat(10 * 1024));
+    let redirect_loop = format!("{}?loop=1", origin_url("redirect"));
+    let to_metadata = format!(
+        "{}?to=http%3A%2F%2F169.254.169.254%2Flatest%2F",
+        origin_url("redirect")
+    );
+
+    let cases: Vec<Case> = vec![
+        (
+            "empty file",
+            "/thumb",
+            vec![("url", empty.clone())],
+            415,
+            "unsupported_media",
+        ),
+        (
+            "empty file, meta",
+            "/meta",
+            vec![("url", empty)],
+            415,
+            "unsupported_media",
+        ),
+        (
+            "moov cut in half",
+            "/thumb",
+            vec![("url", cut_moov.clone())],
+            422,
+            "corrupt_media",
+        ),
+        (
+            "moov cut, meta",
+            "/meta",
+            vec![("url", cut_moov)],
+            415,
+            "unsupported_media",
+        ),
+        (
+            "no moov at all",
+            "/thumb",
+            vec![("url", no_moov.clone())],
+            422,
+            "corrupt_media",
+        ),
+        (
+            "no moov, webm",
+            "/webm",
+            vec![("url", no_moov)],
+            422,
+            "corrupt_media",
+        ),
+        (
+            "an HTML page as video/mp4",
+            "/thumb",
+            vec![("url", html.clone())],
+            415,
+            "unsupported_media",
+        ),
+        (
+            "HTML, webm",
+            "/webm",
+            vec![("url", html)],
+            415,
+            "unsupported_media",
+        ),
+        (
+            "random bytes",
+            "/thumb",
+            vec![("url", noise.clone())],
+            415,
+            "unsupported_media",
+        ),
+        (
+            "random bytes, meta",
+            "/meta",
+            vec![("url", noise)],
+            415,
+            "unsupported_media",
+        ),
+        (
+            "a PNG to webm",
+            "/webm",
+            vec![("url", origin_url("mark-100x50.png"))],
+            422,
+            "no_usable_stream",
+        ),
+        (
+            "a PNG to preview",
+            "/preview",
+            vec![("url", origin_url("mark-100x50.png"))],
+            422,
+            "no_usable_stream",
+        ),
+        (
+            "audio only to thumb",
+            "/thumb",
+            vec![("url", audio_only)],
+            422,
+            "no_usable_stream",
+        ),
+        // pngdec fails to set up its buffers for the picture before it announces its size.
+        (
+            "absurd dimensions",
+            "/thumb",
+            vec![("url", absurd.clone())],
+            422,
+            "corrupt_media",
+        ),
+        (
+            "absurd dimensions, webm",
+            "/webm",
+            vec![("url", absurd)],
+            422,
+            "corrupt_media",
+        ),
+        (
+            "origin 404",
+            "/thumb",
+            vec![("url", origin_url("status/404"))],
+            502,
+            "origin_error",
+        ),
+        (
+            "origin 403",
+            "/meta",
+            vec![("url", origin_url("status/403"))],
+            502,
+            "origin_error",
+        ),
+        (
+            "origin 500",
+            "/webm",
+            vec![("url", origin_url("status/500"))],
+            502,
+            "origin_error",
+        ),
+        (
+            "origin closes mid-body",
+            "/thumb",
+            vec![
+                ("url", origin_url(&format!("truncated/{good_file}"))),
+                ("time", "9".into()),
+            ],
+            502,
+            "origin_error",
+        ),
+        (
+            "origin stalls",
+            "/thumb",
+            vec![("url", origin_url("stall/body"))],
+            504,
+            "timeout",
+        ),
+        (
+            "Content-Length beyond the body",
+            "/thumb",
+            vec![
+                ("url", origin_url(&format!("overlong/{good_file}"))),
+                ("time", "9.9".into()),
+            ],
+            502,
+            "origin_error",
+        ),
+        (
+            "endless body, thumb",
+            "/thumb",
+            vec![("url", origin_url("endless"))],
+            415,
+            "unsupported_media",
+        ),
+        (
+            "endless body, meta",
+            "/meta",
+            vec![("url", origin_url("endless"))],
+            415,
+            "unsupported_media",
+        ),
+        (
+            "endless body, webm",
+            "/webm",
+            vec![("url", origin_url("endless"))],
+            415,
+            "unsupported_media",
+        ),
+        (
+            "redirect loop",
+            "/thumb",
+            vec![("url", redirect_loop)],
+            502,
+            "origin_error",
+        ),
+        (
+            "redirect to cloud metadata",
+            "/meta",
+            vec![("url", to_metadata)],
+            403,
+            "source_refused",
+        ),
+        (
+            "url without scheme",
+            "/thumb",
+            vec![("url", "example.com/v.mp4".into())],
+            400,
+            "invalid_parameter",
+        ),
+        (
+            "url with spaces",
+            "/thumb",
+            vec![("url", "http://example.com/a b.mp4".into())],
+            400,
+            "invalid_parameter",
+        ),
+        (
+            "url of 10 KB",
+            "/thumb",
+            vec![("url", long_url)],
+            400,
+            "invalid_parameter",
+        ),
+        (
+            "time NaN",
+            "/thumb",
+            vec![("url", good.clone()), ("time", "NaN".into())],
+            400,
+            "invalid_parameter",
+        ),
+        (
+            "time negative",
+            "/thumb",
+            vec![("url", good.clone()), ("time", "-1".into())],
+            400,
+            "invalid_parameter",
+        ),
+        (
+            "time infinite",
+            "/thumb",
+            vec![("url", good.clone()), ("time", "inf".into())],
+            400,
+            "invalid_parameter",
+        ),
+        (
+            "width overflowing",
+            "/thumb",
+            vec![
+                ("url", good.clone()),
+                ("width", "99999999999999999999999".into()),
+            ],
+            400,
+            "invalid_parameter",
+        ),
+        (
+            "width zero",
+            "/thumb",
+            vec![("url", good.clone()), ("width", "0".into())],
+            400,
+            "invalid_parameter",
+        ),
+        (
+            "width twice",
+            "/thumb",
+            vec![
+                ("url", good.clone()),
+                ("width", "100".into()),
+                ("width", "200".into()),
+            ],
+            400,
+            "repeated_parameter",
+        ),
+        (
+            "url twice",
+            "/meta",
+            vec![("url", good.clone()), ("url", good.clone())],
+            400,
+            "repeated_parameter",
+        ),
+        (
+            "bitrate out of range",
+            "/webm",
+            vec![("url", good.clone()), ("bitrate", "1000000".into())],
+            400,
+            "invalid_parameter",
+        ),
+        (
+            "duration negative",
+            "/webm",
+            vec![("url", good.clone()), ("duration", "-5".into())],
+            400,
+            "invalid_parameter",
+        ),
+    ];
+    assert!(cases.len() >= 30);
+
+    // Warm up: the first requests load plugins and start pools.
+    assert_eq!(service.get("/thumb", &[("url", &good)]).await.status(), 200);
+    assert_eq!(service.get("/meta", &[("url", &good)]).await.status(), 200);
+    service.wait_idle(Duration::from_secs(2)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let baseline = service.open_fds();
+
+    let mut wrong = vec![];
+    for (case, path, query, status, code) in &cases {
+        let query: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let response = service.get(path, &query).await;
+        let got = response.status().as_u16();
+        let json: serde_json::Value = response.json().await.unwrap_or_default();
+        let message = json["error"].as_str().unwrap_or("");
+        if got != *status
+            || json["code"] != *code
+            || json["status"] != *status
+            || message.is_empty()
+        {
+            wrong.push(format!(
+                "{case}: {path} answered {got} {json}, not {status} {code}"
+            ));
+        }
+        assert_nothing_left(&service, baseline, case).await;
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+
+    // An MP4 with its index at the end, from an origin without Range: qtdemux keeps what comes
+    // before the index and decodes from it. A picture, not an error.
+    let norange = origin_url(&format!("norange/{moov_end_file}"));
+    let (status, _, body) = service.fetch("/thumb", &norange).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let (colour, _) =
+        support::media::nearest(support::Image::decode(&body, image::ImageFormat::Jpeg).centre());
+    assert_eq!(colour, 2, "the frame at 2 s");
+    assert_nothing_left(&service, baseline, "moov at the end without Range").await;
+
+    // A query with bytes that are not UTF-8 once decoded.
+    let raw = reqwest::get(format!(
+        "http://{}/thumb?url=http%3A%2F%2Fh%2F%ff%fe",
+        service.addr
+    ))
+    .await
+    .unwrap();
+    assert_eq!(raw.status(), 400);
+    let json: serde_json::Value = raw.json().await.unwrap();
+    assert_eq!(json["status"], 400, "{json}");
+    assert_nothing_left(&service, baseline, "non-UTF-8 escapes").await;
+}
