@@ -20,6 +20,8 @@ pub const RESERVED_ROUTES: &[&str] = &[
     "/readyz",
     "/openapi.json",
     "/docs",
+    "/",
+    "/sample.webm",
 ];
 
 /// How an endpoint turns its pipeline into a response.

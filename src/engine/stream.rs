@@ -132,6 +132,35 @@ fn play(pipeline: gst::Pipeline) -> Result<PipelineGuard, PipelineError> {
 /// Most bytes `collect` holds before it gives up: an assembled output is kept whole in memory.
 const COLLECT_LIMIT: usize = 64 << 20;
 
+/// Runs a description that writes its output itself (to a file) to its end, with `properties`
+/// set first (call it off the async workers).
+pub fn run_to_end(launch: &Launch<'_>, timeout: std::time::Duration) -> Result<(), PipelineError> {
+    let internal = |e: String| PipelineError::new(Failure::Internal, e);
+    let pipeline = gst::parse::launch(launch.description)
+        .map_err(|e| internal(e.to_string()))?
+        .downcast::<gst::Pipeline>()
+        .map_err(|_| internal("not a pipeline".into()))?;
+    for (name, property, value) in launch.properties {
+        let element = pipeline
+            .by_name(name)
+            .ok_or_else(|| internal(format!("no element named {name}")))?;
+        element.set_property_from_str(property, value);
+    }
+    let guard = play(pipeline)?;
+    let bus = guard.pipeline().bus().expect("a pipeline has a bus");
+    let wait = gst::ClockTime::from_nseconds(timeout.as_nanos() as u64);
+    match bus.timed_pop_filtered(wait, &[gst::MessageType::Eos, gst::MessageType::Error]) {
+        Some(msg) => match msg.view() {
+            gst::MessageView::Error(err) => Err(PipelineError::from_message(err)),
+            _ => Ok(()),
+        },
+        None => Err(PipelineError::new(
+            Failure::Timeout,
+            "the pipeline did not finish in time",
+        )),
+    }
+}
+
 /// Runs the pipeline to its end and returns every buffer with its duration (call it off the
 /// async workers): for outputs that are assembled whole rather than streamed.
 pub fn collect(

@@ -8,6 +8,7 @@ pub mod error;
 mod info;
 mod metrics;
 pub mod openapi;
+mod playground;
 mod reload;
 
 use crate::catalog::{Catalog, Source};
@@ -42,6 +43,8 @@ pub struct App {
     cache_max_age: u32,
     /// Set when shutdown begins: readiness turns false first.
     draining: std::sync::atomic::AtomicBool,
+    /// The built-in sample clip, made on first use.
+    sample: tokio::sync::OnceCell<bytes::Bytes>,
 }
 
 impl App {
@@ -85,6 +88,7 @@ impl App {
             outputs: cache::Outputs::new(config.cache_mb),
             max_stream: config.max_stream_duration,
             draining: std::sync::atomic::AtomicBool::new(false),
+            sample: tokio::sync::OnceCell::new(),
         }
     }
 }
@@ -97,6 +101,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/readyz", get(info::readyz))
         .route("/openapi.json", get(info::openapi))
         .route("/docs", get(info::docs))
+        .route("/", get(playground::page))
+        .route("/sample.webm", get(playground::sample))
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .fallback(endpoint::handle)
         .layer(middleware::from_fn_with_state(app.clone(), log_request))
@@ -230,7 +236,22 @@ pub async fn serve(config: &Config, catalog: Catalog, source: Source) -> std::io
     let app = Arc::new(App::new(config, catalog, source));
     tokio::spawn(app.catalogs.clone().watch(hangup));
     let listener = tokio::net::TcpListener::bind((config.host, config.port)).await?;
-    tracing::info!("listening on http://{}", listener.local_addr()?);
+    let local = listener.local_addr()?;
+    tracing::info!("listening on http://{local}");
+    // The service reads its own sample from where it listens (loopback when it listens on all
+    // addresses); the source policy lets exactly that URL through.
+    let reach = match local.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv4() => std::net::IpAddr::from([127, 0, 0, 1]),
+        ip if ip.is_unspecified() => std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    let sample = format!(
+        "http://{}/sample.webm",
+        std::net::SocketAddr::new(reach, local.port())
+    );
+    if let Ok(url) = url::Url::parse(&sample) {
+        crate::source::policy::allow_sample(url);
+    }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let draining = app.clone();
     let (delay, grace) = (config.shutdown_delay, config.shutdown_grace);

@@ -26,6 +26,16 @@ pub const SERVICE_PAGES: &[(&str, &str, &str)] = &[
     ),
     ("/openapi.json", "This document", "application/json"),
     ("/docs", "This document, readable", "text/html"),
+    (
+        "/",
+        "The playground: a video's thumbnail, preview, storyboard, metadata and stream, side by side",
+        "text/html",
+    ),
+    (
+        "/sample.webm",
+        "The built-in sample clip the playground opens on (10 s, VP8 and Opus; honours Range)",
+        "video/webm",
+    ),
 ];
 
 pub fn document(catalog: &Catalog) -> Json {
@@ -81,7 +91,10 @@ fn operation_id(path: &str) -> String {
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
         .collect();
-    id.trim_matches('_').to_string()
+    match id.trim_matches('_') {
+        "" => "playground".to_string(),
+        id => id.to_string(),
+    }
 }
 
 fn operation(endpoint: &Endpoint, path: &str, preset: Option<&str>) -> Json {

@@ -1,0 +1,130 @@
+//! The playground page at `/` and the built-in sample clip it opens on. The clip is made once,
+//! on first use, by a GStreamer pipeline (test pattern and tone, VP8 and Opus in WebM), kept in
+//! memory and served with Range support; the service reads it through the same source element
+//! and policy as any URL (the policy lets exactly its URL through).
+
+use super::App;
+use crate::engine::{self, launch::Launch, PipelineError};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Ten seconds of SMPTE bars with a moving ball and a 440 Hz tone, 640x360 at 30 fps.
+const SAMPLE: &str = "\
+videotestsrc num-buffers=300 pattern=smpte horizontal-speed=3 ! video/x-raw,width=640,height=360,framerate=30/1 \
+! videoconvert ! vp8enc deadline=1 cpu-used=8 target-bitrate=600000 keyframe-max-dist=30 ! queue ! mux. \
+audiotestsrc num-buffers=470 samplesperbuffer=1024 freq=440 volume=0.2 ! audio/x-raw,rate=48000,channels=2 \
+! audioconvert ! opusenc ! queue ! mux. \
+webmmux name=mux ! filesink name=file";
+
+/// The page, with the sample's URL filled in.
+pub async fn page() -> impl IntoResponse {
+    let sample = crate::source::policy::sample()
+        .map(|u| u.to_string())
+        .unwrap_or_default();
+    let html = include_str!("playground.html").replace("{{SAMPLE_URL}}", &sample);
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html)
+}
+
+/// The sample clip, whole or the range asked for.
+pub async fn sample(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let clip = app
+        .sample
+        .get_or_try_init(|| async {
+            tokio::task::spawn_blocking(make).await.unwrap_or_else(|e| {
+                Err(PipelineError::new(engine::Failure::Internal, e.to_string()))
+            })
+        })
+        .await;
+    let clip = match clip {
+        Ok(clip) => clip.clone(),
+        Err(e) => return super::error::ApiError::Pipeline(e).into_response(),
+    };
+    let len = clip.len() as u64;
+    let ranged = headers
+        .get(header::RANGE)
+        .and_then(|r| r.to_str().ok())
+        .and_then(|r| byte_range(r, len));
+    let common = [
+        (header::CONTENT_TYPE, "video/webm".to_string()),
+        (header::ACCEPT_RANGES, "bytes".to_string()),
+        (header::CACHE_CONTROL, "public, max-age=86400".to_string()),
+    ];
+    match ranged {
+        Some(Ok((start, end))) => (
+            StatusCode::PARTIAL_CONTENT,
+            common,
+            [(header::CONTENT_RANGE, format!("bytes {start}-{end}/{len}"))],
+            clip.slice(start as usize..=end as usize),
+        )
+            .into_response(),
+        Some(Err(())) => (
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            [(header::CONTENT_RANGE, format!("bytes */{len}"))],
+        )
+            .into_response(),
+        None => (common, clip).into_response(),
+    }
+}
+
+/// `bytes=START-[END]` (or `bytes=-SUFFIX`) within `len`, inclusive; Err when unsatisfiable,
+/// None when not a single byte range (the whole clip is sent).
+fn byte_range(header: &str, len: u64) -> Option<Result<(u64, u64), ()>> {
+    let spec = header.strip_prefix("bytes=")?.trim();
+    if spec.contains(',') {
+        return None;
+    }
+    let (start, end) = spec.split_once('-')?;
+    let range = match (start.trim(), end.trim()) {
+        ("", suffix) => {
+            let n: u64 = suffix.parse().ok()?;
+            (len.saturating_sub(n), len.checked_sub(1)?)
+        }
+        (start, "") => (start.parse().ok()?, len.saturating_sub(1)),
+        (start, end) => (
+            start.parse().ok()?,
+            end.parse::<u64>().ok()?.min(len.saturating_sub(1)),
+        ),
+    };
+    Some(if range.0 < len && range.0 <= range.1 {
+        Ok(range)
+    } else {
+        Err(())
+    })
+}
+
+/// Writes the clip to a file first: the muxer goes back to its header to note the duration and
+/// the index, which a stream of buffers would not allow.
+fn make() -> Result<Bytes, PipelineError> {
+    let internal = |e: String| PipelineError::new(engine::Failure::Internal, e);
+    let path = std::env::temp_dir().join(format!("pythumbio-sample-{}.webm", std::process::id()));
+    let location = [(
+        "file".to_string(),
+        "location".to_string(),
+        path.display().to_string(),
+    )];
+    let result =
+        engine::stream::run_to_end(&Launch::new(SAMPLE, &location), Duration::from_secs(60))
+            .and_then(|()| std::fs::read(&path).map_err(|e| internal(e.to_string())));
+    let _ = std::fs::remove_file(&path);
+    result.map(Bytes::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::byte_range;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(byte_range("bytes=0-99", 1000), Some(Ok((0, 99))));
+        assert_eq!(byte_range("bytes=900-", 1000), Some(Ok((900, 999))));
+        assert_eq!(byte_range("bytes=-100", 1000), Some(Ok((900, 999))));
+        assert_eq!(byte_range("bytes=0-65535", 1000), Some(Ok((0, 999))));
+        assert_eq!(byte_range("bytes=1000-", 1000), Some(Err(())));
+        assert_eq!(byte_range("bytes=0-1,5-6", 1000), None);
+        assert_eq!(byte_range("items=0-1", 1000), None);
+    }
+}
