@@ -133,12 +133,47 @@ impl Drop for PipelineGuard {
             let _ = pipeline.set_state(gst::State::Null);
             drop(pipeline);
             drop(token);
+            give_back_memory();
         };
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
                 runtime.spawn_blocking(stop);
             }
             Err(_) => stop(),
+        }
+    }
+}
+
+/// Hands the memory finished pipelines freed back to the system, on a thread of its own and at
+/// most every 100 ms (off every request's path). Decoders free large frames from many threads;
+/// glibc keeps them in per-thread arenas otherwise, and RSS stays at its high-water mark long
+/// after the load is gone.
+fn give_back_memory() {
+    static TRIMMER: std::sync::OnceLock<std::thread::Thread> = std::sync::OnceLock::new();
+    let trimmer = TRIMMER.get_or_init(|| {
+        std::thread::Builder::new()
+            .name("pythumbio-trim".into())
+            .spawn(|| loop {
+                std::thread::park();
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                trim();
+            })
+            .expect("a thread starts")
+            .thread()
+            .clone()
+    });
+    trimmer.unpark();
+}
+
+fn trim() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        extern "C" {
+            fn malloc_trim(pad: usize) -> std::ffi::c_int;
+        }
+        // SAFETY: malloc_trim only releases free memory; it takes no pointers.
+        unsafe {
+            malloc_trim(0);
         }
     }
 }
