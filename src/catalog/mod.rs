@@ -374,6 +374,12 @@ impl Catalog {
 /// Reads one pipeline file and checks it: routes, placeholders against parameters, elements, and
 /// trial parses (the defaults, then each enum value) so that a missing element or property is
 /// found at start, not per request.
+/// Parses and checks one pipeline file's text, as loading does (GStreamer must be initialised:
+/// its descriptions are trial-parsed).
+pub fn parse_file(file: &str, text: &str, limits: OutputLimits) -> Result<Endpoint, String> {
+    parse_endpoint(file, text, limits)
+}
+
 fn parse_endpoint(file: &str, text: &str, limits: OutputLimits) -> Result<Endpoint, String> {
     let raw: RawEndpoint = toml::from_str(text).map_err(|e| e.to_string())?;
     let mut params = raw

@@ -569,7 +569,8 @@ pub fn parse_seconds(text: &str) -> Option<f64> {
         }
         minutes = minutes.checked_mul(60)?.checked_add(n)?;
     }
-    Some(minutes as f64 * 60.0 + seconds)
+    // Hundreds of digits overflow to infinity: not a time.
+    Some(minutes as f64 * 60.0 + seconds).filter(|s| s.is_finite())
 }
 
 /// A url must be absolute http(s) with a host, printable, and of bounded length.
@@ -788,8 +789,20 @@ mod tests {
             assert_eq!(parse_seconds(text), Some(want), "{text}");
         }
         for text in [
-            "", ":", "1:", "-1", "+1", "1e2", "inf", "NaN", "1:60", "1:60:00", "1.5:00", "1:2:3:4",
+            "",
+            ":",
+            "1:",
+            "-1",
+            "+1",
+            "1e2",
+            "inf",
+            "NaN",
+            "1:60",
+            "1:60:00",
+            "1.5:00",
+            "1:2:3:4",
             "1..2",
+            &"9".repeat(400),
         ] {
             assert_eq!(parse_seconds(text), None, "{text}");
         }
