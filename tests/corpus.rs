@@ -140,6 +140,11 @@ async fn every_bad_input_gets_its_error_and_leaves_nothing() {
         b"<!doctype html><html><head><title>Not here</title></head><body>404</body></html>",
     );
     let noise = corpus_file("corpus-random.mp4", &random);
+    let mut png = std::io::Cursor::new(Vec::new());
+    image::RgbImage::from_pixel(100, 50, image::Rgb([200, 30, 30]))
+        .write_to(&mut png, image::ImageFormat::Png)
+        .unwrap();
+    let picture = corpus_file("corpus-picture.png", png.get_ref());
     let absurd = corpus_file("corpus-absurd.png", &absurd_png());
     let long_url = format!("http://example.com/{}", "a".repeat(10 * 1024));
     let redirect_loop = format!("{}?loop=1", origin_url("redirect"));
@@ -222,14 +227,14 @@ async fn every_bad_input_gets_its_error_and_leaves_nothing() {
         (
             "a PNG to webm",
             "/webm",
-            vec![("url", origin_url("mark-100x50.png"))],
+            vec![("url", picture.clone())],
             422,
             "no_usable_stream",
         ),
         (
             "a PNG to preview",
             "/preview",
-            vec![("url", origin_url("mark-100x50.png"))],
+            vec![("url", picture.clone())],
             422,
             "no_usable_stream",
         ),
