@@ -50,7 +50,7 @@ pub fn discover(
             );
         }
     });
-    let result = discoverer.discover_uri(uri);
+    let result = discoverer.discover_uri(&crate::source::pull_uri(uri));
     let src = source.lock().unwrap().take();
     let fetch_failure = src
         .as_ref()

@@ -132,7 +132,10 @@ pub fn build(launch: &Launch<'_>) -> Result<Built, PipelineError> {
                 "element {name:?} has no property {property:?}"
             )));
         }
-        target.set_property_from_str(property, value);
+        match property.as_str() {
+            "uri" => target.set_property_from_str(property, &crate::source::pull_uri(value)),
+            _ => target.set_property_from_str(property, value),
+        }
     }
     let sink = pipeline
         .by_name("sink")
@@ -156,6 +159,7 @@ pub fn build(launch: &Launch<'_>) -> Result<Built, PipelineError> {
     });
     if let Some(moment) = launch.still {
         seek_at_decoder(&src, Entry::Still(moment));
+        small_queues(&src);
     }
     if let Some(window) = launch.window {
         if window.start > gst::ClockTime::ZERO {
@@ -175,6 +179,23 @@ pub fn build(launch: &Launch<'_>) -> Result<Built, PipelineError> {
         place_overlay(&compositor, overlay);
     }
     Ok(Built { pipeline, sink })
+}
+
+/// A still needs a frame or two in flight, not decodebin's default 2 MB of compressed data per
+/// stream: with smaller queues the demuxer stops reading (and the source stops fetching) soon
+/// after the frames it needs, before the seek and after it.
+fn small_queues(src: &gst::Element) {
+    let Some(bin) = src.downcast_ref::<gst::Bin>() else {
+        return;
+    };
+    // uridecodebin adds its decodebin as a direct child.
+    bin.connect_element_added(|_, element| {
+        let is_decodebin = element.factory().is_some_and(|f| f.name() == "decodebin");
+        if is_decodebin {
+            element.set_property("max-size-buffers", 4u32);
+            element.set_property("max-size-bytes", 512u32 * 1024);
+        }
+    });
 }
 
 /// When the decoder has exposed all its pads, a branch it never linked (the audio branch of a

@@ -21,10 +21,12 @@ use url::Url;
 
 /// The first request asks for this much: enough for most files' header boxes.
 const FIRST_BLOCK: u64 = 64 * 1024;
-/// A read away from the last block starts a block this large; each read that continues where
-/// the last block ended doubles it, up to MAX_BLOCK.
-const MIN_BLOCK: u64 = 64 * 1024;
+/// A read away from the cached blocks starts a block this large; a read that continues past the
+/// end of a block fetches one twice that block's size, up to MAX_BLOCK.
+const MIN_BLOCK: u64 = 32 * 1024;
 const MAX_BLOCK: u64 = 1024 * 1024;
+/// Blocks kept, for reads that alternate between places of the file.
+const CACHED_BLOCKS: usize = 4;
 /// Buffer size asked for in push mode.
 const PUSH_BLOCK: u32 = 64 * 1024;
 
@@ -116,12 +118,10 @@ mod imp {
 
     /// How an opened source is read.
     enum Mode {
-        /// By Range requests: the last block read, and how large the next one may be.
-        Ranged {
-            start: u64,
-            block: Bytes,
-            next_len: u64,
-        },
+        /// By Range requests: the last blocks read (start, bytes), most recent last. A demuxer
+        /// reads its streams' samples at two or three places of the file in turn (video here,
+        /// audio there): each place keeps a block of its own.
+        Ranged { blocks: Vec<(u64, Bytes)> },
         /// In order, from one whole response.
         Whole {
             response: Option<reqwest::Response>,
@@ -221,7 +221,7 @@ mod imp {
         const URI_TYPE: gst::URIType = gst::URIType::Src;
 
         fn protocols() -> &'static [&'static str] {
-            &["http", "https"]
+            &["http", "https", "pythumbio+http", "pythumbio+https"]
         }
 
         fn uri(&self) -> Option<String> {
@@ -230,6 +230,7 @@ mod imp {
         }
 
         fn set_uri(&self, uri: &str) -> Result<(), glib::Error> {
+            let uri = uri.strip_prefix(super::super::PULL_PREFIX).unwrap_or(uri);
             let url = Url::parse(uri)
                 .map_err(|e| glib::Error::new(gst::URIError::BadUri, &format!("not a URL: {e}")))?;
             if !matches!(url.scheme(), "http" | "https") {
@@ -272,12 +273,7 @@ mod imp {
             offset: u64,
             length: u64,
         ) -> Result<Bytes, FetchError> {
-            let Mode::Ranged {
-                start,
-                block,
-                next_len,
-            } = &mut reader.mode
-            else {
+            let Mode::Ranged { blocks } = &mut reader.mode else {
                 unreachable!("called for ranged sources only")
             };
             let end = match reader.size {
@@ -285,22 +281,26 @@ mod imp {
                 Some(size) => size.min(offset + length),
                 None => offset + length,
             };
-            let block_end = *start + block.len() as u64;
-            if offset >= *start && end <= block_end {
-                return Ok(block.slice((offset - *start) as usize..(end - *start) as usize));
-            }
-            // What the current block has of the read, and where the rest starts.
-            let (head, from) = if offset >= *start && offset < block_end {
-                (block.slice((offset - *start) as usize..), block_end)
-            } else {
-                (Bytes::new(), offset)
+            let holds = |(start, block): &(u64, Bytes), at: u64| {
+                at >= *start && at < start + block.len() as u64
             };
-            *next_len = if from == block_end {
-                (*next_len * 2).min(MAX_BLOCK)
-            } else {
-                MIN_BLOCK
+            // What a cached block has of the read, and where the rest starts.
+            let (head, from, grown) = match blocks.iter().position(|b| holds(b, offset)) {
+                Some(i) => {
+                    let (start, block) = blocks.remove(i);
+                    let block_end = start + block.len() as u64;
+                    if end <= block_end {
+                        let hit = block.slice((offset - start) as usize..(end - start) as usize);
+                        blocks.push((start, block));
+                        return Ok(hit);
+                    }
+                    // Reading on past its end: the next block is twice as large.
+                    let grown = (block.len() as u64 * 2).clamp(MIN_BLOCK, MAX_BLOCK);
+                    (block.slice((offset - start) as usize..), block_end, grown)
+                }
+                None => (Bytes::new(), offset, MIN_BLOCK),
             };
-            let mut len = (end - from).max(*next_len);
+            let mut len = (end - from).max(grown);
             if let Some(size) = reader.size {
                 len = len.min(size - from);
             }
@@ -310,9 +310,11 @@ mod imp {
                 self.cancel.subscribe(),
             )?;
             super::super::count(fetched.len() as u64);
-            *start = from;
-            *block = fetched.clone();
             let rest = fetched.slice(..((end - from) as usize).min(fetched.len()));
+            blocks.push((from, fetched));
+            if blocks.len() > CACHED_BLOCKS {
+                blocks.remove(0);
+            }
             if head.is_empty() {
                 return Ok(rest);
             }
@@ -404,9 +406,7 @@ mod imp {
                 Body::Block(block) => {
                     super::super::count(block.len() as u64);
                     Mode::Ranged {
-                        start: 0,
-                        block,
-                        next_len: MIN_BLOCK,
+                        blocks: vec![(0, block)],
                     }
                 }
                 Body::Whole(response) => Mode::Whole {

@@ -82,6 +82,22 @@ fn run<T: Send + 'static>(
     rx.recv().unwrap_or(Err(FetchError::Cancelled))
 }
 
+/// The scheme prefix under which the element also takes http(s) URIs. uridecodebin (1.22) treats
+/// every `http://` URI as a network stream and reads it through a 2 MB push-mode buffer; under
+/// this scheme it links the source straight to the demuxer, which then pulls just the ranges it
+/// needs (the index, the samples asked for).
+pub const PULL_PREFIX: &str = "pythumbio+";
+
+/// The URI to give uridecodebin for `uri`: http(s) under [`PULL_PREFIX`], others as they are.
+pub fn pull_uri(uri: &str) -> String {
+    let lower = uri.get(..8).unwrap_or(uri).to_ascii_lowercase();
+    if lower.starts_with("http://") || lower.starts_with("https://") {
+        format!("{PULL_PREFIX}{uri}")
+    } else {
+        uri.to_string()
+    }
+}
+
 /// Registers the element; call after GStreamer is initialised.
 pub fn register() -> Result<(), gstreamer::glib::BoolError> {
     element::register()
