@@ -110,6 +110,12 @@ pub struct Config {
           value_parser = parse_seconds)]
     pub max_stream_duration: Duration,
 
+    /// Most seconds of wall-clock time one stream may take, however slowly its client reads;
+    /// a longer one is cut off
+    #[arg(long, env = "PYTHUMBIO_MAX_STREAM_TIME", value_name = "PYTHUMBIO_MAX_STREAM_TIME", default_value = "14400",
+          value_parser = parse_seconds)]
+    pub max_stream_time: Duration,
+
     /// Seconds clients and CDNs may keep a thumbnail, preview, storyboard or metadata
     #[arg(
         long,

@@ -212,3 +212,29 @@ async fn sigterm_turns_readiness_false_lets_streams_finish_then_exits_0() {
     let log = service.wait_for_log(&["shutdown grace over"]).await;
     assert!(log.contains("shutdown grace over"), "{log}");
 }
+
+#[tokio::test]
+async fn a_stream_is_cut_at_its_wall_clock_limit() {
+    let service = Service::with_env(&[("PYTHUMBIO_MAX_STREAM_TIME", "1")]);
+    let mut stream = open_stream(&service, &long_mp4());
+    // The transcode of 60 s takes longer than the 1 s limit.
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut buffer = [0u8; 1024];
+    let mut received = Vec::new();
+    let end = loop {
+        match stream.read(&mut buffer) {
+            Ok(0) => break "closed",
+            Ok(n) => received.extend_from_slice(&buffer[..n]),
+            Err(_) => break "error",
+        }
+        assert!(started.elapsed() < Duration::from_secs(15), "never cut");
+    };
+    // A chunked body cut short has no final zero-length chunk.
+    assert!(!received.ends_with(b"0\r\n\r\n"), "ended cleanly ({end})");
+    assert!(service.wait_idle(Duration::from_secs(2)).await.is_some());
+    let log = service.wait_for_log(&["PYTHUMBIO_MAX_STREAM_TIME"]).await;
+    assert!(log.contains("PYTHUMBIO_MAX_STREAM_TIME"), "{end}: {log}");
+}

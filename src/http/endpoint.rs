@@ -266,7 +266,23 @@ async fn stream(
         bytes: first.len(),
         started: Instant::now(),
     };
-    let rest = output.map(move |item| {
+    // However slowly the client reads, the stream ends at the wall-clock limit (aborted: the
+    // client sees a broken transfer, not a short file).
+    let deadline = tokio::time::Instant::now() + app.max_stream_time;
+    let limited = futures_util::stream::unfold(Some(output), move |output| async move {
+        let mut output = output?;
+        tokio::select! {
+            item = output.next() => item.map(|item| (item, Some(output))),
+            _ = tokio::time::sleep_until(deadline) => Some((
+                Err(PipelineError::new(
+                    Failure::Timeout,
+                    "the stream ran past PYTHUMBIO_MAX_STREAM_TIME",
+                )),
+                None,
+            )),
+        }
+    });
+    let rest = limited.map(move |item| {
         // The permit is held, and the slot taken, until the body is dropped.
         let _slot = &permit;
         match &item {

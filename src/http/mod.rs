@@ -39,6 +39,8 @@ pub struct App {
     pub(crate) outputs: cache::Outputs,
     /// The most seconds of source a stream covers.
     max_stream: Duration,
+    /// The most wall-clock time a stream may take.
+    max_stream_time: Duration,
     /// `max-age` of cacheable outputs.
     cache_max_age: u32,
     /// Set when shutdown begins: readiness turns false first.
@@ -86,6 +88,7 @@ impl App {
             limits: config.source_limits(),
             metrics: Arc::default(),
             outputs: cache::Outputs::new(config.cache_mb),
+            max_stream_time: config.max_stream_time,
             max_stream: config.max_stream_duration,
             draining: std::sync::atomic::AtomicBool::new(false),
             sample: tokio::sync::OnceCell::new(),
