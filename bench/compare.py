@@ -86,7 +86,7 @@ def stream_service(seconds):
     first = None
     size = 0
     with urllib.request.urlopen(url("/webm", url=V720, duration=str(seconds))) as response:
-        while chunk := response.read(65536):
+        while chunk := response.read1(65536):
             first = first or time.perf_counter() - started
             size += len(chunk)
     return first, time.perf_counter() - started, size
