@@ -22,6 +22,9 @@
         buildInputs = with pkgs.gst_all_1; [ gstreamer gst-plugins-base ];
         # The integration tests run real pipelines over loopback HTTP.
         nativeCheckInputs = runtimePlugins pkgs ++ testPlugins pkgs;
+        # The playground's browser test needs Chromium and chromedriver, which the build sandbox
+        # does not run reliably; it runs in CI on Debian.
+        checkFlags = [ "--skip=the_playground_shows_the_sample_in_a_real_browser" ];
         preCheck = ''
           export GST_PLUGIN_SYSTEM_PATH_1_0=${pluginPath pkgs (runtimePlugins pkgs ++ testPlugins pkgs)}
           export HOME=$TMPDIR
