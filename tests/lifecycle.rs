@@ -156,14 +156,7 @@ async fn sigterm_turns_readiness_false_lets_streams_finish_then_exits_0() {
     ]);
     // Noise at a high bitrate: far more output than socket buffers hold, so the stream is still
     // going when the grace ends.
-    let url = media_url(Media {
-        width: 320,
-        height: 180,
-        frames: 1800,
-        noise: true,
-        audio: None,
-        ..Media::mp4()
-    });
+    let url = media_url(Media::noise_minute());
     assert_eq!(service.get("/readyz", &[]).await.status(), 200);
     let mut stream = open_stream_with(
         &service,

@@ -202,14 +202,7 @@ async fn sampling_seeks_instead_of_reading_the_whole_video() {
     let service = Service::start();
     // Incompressible frames, a keyframe every second: 60 s is a large file, and three tiles
     // are three seeks into it.
-    let long = Media {
-        width: 320,
-        height: 180,
-        frames: 1800,
-        noise: true,
-        audio: None,
-        ..Media::mp4()
-    };
+    let long = Media::noise_minute();
     let size = std::fs::metadata(long.path()).unwrap().len() as f64;
     let fetched = || async {
         let text = service.get("/metrics", &[]).await.text().await.unwrap();

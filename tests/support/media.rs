@@ -78,6 +78,19 @@ pub fn stripe_colour(stripes: bool, second: usize, x: usize, width: usize) -> [u
 }
 
 impl Media {
+    /// A minute of incompressible 320x180 video (H.264, no audio, a keyframe a second): a large
+    /// file, and a large stream at a high bitrate.
+    pub const fn noise_minute() -> Self {
+        Self {
+            width: 320,
+            height: 180,
+            frames: 1800,
+            noise: true,
+            audio: None,
+            ..Self::mp4()
+        }
+    }
+
     /// 640x360, 30 fps, 10 s, H.264 + AAC in MP4 with moov first.
     pub const fn mp4() -> Self {
         Self {
