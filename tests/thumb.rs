@@ -85,6 +85,28 @@ async fn time_picks_the_frame_exactly_or_at_the_keyframe() {
 }
 
 #[tokio::test]
+async fn frames_before_the_time_that_nothing_refers_to_are_skipped_without_harm() {
+    // Two B-frames (references of nothing) between P-frames: the decoder skips those that end
+    // before the time, and the frame at the time is still the one decoded from the keyframe on.
+    let service = Service::start();
+    let media = Media {
+        keyint: 150,
+        bframes: 2,
+        audio: None,
+        ..Media::mp4()
+    };
+    for (time, colour) in [("4.98", 4), ("7.5", 7), ("9.9", 9), ("3.0", 3), ("8.04", 8)] {
+        let image = thumb(&service, "/thumb", media, &[("time", time)], JPG).await;
+        assert_eq!(colour_of(image.centre()), colour, "time {time}");
+        // A frame decoded without its references comes out grey or smeared, not a palette colour.
+        assert!(
+            image.is_uniform(),
+            "time {time}: the frame is not one clean colour"
+        );
+    }
+}
+
+#[tokio::test]
 async fn width_and_height_alone_or_together() {
     let service = Service::start();
     let media = Media::mp4(); // 640x360

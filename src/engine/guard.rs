@@ -7,6 +7,8 @@ use gstreamer::prelude::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);
+/// Guards held: pipelines that requests still use (a pipeline being stopped is live, not active).
+static ACTIVE: AtomicUsize = AtomicUsize::new(0);
 /// Every guarded pipeline, weakly: what `stop_all` ends at shutdown.
 static GUARDED: std::sync::Mutex<Vec<glib::WeakRef<gst::Pipeline>>> =
     std::sync::Mutex::new(Vec::new());
@@ -43,6 +45,11 @@ static STARTED: AtomicUsize = AtomicUsize::new(0);
 /// Pipelines (and Discoverer runs) started since the process began.
 pub fn pipelines_started() -> usize {
     STARTED.load(Ordering::SeqCst)
+}
+
+/// Pipelines that requests still hold (not counting those being stopped, nor Discoverer runs).
+pub(crate) fn active_pipelines() -> usize {
+    ACTIVE.load(Ordering::SeqCst)
 }
 
 /// Pipelines (and Discoverer runs) started and not yet back to NULL.
@@ -83,6 +90,7 @@ pub struct PipelineGuard {
 
 impl PipelineGuard {
     pub fn new(pipeline: gst::Pipeline) -> Self {
+        ACTIVE.fetch_add(1, Ordering::SeqCst);
         Self {
             pipeline: Some(pipeline),
             token: Some(LiveToken::new()),
@@ -128,6 +136,7 @@ impl Drop for PipelineGuard {
         let (Some(pipeline), token) = (self.pipeline.take(), self.token.take()) else {
             return;
         };
+        ACTIVE.fetch_sub(1, Ordering::SeqCst);
         let stop = move || {
             // Setting NULL joins the streaming threads: keep that off the async workers.
             let _ = pipeline.set_state(gst::State::Null);

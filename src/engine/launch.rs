@@ -3,6 +3,8 @@
 //! branches the source never feeds get EOS, and a rate other than 1 speeds
 //! the source up.
 
+pub(crate) use super::entry::seconds;
+pub use super::entry::{Entry, Moment};
 use super::error::{Failure, PipelineError, NO_USABLE_STREAM, TOO_LARGE};
 use gstreamer as gst;
 use gstreamer::prelude::*;
@@ -146,7 +148,12 @@ pub fn build(launch: &Launch<'_>) -> Result<Built, PipelineError> {
         return Ok(Built { pipeline, sink });
     };
     end_unfed_branches(&pipeline, &src);
-    refuse_large_pictures(&src, launch.limits, launch.window.is_some());
+    watch_decoders(
+        &src,
+        launch.limits,
+        launch.window.is_some(),
+        launch.still.is_some(),
+    );
     let forward = crate::source::Forward::from_pairs(launch.forward);
     src.connect("source-setup", false, move |args| {
         if let Ok(source) = args[1].get::<gst::Element>() {
@@ -157,13 +164,16 @@ pub fn build(launch: &Launch<'_>) -> Result<Built, PipelineError> {
         }
         None
     });
+    if !uses_audio(&pipeline) {
+        leave_audio_undecoded(&src);
+    }
     if let Some(moment) = launch.still {
-        seek_at_decoder(&src, Entry::Still(moment));
+        super::entry::enter(&src, Entry::Still(moment));
         small_queues(&src);
     }
     if let Some(window) = launch.window {
         if window.start > gst::ClockTime::ZERO {
-            seek_at_decoder(&src, Entry::At(window.start));
+            super::entry::enter(&src, Entry::At(window.start));
         }
         if let Some(stop) = window.stop {
             end_at(&src, stop);
@@ -179,6 +189,39 @@ pub fn build(launch: &Launch<'_>) -> Result<Built, PipelineError> {
         place_overlay(&compositor, overlay);
     }
     Ok(Built { pipeline, sink })
+}
+
+/// Whether any element of the description handles audio (by its class: converters, encoders,
+/// muxers fed audio are all named "Audio" there). A description without one (a still, a
+/// preview) never needs the source's audio decoded.
+fn uses_audio(pipeline: &gst::Pipeline) -> bool {
+    pipeline
+        .iterate_recurse()
+        .into_iter()
+        .flatten()
+        .any(|element| {
+            element
+                .factory()
+                .and_then(|f| f.metadata(gst::ELEMENT_METADATA_KLASS).map(str::to_string))
+                .is_some_and(|klass| klass.contains("Audio"))
+        })
+}
+
+/// The decoder stops at compressed audio (exposed, left unlinked) instead of plugging a parser
+/// and a decoder for it: no audio is decoded for a picture, and the decoder exposes its pads as
+/// soon as the video has decoded its first frame.
+fn leave_audio_undecoded(src: &gst::Element) {
+    if src.find_property("expose-all-streams").is_none() {
+        return;
+    }
+    src.connect("autoplug-continue", false, |args| {
+        let audio = args
+            .get(2)
+            .and_then(|caps| caps.get::<gst::Caps>().ok())
+            .and_then(|caps| caps.structure(0).map(|s| s.name().starts_with("audio/")))
+            .unwrap_or(false);
+        Some((!audio).to_value())
+    });
 }
 
 /// A still needs a frame or two in flight, not decodebin's default 2 MB of compressed data per
@@ -248,8 +291,9 @@ fn end_unfed_branches(pipeline: &gst::Pipeline, src: &gst::Element) {
 }
 
 /// Fails the pipeline when the decoder announces pictures beyond `limits`, or (`moving`: a
-/// stream) a still image.
-fn refuse_large_pictures(src: &gst::Element, limits: SourceLimits, moving: bool) {
+/// stream) a still image. Video decoders also get their threads (fewer unless a `still` runs
+/// alone) and skip the frames they would decode only to clip.
+fn watch_decoders(src: &gst::Element, limits: SourceLimits, moving: bool, still: bool) {
     // On each video decoder's output, before the decoder allocates for the pictures it
     // announces (a PNG header may announce 60000x60000), and on the decoder bin's own pads.
     if let Some(bin) = src.downcast_ref::<gst::Bin>() {
@@ -261,6 +305,10 @@ fn refuse_large_pictures(src: &gst::Element, limits: SourceLimits, moving: bool)
                 .unwrap_or_default();
             let decodes_pictures =
                 klass.contains("Decoder") && (klass.contains("Video") || klass.contains("Image"));
+            if decodes_pictures {
+                super::threads::decoder_threads(element, still);
+                super::skip::unseen_frames(element);
+            }
             if let (true, Some(pad)) = (decodes_pictures, element.static_pad("src")) {
                 // Only told here: a decoder whose caps event is dropped crashes.
                 check_pictures(&pad, weak.clone(), limits, moving, false);
@@ -331,115 +379,6 @@ fn check_pictures(
         } else {
             gst::PadProbeReturn::Ok
         }
-    });
-}
-
-/// Where a pipeline enters its source.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Entry {
-    /// A stream's window start, decoded exactly.
-    At(gst::ClockTime),
-    /// A still's moment, placed once the source's duration is known.
-    Still(Moment),
-}
-
-/// Which frame a still takes.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Moment {
-    /// Seconds asked for; past the end means the last frame.
-    pub time: Option<f64>,
-    /// Seconds when no time is asked for; a source no longer than this gives its first frame.
-    pub default: f64,
-    /// Decode up to the exact time (true), or take the keyframe at or before it (false).
-    pub accurate: bool,
-}
-
-impl Moment {
-    /// The position to seek to, once the duration is known; None for the first frame.
-    pub fn position(&self, duration: Option<gst::ClockTime>) -> Option<gst::ClockTime> {
-        let wanted = match (self.time, duration) {
-            (None, Some(d)) if d > seconds(self.default) => seconds(self.default),
-            (None, _) => return None,
-            // Past the end: just before it, inside the last frame.
-            (Some(t), Some(d)) if seconds(t) >= d => {
-                d.saturating_sub(gst::ClockTime::from_mseconds(1))
-            }
-            (Some(t), _) => seconds(t),
-        };
-        (wanted > gst::ClockTime::ZERO).then_some(wanted)
-    }
-
-    fn flags(&self) -> gst::SeekFlags {
-        match self.accurate {
-            true => gst::SeekFlags::ACCURATE,
-            false => gst::SeekFlags::KEY_UNIT | gst::SeekFlags::SNAP_BEFORE,
-        }
-    }
-}
-
-pub(crate) fn seconds(s: f64) -> gst::ClockTime {
-    gst::ClockTime::from_nseconds((s * 1e9) as u64)
-}
-
-/// Enters the source at `entry` before anything flows past the decoder: its pads are held until
-/// it has exposed them all, then one flushing seek goes upstream from them (the demuxer seeks
-/// every stream) and the pads are let go. Nothing is decoded twice, and a muxer never sees data
-/// from before the seek (a seek after preroll would flush the header it had already written).
-fn seek_at_decoder(src: &gst::Element, entry: Entry) {
-    let held: Arc<Mutex<Vec<(gst::Pad, gst::PadProbeId)>>> = Arc::default();
-    let holding = held.clone();
-    src.connect_pad_added(move |_, pad| {
-        let id = pad.add_probe(gst::PadProbeType::BLOCK_DOWNSTREAM, |_, _| {
-            gst::PadProbeReturn::Ok
-        });
-        if let Some(id) = id {
-            holding.lock().unwrap().push((pad.clone(), id));
-        }
-    });
-    src.connect_no_more_pads(move |src| {
-        let held = held.clone();
-        src.call_async(move |src| {
-            let pads = std::mem::take(&mut *held.lock().unwrap());
-            let Some((first, _)) = pads.first() else {
-                return;
-            };
-            let target = match entry {
-                Entry::At(start) => Some((start, gst::SeekFlags::ACCURATE)),
-                Entry::Still(moment) => moment
-                    .position(first.query_duration::<gst::ClockTime>())
-                    .map(|p| (p, moment.flags())),
-            };
-            // A source that says it cannot seek (an origin without Range support) may still
-            // accept the seek event and ignore it: ask first.
-            let mut seeking = gst::query::Seeking::new(gst::Format::Time);
-            let seekable = !first.query(&mut seeking) || seeking.result().0;
-            let sought = target.is_none_or(|(position, flags)| {
-                seekable
-                    && first.send_event(gst::event::Seek::new(
-                        1.0,
-                        gst::SeekFlags::FLUSH | flags,
-                        gst::SeekType::Set,
-                        position,
-                        gst::SeekType::None,
-                        gst::ClockTime::NONE,
-                    ))
-            });
-            if !sought {
-                // The pads stay blocked: no frame from the wrong place may preroll before the
-                // error is read.
-                let msg = gst::message::Error::builder(
-                    gst::ResourceError::Seek,
-                    "the source cannot seek",
-                )
-                .src(src)
-                .build();
-                let _ = src.post_message(msg);
-                return;
-            }
-            for (pad, id) in pads {
-                pad.remove_probe(id);
-            }
-        });
     });
 }
 

@@ -2,13 +2,16 @@
 //! over as bytes. This layer knows nothing of HTTP.
 
 pub mod discover;
+mod entry;
 pub mod error;
 pub mod ffprobe;
 pub mod guard;
 pub mod launch;
+mod skip;
 pub mod still;
 pub mod storyboard;
 pub mod stream;
+mod threads;
 pub mod webp;
 
 pub use error::{Failure, PipelineError};

@@ -56,6 +56,8 @@ pub struct Media {
     pub container: Container,
     /// Frames from one keyframe to the next.
     pub keyint: u32,
+    /// B-frames between reference frames (H.264; none are references themselves).
+    pub bframes: u32,
     /// A rotation tag, in degrees clockwise, as phones write it (0: none).
     pub rotation: u32,
     /// Three vertical stripes instead of one colour: see `stripe_colour`.
@@ -102,6 +104,7 @@ impl Media {
             audio: Some(Audio::Aac),
             container: Container::Mp4 { faststart: true },
             keyint: 30,
+            bframes: 0,
             rotation: 0,
             stripes: false,
             noise: false,
@@ -119,7 +122,7 @@ impl Media {
             Container::Webm => "webm",
         };
         format!(
-            "v5-{}x{}-{}fps-{}f-{:?}-{:?}-{:?}-k{}-r{}{}.{ext}",
+            "v5-{}x{}-{}fps-{}f-{:?}-{:?}-{:?}-k{}{}-r{}{}.{ext}",
             self.width,
             self.height,
             self.fps,
@@ -128,6 +131,10 @@ impl Media {
             self.audio,
             self.container,
             self.keyint,
+            match self.bframes {
+                0 => String::new(),
+                b => format!("-b{b}"),
+            },
             self.rotation,
             if self.stripes {
                 "-striped"
@@ -169,7 +176,9 @@ impl Media {
             let k = self.keyint;
             let encoder = match video {
                 Video::H264 => {
-                    format!("x264enc speed-preset=ultrafast key-int-max={k} bframes=0 ! h264parse")
+                    // Without b-pyramid no B-frame is a reference.
+                    let b = self.bframes;
+                    format!("x264enc speed-preset=ultrafast key-int-max={k} bframes={b} b-adapt=false b-pyramid=false ! h264parse")
                 }
                 Video::Vp9 => format!("vp9enc deadline=1 cpu-used=8 keyframe-max-dist={k}"),
             };

@@ -557,6 +557,21 @@ impl Image {
     pub fn centre(&self) -> [u8; 3] {
         self.rgb.get_pixel(self.width / 2, self.height / 2).0
     }
+
+    /// Whether a 5x5 grid of points over the picture all have the centre's colour (within what
+    /// JPEG changes).
+    pub fn is_uniform(&self) -> bool {
+        let centre = self.centre();
+        (1..=5).all(|i| {
+            (1..=5).all(|j| {
+                let p = self
+                    .rgb
+                    .get_pixel(i * self.width / 6, j * self.height / 6)
+                    .0;
+                p.iter().zip(centre).all(|(a, b)| a.abs_diff(b) <= 24)
+            })
+        })
+    }
 }
 
 /// What a media file holds, read back with GStreamer.
