@@ -129,6 +129,25 @@ impl PipelineGuard {
     pub fn pipeline(&self) -> &gst::Pipeline {
         self.pipeline.as_ref().expect("present until drop")
     }
+
+    /// Waits up to `within` for the pipeline to post `done` (Ok) or an error; else a timeout
+    /// that says `late`.
+    pub(crate) fn wait_for(
+        &self,
+        done: gst::MessageType,
+        within: std::time::Duration,
+        late: &str,
+    ) -> Result<(), super::PipelineError> {
+        let bus = self.pipeline().bus().expect("a pipeline has a bus");
+        let wait = gst::ClockTime::from_nseconds(within.as_nanos() as u64);
+        match bus.timed_pop_filtered(wait, &[done, gst::MessageType::Error]) {
+            Some(msg) => match msg.view() {
+                gst::MessageView::Error(err) => Err(super::PipelineError::from_message(err)),
+                _ => Ok(()),
+            },
+            None => Err(super::PipelineError::new(super::Failure::Timeout, late)),
+        }
+    }
 }
 
 impl Drop for PipelineGuard {

@@ -92,21 +92,11 @@ impl Prerolled {
 
     /// Waits for a state change or seek to finish, or the pipeline to fail, until the deadline.
     fn settle(&self) -> Result<(), PipelineError> {
-        let bus = self.guard.pipeline().bus().expect("a pipeline has a bus");
         let left = self.deadline.saturating_duration_since(Instant::now());
-        let wanted = [gst::MessageType::AsyncDone, gst::MessageType::Error];
-        match bus.timed_pop_filtered(
-            gst::ClockTime::from_nseconds(left.as_nanos() as u64),
-            &wanted,
-        ) {
-            Some(msg) => match msg.view() {
-                gst::MessageView::Error(err) => Err(PipelineError::from_message(err)),
-                _ => Ok(()),
-            },
-            None => Err(PipelineError::new(
-                Failure::Timeout,
-                "the source gave no frame in time",
-            )),
-        }
+        self.guard.wait_for(
+            gst::MessageType::AsyncDone,
+            left,
+            "the source gave no frame in time",
+        )
     }
 }

@@ -147,18 +147,11 @@ pub fn run_to_end(launch: &Launch<'_>, timeout: std::time::Duration) -> Result<(
         element.set_property_from_str(property, value);
     }
     let guard = play(pipeline)?;
-    let bus = guard.pipeline().bus().expect("a pipeline has a bus");
-    let wait = gst::ClockTime::from_nseconds(timeout.as_nanos() as u64);
-    match bus.timed_pop_filtered(wait, &[gst::MessageType::Eos, gst::MessageType::Error]) {
-        Some(msg) => match msg.view() {
-            gst::MessageView::Error(err) => Err(PipelineError::from_message(err)),
-            _ => Ok(()),
-        },
-        None => Err(PipelineError::new(
-            Failure::Timeout,
-            "the pipeline did not finish in time",
-        )),
-    }
+    guard.wait_for(
+        gst::MessageType::Eos,
+        timeout,
+        "the pipeline did not finish in time",
+    )
 }
 
 /// Runs the pipeline to its end and returns every buffer with its duration (call it off the

@@ -12,14 +12,19 @@ use gstreamer::prelude::*;
 /// Pictures above this many pixels are decoded with frame threads.
 const LARGE: u64 = 1920 * 1088;
 
+/// Whether a decoder may take every core: a still's, with `active` pipelines held. Decoders
+/// are plugged once the pipeline runs, under its own guard: one means alone.
+fn alone(still: bool, active: usize) -> bool {
+    still && active <= 1
+}
+
 /// Sets `decoder`'s threads (libav decoders: `max-threads`, 0 for as many as cores) for a still
 /// (`still`) or a stream, before it opens its codec on its first caps.
 pub(crate) fn decoder_threads(decoder: &gst::Element, still: bool) {
     if decoder.find_property("max-threads").is_none() {
         return;
     }
-    // Decoders are plugged once the pipeline runs, under its own guard: one means alone.
-    if still && super::guard::active_pipelines() <= 1 {
+    if alone(still, super::guard::active_pipelines()) {
         return;
     }
     decoder.set_property("max-threads", 1i32);
@@ -43,4 +48,27 @@ pub(crate) fn decoder_threads(decoder: &gst::Element, still: bool) {
         }
         gst::PadProbeReturn::Remove
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_still_running_alone_takes_every_core() {
+        assert!(alone(true, 1));
+        assert!(!alone(true, 2), "a still among other pipelines");
+        assert!(!alone(false, 1), "a stream");
+    }
+
+    #[test]
+    fn a_stream_decodes_on_one_thread() {
+        gst::init().unwrap();
+        let decoder = gst::ElementFactory::make("avdec_h264")
+            .build()
+            .expect("avdec_h264 (gstreamer1.0-libav) is installed");
+        assert_eq!(decoder.property::<i32>("max-threads"), 0);
+        decoder_threads(&decoder, false);
+        assert_eq!(decoder.property::<i32>("max-threads"), 1);
+    }
 }
