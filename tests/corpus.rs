@@ -103,12 +103,18 @@ async fn assert_nothing_left(service: &Service, baseline: usize, case: &str) {
 
 #[tokio::test]
 async fn every_bad_input_gets_its_error_and_leaves_nothing() {
-    let service = Service::with_env(&[
+    let mut service = Service::with_env(&[
         // No idle connection is kept to the origin, so descriptors can be counted exactly.
         ("PYTHUMBIO_ORIGIN_KEEPALIVE", "0"),
         ("PYTHUMBIO_ORIGIN_READ_TIMEOUT", "1"),
         ("PYTHUMBIO_TIMEOUT", "5"),
         ("PYTHUMBIO_CACHE_MB", "0"),
+    ]);
+    // pngdec (1.22) goes on to allocate a frame after it failed to negotiate the absurd PNG's
+    // 60000x60000 output, and warns twice; the request still gets its 422.
+    service.tolerate_criticals(&[
+        "gst_video_decoder_allocate_output_frame_with_params",
+        "gst_caps_is_equal",
     ]);
     let good_file = file_name(Media::mp4());
     let good = origin_url(&good_file);

@@ -107,6 +107,25 @@ async fn frames_before_the_time_that_nothing_refers_to_are_skipped_without_harm(
 }
 
 #[tokio::test]
+async fn a_time_late_in_a_long_gop_of_a_source_with_audio() {
+    // The still seeks at the demuxer, before any frame is decoded, and never decodes the audio.
+    // After the seek the demuxer sends the GOP's video from its keyframe on, and the audio only
+    // from the time asked for: seconds of video first, more than the decoder's queues hold
+    // (noise keeps every frame at the encoder's bitrate). The decoder still has to learn of the
+    // audio stream in time to expose its pads, or the request hangs until its timeout.
+    let service = Service::with_env(&[("PYTHUMBIO_TIMEOUT", "5")]);
+    let media = Media {
+        keyint: 150,
+        noise: true,
+        ..Media::mp4()
+    };
+    for time in ["4.9", "9.8", "3.7", "0.5"] {
+        let image = thumb(&service, "/thumb", media, &[("time", time)], JPG).await;
+        assert_eq!((image.width, image.height), (426, 240), "time {time}");
+    }
+}
+
+#[tokio::test]
 async fn width_and_height_alone_or_together() {
     let service = Service::start();
     let media = Media::mp4(); // 640x360

@@ -3,6 +3,7 @@
 
 use gstreamer as gst;
 use gstreamer::prelude::*;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Where a pipeline enters its source.
@@ -70,51 +71,120 @@ type Held = Arc<Mutex<Vec<(gst::Pad, gst::PadProbeId)>>>;
 /// muxer never sees data from before the seek: a seek after preroll would flush the header it
 /// had already written.
 ///
-/// The seek cannot go to the demuxer earlier, before the decoder's first frame: the decoder
-/// exposes its pads only once every stream has data, and after a seek the demuxer sends up to
-/// a GOP of video before the first audio, which fills the queue in front of the waiting video
-/// decoder (measured: 3 to 10 of 16 concurrent thumbnails hung until their timeout).
-pub fn enter(src: &gst::Element, entry: Entry) {
-    let held = hold_pads(src);
+/// With `at_demuxer` (a pipeline that decodes no audio), the seek goes to the demuxer instead,
+/// as soon as it has found its streams and before any frame reaches a decoder: the frames at
+/// the start of the file are never decoded (a keyframe, and with frame threads a few more: 8 ms
+/// of a 38 ms thumbnail). A pipeline that decodes audio keeps the first way: its audio decoder
+/// needs audio data before the decoder exposes its pads, and after a seek the demuxer sends up
+/// to a GOP of video before the first audio, which fills the queue in front of the waiting
+/// video decoder (measured: 3 to 10 of 16 concurrent thumbnails hung until their timeout). A
+/// source without a demuxer (an image, an elementary stream) is sought the first way too.
+pub fn enter(src: &gst::Element, entry: Entry, at_demuxer: bool) {
+    let sought = Arc::new(AtomicBool::new(false));
+    if at_demuxer {
+        seek_at_demuxer(src, entry, sought.clone());
+    }
+    let held = hold_pads(src, gst::PadProbeType::BLOCK_DOWNSTREAM);
     src.connect_no_more_pads(move |src| {
         let held = held.clone();
+        let sought = sought.clone();
         src.call_async(move |src| {
             let pads = std::mem::take(&mut *held.lock().unwrap());
-            let Some((first, _)) = pads.first() else {
-                return;
-            };
-            let sought = entry
-                .target(first.query_duration::<gst::ClockTime>())
-                .is_none_or(|(position, flags)| {
-                    seekable(first) && first.send_event(seek(position, flags))
-                });
-            if !sought {
-                // The pads stay blocked: no frame from the wrong place may preroll before the
-                // error is read.
-                let msg = gst::message::Error::builder(
-                    gst::ResourceError::Seek,
-                    "the source cannot seek",
-                )
-                .src(src)
-                .build();
-                let _ = src.post_message(msg);
-                return;
-            }
-            for (pad, id) in pads {
-                pad.remove_probe(id);
+            if sought.load(Ordering::SeqCst) || seek_from(src, &pads, entry) {
+                release(pads);
             }
         });
     });
 }
 
-/// Blocks everything that goes downstream out of each pad `element` adds, and lists the pads.
-fn hold_pads(element: &gst::Element) -> Held {
+/// Holds the pads of the first demuxer `src` plugs, and seeks from them once it has added
+/// them all; `sought` turns true before the first buffer is let through.
+fn seek_at_demuxer(src: &gst::Element, entry: Entry, sought: Arc<AtomicBool>) {
+    let Some(bin) = src.downcast_ref::<gst::Bin>() else {
+        return;
+    };
+    let claimed = AtomicBool::new(false);
+    bin.connect_deep_element_added(move |src, _, element| {
+        let demuxes = element
+            .factory()
+            .and_then(|f| f.metadata(gst::ELEMENT_METADATA_KLASS).map(str::to_string))
+            .is_some_and(|klass| klass.contains("Demux"));
+        if !demuxes || claimed.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        // Data only: events pass, so that the one `wake_undecoded` sends takes the stream's
+        // stream-start and caps along.
+        let what =
+            gst::PadProbeType::BLOCK | gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST;
+        let held = hold_pads(element, what);
+        let src = src.downgrade();
+        let sought = sought.clone();
+        element.connect_no_more_pads(move |demuxer| {
+            let (held, src, sought) = (held.clone(), src.clone(), sought.clone());
+            demuxer.call_async(move |_| {
+                let pads = std::mem::take(&mut *held.lock().unwrap());
+                let Some(src) = src.upgrade() else {
+                    return;
+                };
+                if seek_from(src.upcast_ref(), &pads, entry) {
+                    sought.store(true, Ordering::SeqCst);
+                    wake_undecoded(&pads);
+                    release(pads);
+                }
+            });
+        });
+    });
+}
+
+/// Seeks from the first of `pads` to where `entry` says; false (with an error posted by `src`)
+/// when the source cannot seek. The pads then stay blocked: no frame from the wrong place may
+/// preroll before the error is read.
+fn seek_from(src: &gst::Element, pads: &[(gst::Pad, gst::PadProbeId)], entry: Entry) -> bool {
+    let Some((first, _)) = pads.first() else {
+        return true;
+    };
+    let sought = entry
+        .target(first.query_duration::<gst::ClockTime>())
+        .is_none_or(|(position, flags)| seekable(first) && first.send_event(seek(position, flags)));
+    if !sought {
+        let msg = gst::message::Error::builder(gst::ResourceError::Seek, "the source cannot seek")
+            .src(src)
+            .build();
+        let _ = src.post_message(msg);
+    }
+    sought
+}
+
+/// Sends one event down every held stream that is not video (the audio left undecoded, say),
+/// and with it the events that set the stream up: the decoder exposes its pads only once each
+/// stream has shown its caps, and after the seek such a stream's first data may come a GOP of
+/// video later, behind a video queue that is full by then (measured: a thumbnail at 188.77 s
+/// hung every time). The caps alone would not do: a pad does not send on the caps it has sent.
+fn wake_undecoded(pads: &[(gst::Pad, gst::PadProbeId)]) {
+    for (pad, _) in pads {
+        let video = pad
+            .current_caps()
+            .and_then(|caps| caps.structure(0).map(|s| s.name().starts_with("video/")))
+            .unwrap_or(true);
+        if !video {
+            let wake = gst::Structure::new_empty("pythumbio-wake");
+            pad.push_event(gst::event::CustomDownstream::new(wake));
+        }
+    }
+}
+
+fn release(pads: Vec<(gst::Pad, gst::PadProbeId)>) {
+    for (pad, id) in pads {
+        pad.remove_probe(id);
+    }
+}
+
+/// Blocks `what` (a blocking probe type) on each pad `element` adds, and lists the pads.
+fn hold_pads(element: &gst::Element, what: gst::PadProbeType) -> Held {
     let held: Held = Arc::default();
     let holding = held.clone();
     element.connect_pad_added(move |_, pad| {
-        let id = pad.add_probe(gst::PadProbeType::BLOCK_DOWNSTREAM, |_, _| {
-            gst::PadProbeReturn::Ok
-        });
+        let id = pad.add_probe(what, |_, _| gst::PadProbeReturn::Ok);
         if let Some(id) = id {
             holding.lock().unwrap().push((pad.clone(), id));
         }

@@ -172,18 +172,27 @@ impl Drop for PipelineGuard {
     }
 }
 
-/// Hands the memory finished pipelines freed back to the system, on a thread of its own and at
-/// most every 100 ms (off every request's path). Decoders free large frames from many threads;
+/// Hands the memory finished pipelines freed back to the system once the service is quiet: no
+/// pipeline live and none started for `QUIET`. Decoders free large frames from many threads;
 /// glibc keeps them in per-thread arenas otherwise, and RSS stays at its high-water mark long
-/// after the load is gone.
+/// after the load is gone. Under load the memory is kept for the next requests: trimming after
+/// each one cost hundreds of `madvise` calls per request, each a TLB shootdown, and then a page
+/// fault for every page the next decoder touched (about 6 ms of CPU per thumbnail).
 fn give_back_memory() {
+    const QUIET: std::time::Duration = std::time::Duration::from_millis(500);
     static TRIMMER: std::sync::OnceLock<std::thread::Thread> = std::sync::OnceLock::new();
     let trimmer = TRIMMER.get_or_init(|| {
         std::thread::Builder::new()
             .name("pythumbio-trim".into())
             .spawn(|| loop {
                 std::thread::park();
-                std::thread::sleep(std::time::Duration::from_millis(100));
+                loop {
+                    let started = pipelines_started();
+                    std::thread::sleep(QUIET);
+                    if live_pipelines() == 0 && pipelines_started() == started {
+                        break;
+                    }
+                }
                 trim();
             })
             .expect("a thread starts")

@@ -164,16 +164,17 @@ pub fn build(launch: &Launch<'_>) -> Result<Built, PipelineError> {
         }
         None
     });
-    if !uses_audio(&pipeline) {
+    let audio = uses_audio(&pipeline);
+    if !audio {
         leave_audio_undecoded(&src);
     }
     if let Some(moment) = launch.still {
-        super::entry::enter(&src, Entry::Still(moment));
+        super::entry::enter(&src, Entry::Still(moment), !audio);
         small_queues(&src);
     }
     if let Some(window) = launch.window {
         if window.start > gst::ClockTime::ZERO {
-            super::entry::enter(&src, Entry::At(window.start));
+            super::entry::enter(&src, Entry::At(window.start), false);
         }
         if let Some(stop) = window.stop {
             end_at(&src, stop);
@@ -375,7 +376,7 @@ fn check_pictures(
             let _ = src.post_message(msg);
         }
         if stop {
-            gst::PadProbeReturn::Drop
+            super::discard(info)
         } else {
             gst::PadProbeReturn::Ok
         }
@@ -452,9 +453,7 @@ fn skip_before(src: &gst::Element, start: gst::ClockTime) {
     src.connect_pad_added(move |_, pad| {
         pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
             match info.buffer() {
-                Some(buffer) if buffer.pts().is_some_and(|pts| pts < start) => {
-                    gst::PadProbeReturn::Drop
-                }
+                Some(buffer) if buffer.pts().is_some_and(|pts| pts < start) => super::discard(info),
                 _ => gst::PadProbeReturn::Ok,
             }
         });

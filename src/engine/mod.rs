@@ -65,6 +65,15 @@ pub(crate) fn sample_bytes(sample: gstreamer::Sample) -> Result<bytes::Bytes, Pi
 }
 
 /// Initialises GStreamer once per process; the plugin registry is loaded here, not per request.
+/// Ends a buffer or an event in a pad probe: the probe takes it and reports it handled. A bare
+/// `Drop` would leave GStreamer 1.22 to unref the item the bindings already took, with a
+/// critical warning each time.
+pub(crate) fn discard(info: &mut gstreamer::PadProbeInfo) -> gstreamer::PadProbeReturn {
+    drop(info.take_buffer());
+    drop(info.take_event());
+    gstreamer::PadProbeReturn::Handled
+}
+
 pub fn init() -> Result<(), glib::Error> {
     gstreamer::init()?;
     route_gstreamer_log();

@@ -52,7 +52,7 @@ pub(crate) fn unseen_frames(decoder: &gst::Element) {
                 _ => {}
             },
             Some(gst::PadProbeData::Buffer(buffer)) if unseen(buffer, *state) => {
-                return gst::PadProbeReturn::Drop;
+                return super::discard(info);
             }
             _ => {}
         }
