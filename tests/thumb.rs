@@ -4,7 +4,7 @@
 mod support;
 
 use image::ImageFormat;
-use support::media::{nearest, Media, PALETTE};
+use support::media::{nearest, Container, Media, PALETTE};
 use support::{media_url, Image, Service};
 
 /// GETs /thumb (or a suffixed path) and decodes the image.
@@ -122,6 +122,21 @@ async fn a_time_late_in_a_long_gop_of_a_source_with_audio() {
     for time in ["4.9", "9.8", "3.7", "0.5"] {
         let image = thumb(&service, "/thumb", media, &[("time", time)], JPG).await;
         assert_eq!((image.width, image.height), (426, 240), "time {time}");
+    }
+}
+
+#[tokio::test]
+async fn an_flv_is_decoded_forward_to_the_time() {
+    // flvdemux's seeks into an FLV without an index never preroll a frame: the still decodes
+    // forward from the start instead, and still gets the exact frame, within the timeout.
+    let service = Service::with_env(&[("PYTHUMBIO_TIMEOUT", "10")]);
+    let media = Media {
+        container: Container::Flv,
+        ..Media::mp4()
+    };
+    for (time, colour) in [("5.5", 5), ("9.9", 9), ("1", 1)] {
+        let image = thumb(&service, "/thumb", media, &[("time", time)], JPG).await;
+        assert_eq!(colour_of(image.centre()), colour, "time {time}");
     }
 }
 

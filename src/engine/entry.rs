@@ -84,18 +84,40 @@ pub fn enter(src: &gst::Element, entry: Entry, at_demuxer: bool) {
     if at_demuxer {
         seek_at_demuxer(src, entry, sought.clone());
     }
+    let inexact = Arc::new(AtomicBool::new(false));
+    if let Some(bin) = src.downcast_ref::<gst::Bin>() {
+        let inexact = inexact.clone();
+        bin.connect_deep_element_added(move |_, _, element| {
+            if element
+                .factory()
+                .is_some_and(|f| SEEKS_INEXACTLY.contains(&f.name().as_str()))
+            {
+                inexact.store(true, Ordering::SeqCst);
+            }
+        });
+    }
     let held = hold_pads(src, gst::PadProbeType::BLOCK_DOWNSTREAM);
     src.connect_no_more_pads(move |src| {
-        let held = held.clone();
-        let sought = sought.clone();
+        let (held, sought, inexact) = (held.clone(), sought.clone(), inexact.clone());
         src.call_async(move |src| {
             let pads = std::mem::take(&mut *held.lock().unwrap());
-            if sought.load(Ordering::SeqCst) || seek_from(src, &pads, entry) {
+            let exact = !inexact.load(Ordering::SeqCst);
+            if sought.load(Ordering::SeqCst) || seek_from(src, &pads, entry, exact) {
                 release(pads);
             }
         });
     });
 }
+
+/// Demuxers whose seeks do not land where asked: the source is treated as one that cannot
+/// seek, and a still is decoded forward from the start. flvdemux (1.22), sought into an FLV
+/// without an index, reports the pipeline paused with no frame ever reaching the sink.
+const SEEKS_INEXACTLY: [&str; 1] = ["flvdemux"];
+
+/// Demuxers that add every stream's pad, and say so, from the file's header, before they send
+/// any data: MP4/MOV and Matroska/WebM. Others add a stream's pad when its first data comes
+/// (flvdemux): held, the first pad's data would keep the others from ever being found.
+const ANNOUNCE_STREAMS_FIRST: [&str; 2] = ["qtdemux", "matroskademux"];
 
 /// Holds the pads of the first demuxer `src` plugs, and seeks from them once it has added
 /// them all; `sought` turns true before the first buffer is let through.
@@ -112,6 +134,13 @@ fn seek_at_demuxer(src: &gst::Element, entry: Entry, sought: Arc<AtomicBool>) {
         if !demuxes || claimed.swap(true, Ordering::SeqCst) {
             return;
         }
+        if !element
+            .factory()
+            .is_some_and(|f| ANNOUNCE_STREAMS_FIRST.contains(&f.name().as_str()))
+        {
+            // The first demuxer is another kind: the decoder-level seek does the work.
+            return;
+        }
         // Data only: events pass, so that the one `wake_undecoded` sends takes the stream's
         // stream-start and caps along.
         let what =
@@ -126,7 +155,7 @@ fn seek_at_demuxer(src: &gst::Element, entry: Entry, sought: Arc<AtomicBool>) {
                 let Some(src) = src.upgrade() else {
                     return;
                 };
-                if seek_from(src.upcast_ref(), &pads, entry) {
+                if seek_from(src.upcast_ref(), &pads, entry, true) {
                     sought.store(true, Ordering::SeqCst);
                     wake_undecoded(&pads);
                     release(pads);
@@ -137,15 +166,22 @@ fn seek_at_demuxer(src: &gst::Element, entry: Entry, sought: Arc<AtomicBool>) {
 }
 
 /// Seeks from the first of `pads` to where `entry` says; false (with an error posted by `src`)
-/// when the source cannot seek. The pads then stay blocked: no frame from the wrong place may
-/// preroll before the error is read.
-fn seek_from(src: &gst::Element, pads: &[(gst::Pad, gst::PadProbeId)], entry: Entry) -> bool {
+/// when the source cannot seek, or cannot seek `exact`ly. The pads then stay blocked: no frame
+/// from the wrong place may preroll before the error is read.
+fn seek_from(
+    src: &gst::Element,
+    pads: &[(gst::Pad, gst::PadProbeId)],
+    entry: Entry,
+    exact: bool,
+) -> bool {
     let Some((first, _)) = pads.first() else {
         return true;
     };
     let sought = entry
         .target(first.query_duration::<gst::ClockTime>())
-        .is_none_or(|(position, flags)| seekable(first) && first.send_event(seek(position, flags)));
+        .is_none_or(|(position, flags)| {
+            exact && seekable(first) && first.send_event(seek(position, flags))
+        });
     if !sought {
         let msg = gst::message::Error::builder(gst::ResourceError::Seek, "the source cannot seek")
             .src(src)

@@ -84,10 +84,22 @@ impl Prerolled {
         }
     }
 
+    /// The frame that prerolled. Waits no longer than the deadline: a pipeline can report
+    /// itself paused with nothing in its sink (an FLV source sought past its first frames does).
     pub(crate) fn sample(&self) -> Result<gst::Sample, PipelineError> {
-        self.sink
-            .pull_preroll()
-            .map_err(|_| PipelineError::new(Failure::NoUsableStream, "the source gave no frame"))
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        let left = gst::ClockTime::from_nseconds(left.as_nanos().try_into().unwrap_or(u64::MAX));
+        match self.sink.try_pull_preroll(left) {
+            Some(sample) => Ok(sample),
+            None if self.sink.is_eos() => Err(PipelineError::new(
+                Failure::NoUsableStream,
+                "the source gave no frame",
+            )),
+            None => Err(PipelineError::new(
+                Failure::Timeout,
+                "the source gave no frame in time",
+            )),
+        }
     }
 
     /// Waits for a state change or seek to finish, or the pipeline to fail, until the deadline.

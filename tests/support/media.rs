@@ -42,6 +42,8 @@ pub enum Container {
         faststart: bool,
     },
     Webm,
+    /// FLV (H.264 + AAC), as older cameras and streaming tools write it: no index to seek by.
+    Flv,
 }
 
 /// What to make.
@@ -120,6 +122,7 @@ impl Media {
         let ext = match self.container {
             Container::Mp4 { .. } => "mp4",
             Container::Webm => "webm",
+            Container::Flv => "flv",
         };
         format!(
             "v5-{}x{}-{}fps-{}f-{:?}-{:?}-{:?}-k{}{}-r{}{}.{ext}",
@@ -170,6 +173,7 @@ impl Media {
         let mux = match self.container {
             Container::Mp4 { faststart } => format!("mp4mux name=mux faststart={faststart}"),
             Container::Webm => "webmmux name=mux".into(),
+            Container::Flv => "flvmux name=mux".into(),
         };
         let mut description = format!("{mux} ! filesink location=\"{}\"", out.display());
         if let Some(video) = self.video {
