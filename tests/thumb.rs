@@ -85,6 +85,22 @@ async fn time_picks_the_frame_exactly_or_at_the_keyframe() {
 }
 
 #[tokio::test]
+async fn past_the_end_of_a_source_whose_audio_outlasts_its_video() {
+    // AAC pads its last frame: the test media's audio runs 21 ms past its 10 s of video, and the
+    // movie's duration is the audio's. Past the movie's end, and between the video's end and the
+    // movie's, the frame is the video's last.
+    let service = Service::start();
+    let media = Media::mp4();
+    for time in ["999", "10.01", "10"] {
+        let image = thumb(&service, "/thumb", media, &[("time", time)], JPG).await;
+        assert_eq!(colour_of(image.centre()), 9, "time {time}");
+    }
+    // Not past the end: the frame at the time, as before.
+    let image = thumb(&service, "/thumb", media, &[("time", "9.99")], JPG).await;
+    assert_eq!(colour_of(image.centre()), 9);
+}
+
+#[tokio::test]
 async fn frames_before_the_time_that_nothing_refers_to_are_skipped_without_harm() {
     // Two B-frames (references of nothing) between P-frames: the decoder skips those that end
     // before the time, and the frame at the time is still the one decoded from the keyframe on.

@@ -26,19 +26,25 @@ pub struct Moment {
     pub accurate: bool,
 }
 
+/// Where a still's frame is, once the source's duration is known.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Place {
+    /// At (or, not accurate, the keyframe before) this position.
+    At(gst::ClockTime),
+    /// The last frame of a source this long.
+    End(gst::ClockTime),
+}
+
 impl Moment {
-    /// The position to seek to, once the duration is known; None for the first frame.
-    pub fn position(&self, duration: Option<gst::ClockTime>) -> Option<gst::ClockTime> {
+    /// Where the frame is, once the duration is known; None for the first frame.
+    fn place(&self, duration: Option<gst::ClockTime>) -> Option<Place> {
         let wanted = match (self.time, duration) {
             (None, Some(d)) if d > seconds(self.default) => seconds(self.default),
             (None, _) => return None,
-            // Past the end: just before it, inside the last frame.
-            (Some(t), Some(d)) if seconds(t) >= d => {
-                d.saturating_sub(gst::ClockTime::from_mseconds(1))
-            }
+            (Some(t), Some(d)) if seconds(t) >= d => return Some(Place::End(d)),
             (Some(t), _) => seconds(t),
         };
-        (wanted > gst::ClockTime::ZERO).then_some(wanted)
+        (wanted > gst::ClockTime::ZERO).then_some(Place::At(wanted))
     }
 
     fn flags(&self) -> gst::SeekFlags {
@@ -54,11 +60,25 @@ pub(crate) fn seconds(s: f64) -> gst::ClockTime {
 }
 
 impl Entry {
-    /// Where to seek, and how, once the source's duration is known; None: from the start.
-    fn target(&self, duration: Option<gst::ClockTime>) -> Option<(gst::ClockTime, gst::SeekFlags)> {
+    /// The seek that enters the source, once its duration is known; None: from the start.
+    ///
+    /// The last frame is sought backwards, from the end: the movie's duration is its longest
+    /// track's, and a file's audio often outlasts its video by a few milliseconds (AAC
+    /// padding), so a position just before the end can lie after the last video frame. Played
+    /// backwards from the end, the first frame to come out is the last one there is.
+    fn seek(&self, duration: Option<gst::ClockTime>) -> Option<gst::Event> {
+        let forward = |position, flags| seek(1.0, flags, position, gst::ClockTime::NONE);
         match *self {
-            Entry::At(start) => Some((start, gst::SeekFlags::ACCURATE)),
-            Entry::Still(moment) => moment.position(duration).map(|p| (p, moment.flags())),
+            Entry::At(start) => Some(forward(start, gst::SeekFlags::ACCURATE)),
+            Entry::Still(moment) => match moment.place(duration)? {
+                Place::At(position) => Some(forward(position, moment.flags())),
+                Place::End(end) => Some(seek(
+                    -1.0,
+                    gst::SeekFlags::ACCURATE,
+                    gst::ClockTime::ZERO,
+                    Some(end),
+                )),
+            },
         }
     }
 }
@@ -178,10 +198,8 @@ fn seek_from(
         return true;
     };
     let sought = entry
-        .target(first.query_duration::<gst::ClockTime>())
-        .is_none_or(|(position, flags)| {
-            exact && seekable(first) && first.send_event(seek(position, flags))
-        });
+        .seek(first.query_duration::<gst::ClockTime>())
+        .is_none_or(|seek| exact && seekable(first) && first.send_event(seek));
     if !sought {
         let msg = gst::message::Error::builder(gst::ResourceError::Seek, "the source cannot seek")
             .src(src)
@@ -235,13 +253,24 @@ fn seekable(pad: &gst::Pad) -> bool {
     !pad.query(&mut seeking) || seeking.result().0
 }
 
-fn seek(position: gst::ClockTime, flags: gst::SeekFlags) -> gst::Event {
+/// A flushing seek over [start, stop) at `rate` (negative: backwards from `stop`).
+fn seek(
+    rate: f64,
+    flags: gst::SeekFlags,
+    start: gst::ClockTime,
+    stop: impl Into<Option<gst::ClockTime>>,
+) -> gst::Event {
+    let stop = stop.into();
     gst::event::Seek::new(
-        1.0,
+        rate,
         gst::SeekFlags::FLUSH | flags,
         gst::SeekType::Set,
-        position,
-        gst::SeekType::None,
-        gst::ClockTime::NONE,
+        start,
+        if stop.is_some() {
+            gst::SeekType::Set
+        } else {
+            gst::SeekType::None
+        },
+        stop,
     )
 }

@@ -16,6 +16,19 @@ use std::time::{Duration, Instant};
 pub fn capture(launch: &Launch<'_>, timeout: Duration) -> Result<Bytes, PipelineError> {
     let deadline = Instant::now() + timeout;
     match capture_at(launch, deadline) {
+        // A time after the last video frame but before the movie's end (its audio runs on):
+        // the frame asked for is the last one, sought as "past the end".
+        Err(e) if e.message == NO_FRAME && launch.still.is_some_and(|m| m.time.is_some()) => {
+            let end = Moment {
+                time: Some(PAST_ANY_END),
+                ..launch.still.unwrap()
+            };
+            let last = Launch {
+                still: Some(end),
+                ..*launch
+            };
+            capture_at(&last, deadline)
+        }
         Err(e) if e.failure == Failure::OriginCannotSeek => {
             let moment = launch.still.unwrap_or(Moment {
                 time: None,
@@ -32,6 +45,11 @@ pub fn capture(launch: &Launch<'_>, timeout: Duration) -> Result<Bytes, Pipeline
         other => other,
     }
 }
+
+/// What a pipeline that ended without a frame reports.
+const NO_FRAME: &str = "the source gave no frame";
+/// Seconds past the end of any source (about 31 years).
+const PAST_ANY_END: f64 = 1e9;
 
 /// Prerolls (at the moment, when the launch has one) and takes the frame.
 fn capture_at(launch: &Launch<'_>, deadline: Instant) -> Result<Bytes, PipelineError> {
@@ -91,10 +109,9 @@ impl Prerolled {
         let left = gst::ClockTime::from_nseconds(left.as_nanos().try_into().unwrap_or(u64::MAX));
         match self.sink.try_pull_preroll(left) {
             Some(sample) => Ok(sample),
-            None if self.sink.is_eos() => Err(PipelineError::new(
-                Failure::NoUsableStream,
-                "the source gave no frame",
-            )),
+            None if self.sink.is_eos() => {
+                Err(PipelineError::new(Failure::NoUsableStream, NO_FRAME))
+            }
             None => Err(PipelineError::new(
                 Failure::Timeout,
                 "the source gave no frame in time",

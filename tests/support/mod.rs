@@ -520,12 +520,21 @@ impl Service {
 /// is a misuse of an API (an unref of nothing, a wrong state change) that works by luck.
 impl Drop for Service {
     fn drop(&mut self) {
+        let exited = self.child.try_wait().ok().flatten();
         let _ = self.child.kill();
         let _ = self.child.wait();
         if let Some(stderr) = self.stderr.take() {
             let _ = stderr.join();
         }
         if std::thread::panicking() {
+            // The test failed: say whether the service had died, and what it logged last.
+            if let Some(status) = exited {
+                eprintln!("the service had exited before the end of the test: {status}");
+            }
+            let log = self.log.lock().unwrap();
+            for line in log.iter().rev().take(40).rev() {
+                eprintln!("service: {line}");
+            }
             return;
         }
         let log = self.log.lock().unwrap();
