@@ -101,18 +101,26 @@ type Held = Arc<Mutex<Vec<(gst::Pad, gst::PadProbeId)>>>;
 /// source without a demuxer (an image, an elementary stream) is sought the first way too.
 pub fn enter(src: &gst::Element, entry: Entry, at_demuxer: bool) {
     let sought = Arc::new(AtomicBool::new(false));
-    if at_demuxer {
-        seek_at_demuxer(src, entry, sought.clone());
-    }
     let inexact = Arc::new(AtomicBool::new(false));
     if let Some(bin) = src.downcast_ref::<gst::Bin>() {
-        let inexact = inexact.clone();
-        bin.connect_deep_element_added(move |_, _, element| {
-            if element
-                .factory()
-                .is_some_and(|f| SEEKS_INEXACTLY.contains(&f.name().as_str()))
-            {
+        let (sought, inexact) = (sought.clone(), inexact.clone());
+        let claimed = AtomicBool::new(false);
+        // The first demuxer plugged decides how the source is entered.
+        bin.connect_deep_element_added(move |src, _, element| {
+            let Some(factory) = element.factory() else {
+                return;
+            };
+            let demuxes = factory
+                .metadata(gst::ELEMENT_METADATA_KLASS)
+                .is_some_and(|klass| klass.contains("Demux"));
+            if !demuxes || claimed.swap(true, Ordering::SeqCst) {
+                return;
+            }
+            let name = factory.name();
+            if SEEKS_INEXACTLY.contains(&name.as_str()) {
                 inexact.store(true, Ordering::SeqCst);
+            } else if at_demuxer && ANNOUNCE_STREAMS_FIRST.contains(&name.as_str()) {
+                seek_at_demuxer(src.upcast_ref(), element, entry, sought.clone());
             }
         });
     }
@@ -139,48 +147,32 @@ const SEEKS_INEXACTLY: [&str; 1] = ["flvdemux"];
 /// (flvdemux): held, the first pad's data would keep the others from ever being found.
 const ANNOUNCE_STREAMS_FIRST: [&str; 2] = ["qtdemux", "matroskademux"];
 
-/// Holds the pads of the first demuxer `src` plugs, and seeks from them once it has added
-/// them all; `sought` turns true before the first buffer is let through.
-fn seek_at_demuxer(src: &gst::Element, entry: Entry, sought: Arc<AtomicBool>) {
-    let Some(bin) = src.downcast_ref::<gst::Bin>() else {
-        return;
-    };
-    let claimed = AtomicBool::new(false);
-    bin.connect_deep_element_added(move |src, _, element| {
-        let demuxes = element
-            .factory()
-            .and_then(|f| f.metadata(gst::ELEMENT_METADATA_KLASS).map(str::to_string))
-            .is_some_and(|klass| klass.contains("Demux"));
-        if !demuxes || claimed.swap(true, Ordering::SeqCst) {
-            return;
-        }
-        if !element
-            .factory()
-            .is_some_and(|f| ANNOUNCE_STREAMS_FIRST.contains(&f.name().as_str()))
-        {
-            // The first demuxer is another kind: the decoder-level seek does the work.
-            return;
-        }
-        // Data only: events pass, so that the one `wake_undecoded` sends takes the stream's
-        // stream-start and caps along.
-        let what =
-            gst::PadProbeType::BLOCK | gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST;
-        let held = hold_pads(element, what);
-        let src = src.downgrade();
-        let sought = sought.clone();
-        element.connect_no_more_pads(move |demuxer| {
-            let (held, src, sought) = (held.clone(), src.clone(), sought.clone());
-            demuxer.call_async(move |_| {
-                let pads = std::mem::take(&mut *held.lock().unwrap());
-                let Some(src) = src.upgrade() else {
-                    return;
-                };
-                if seek_from(src.upcast_ref(), &pads, entry, true) {
-                    sought.store(true, Ordering::SeqCst);
-                    wake_undecoded(&pads);
-                    release(pads);
-                }
-            });
+/// Holds `demuxer`'s pads, and seeks from them once it has added them all; `sought` turns true
+/// before the first buffer is let through. Errors are posted by `src`.
+fn seek_at_demuxer(
+    src: &gst::Element,
+    demuxer: &gst::Element,
+    entry: Entry,
+    sought: Arc<AtomicBool>,
+) {
+    // Data only: events pass, so that the one `wake_undecoded` sends takes the stream's
+    // stream-start and caps along.
+    let what =
+        gst::PadProbeType::BLOCK | gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST;
+    let held = hold_pads(demuxer, what);
+    let src = src.downgrade();
+    demuxer.connect_no_more_pads(move |demuxer| {
+        let (held, src, sought) = (held.clone(), src.clone(), sought.clone());
+        demuxer.call_async(move |_| {
+            let pads = std::mem::take(&mut *held.lock().unwrap());
+            let Some(src) = src.upgrade() else {
+                return;
+            };
+            if seek_from(&src, &pads, entry, true) {
+                sought.store(true, Ordering::SeqCst);
+                wake_undecoded(&pads);
+                release(pads);
+            }
         });
     });
 }
