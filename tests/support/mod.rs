@@ -538,9 +538,15 @@ impl Drop for Service {
             return;
         }
         let log = self.log.lock().unwrap();
-        let criticals: Vec<&String> = log
+        // A warning's text may run onto the next line: both are kept.
+        let criticals: Vec<String> = log
             .iter()
-            .filter(|l| l.contains("-CRITICAL **"))
+            .enumerate()
+            .filter(|(_, l)| l.contains("-CRITICAL **"))
+            .map(|(i, l)| match log.get(i + 1) {
+                Some(next) if l.trim_end().ends_with(':') => format!("{l} {next}"),
+                _ => l.clone(),
+            })
             .filter(|l| !self.tolerated.iter().any(|f| l.contains(f)))
             .collect();
         assert!(criticals.is_empty(), "critical warnings: {criticals:#?}");
