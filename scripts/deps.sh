@@ -13,9 +13,10 @@ PYTHUMBIO_PACKAGES=(
   gstreamer1.0-plugins-bad    # webpenc, av1enc, av1parse, h264parse
   gstreamer1.0-libav          # the decoders (H.264, AAC, ...)
 )
-# The tests also make their own media with x264enc and avenc_aac, and drive the playground in
-# headless Chromium through chromedriver.
-PYTHUMBIO_TEST_PACKAGES=(gstreamer1.0-plugins-ugly chromium chromium-driver)
+# The tests also make their own media with x264enc and avenc_aac, and with ffmpeg (other muxers'
+# habits: TS start offsets, HLS segments), and drive the playground in headless Chromium through
+# chromedriver.
+PYTHUMBIO_TEST_PACKAGES=(gstreamer1.0-plugins-ugly ffmpeg chromium chromium-driver)
 
 install_missing() {
   local missing=()

@@ -33,6 +33,9 @@ pub fn discover(
     let forward = forward.clone();
     discoverer.connect_source_setup(move |_, src| {
         *slot.lock().unwrap() = Some(src.clone());
+        if let Some(decoder) = src.parent().and_then(|p| p.downcast::<gst::Bin>().ok()) {
+            crate::source::guard(&decoder);
+        }
         if let Some(http) = src.downcast_ref::<crate::source::HttpSrc>() {
             http.set_forward(forward.clone());
         }

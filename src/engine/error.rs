@@ -81,7 +81,9 @@ impl PipelineError {
             .src()
             .and_then(|s| s.downcast_ref::<crate::source::HttpSrc>())
             .and_then(|s| s.failure());
-        let failure = if let Some(fetch) = fetch {
+        let failure = if let Some(rule) = crate::source::refusal::rule_of(&error) {
+            Failure::Refused { rule: rule.name() }
+        } else if let Some(fetch) = fetch {
             Failure::of_fetch(&fetch)
         } else if details.is_some_and(|d| d.name() == NO_USABLE_STREAM) {
             Failure::NoUsableStream
@@ -124,7 +126,9 @@ impl PipelineError {
     /// Classifies an error that came back as a plain `glib::Error` (the Discoverer's), knowing
     /// whether the origin sent any bytes at all.
     pub fn from_glib(error: &glib::Error, origin_sent_bytes: bool) -> Self {
-        let failure = if error.is::<gst::ResourceError>() || !origin_sent_bytes {
+        let failure = if let Some(rule) = crate::source::refusal::rule_of(error) {
+            Failure::Refused { rule: rule.name() }
+        } else if error.is::<gst::ResourceError>() || !origin_sent_bytes {
             Failure::Origin {
                 status: http_status_in(&error.to_string()),
             }

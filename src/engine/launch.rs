@@ -125,6 +125,7 @@ pub fn build(launch: &Launch<'_>) -> Result<Built, PipelineError> {
             pipeline
         }
     };
+    crate::source::guard(pipeline.upcast_ref());
     for (name, property, value) in launch.properties {
         let target = pipeline.by_name(name).ok_or_else(|| {
             internal(format!("no element named {name:?} for property {property}"))

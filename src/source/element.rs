@@ -107,6 +107,14 @@ fn resource_error(error: &FetchError) -> gst::ResourceError {
     }
 }
 
+/// What `start` returns for a failure: a refusal keeps its own error domain (the rule).
+fn start_error(error: &FetchError) -> gst::ErrorMessage {
+    match error {
+        FetchError::Refused(refusal) => super::refusal::error_message(*refusal),
+        _ => gst::error_msg!(resource_error(error), ["{}", error]),
+    }
+}
+
 mod imp {
     use super::*;
 
@@ -253,6 +261,10 @@ mod imp {
             gst::warning!(CAT, imp = self, "{error}");
             // Recorded first: the bus handler that classifies the message asks for it.
             *self.failure.lock().unwrap() = Some(error.clone());
+            if let FetchError::Refused(refusal) = error {
+                super::super::refusal::report(self.obj().upcast_ref(), refusal);
+                return gst::FlowError::Error;
+            }
             gst::element_imp_error!(
                 self,
                 resource_error(&error),
@@ -382,7 +394,7 @@ mod imp {
             // Started again after a failed start (pull mode refused, push mode tried): the
             // origin has answered already.
             if let Some(error) = self.failure.lock().unwrap().clone() {
-                return Err(gst::error_msg!(resource_error(&error), ["{}", error]));
+                return Err(start_error(&error));
             }
             if let Some((reader, known)) = self.spare.lock().unwrap().take() {
                 *self.known.lock().unwrap() = known;
@@ -396,10 +408,9 @@ mod imp {
             let opened = match opened {
                 Ok(opened) => opened,
                 Err(error) => {
-                    let message = error.to_string();
-                    let code = resource_error(&error);
+                    let message = start_error(&error);
                     let _ = self.fail(error);
-                    return Err(gst::error_msg!(code, ["{}", message]));
+                    return Err(message);
                 }
             };
             let mode = match opened.body {

@@ -4,7 +4,10 @@
 
 pub mod element;
 pub mod fetch;
+pub mod file;
 pub mod policy;
+pub mod refusal;
+pub mod refused;
 
 pub use element::HttpSrc;
 pub use fetch::{FetchError, Forward, Origins, Timeouts};
@@ -98,7 +101,56 @@ pub fn pull_uri(uri: &str) -> String {
     }
 }
 
-/// Registers the element; call after GStreamer is initialised.
+/// Demuxers that download their segments themselves (with libsoup, past every source element):
+/// never plugged.
+pub const SELF_FETCHING: [&str; 3] = ["hlsdemux2", "dashdemux2", "mssdemux2"];
+
+/// The URI schemes the service's own elements take.
+const OWN_SCHEMES: [&str; 5] = ["http", "https", "pythumbio+http", "pythumbio+https", "file"];
+
+/// Registers the service's source elements, above every other element for the same schemes, and
+/// the refusing element for every other scheme; takes the self-fetching demuxers out of
+/// autoplugging. Call once, after GStreamer is initialised.
 pub fn register() -> Result<(), gstreamer::glib::BoolError> {
-    element::register()
+    use gstreamer::prelude::*;
+    element::register()?;
+    file::register()?;
+    refused::register(&OWN_SCHEMES)?;
+    for name in SELF_FETCHING {
+        if let Some(factory) = gstreamer::ElementFactory::find(name) {
+            factory.set_rank(gstreamer::Rank::NONE);
+        }
+    }
+    Ok(())
+}
+
+/// Whether `element` may read from outside the process: a source element that is not one of the
+/// service's own, or a demuxer that downloads by itself.
+pub fn is_foreign_reader(element: &gstreamer::Element) -> bool {
+    use gstreamer::prelude::*;
+    let Some(factory) = element.factory() else {
+        return false;
+    };
+    let name = factory.name();
+    if SELF_FETCHING.contains(&name.as_str()) {
+        return true;
+    }
+    factory.uri_type() == gstreamer::URIType::Src && !name.starts_with("pythumbio")
+}
+
+/// Watches `bin` (a pipeline, a decoder) for elements added to it at any depth that could read
+/// from outside: unreachable while the registry holds what [`register`] made of it, and a
+/// refusal that ends the request if anything ever plugs one.
+pub fn guard(bin: &gstreamer::Bin) {
+    use gstreamer::prelude::*;
+    bin.connect_deep_element_added(|_, _, element| {
+        if is_foreign_reader(element) {
+            tracing::error!(
+                element = %element.factory().map(|f| f.name().to_string()).unwrap_or_default(),
+                "an element that reads from outside was plugged; the request is refused"
+            );
+            let _ = element.set_locked_state(true);
+            refusal::report(element, Refusal(Rule::Scheme));
+        }
+    });
 }

@@ -44,6 +44,26 @@ impl Rule {
         }
     }
 
+    /// The rule of this name (as [`Rule::name`] spells it).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|rule| rule.name() == name)
+    }
+
+    /// Every rule.
+    pub const ALL: [Self; 11] = [
+        Self::Scheme,
+        Self::FileRoot,
+        Self::NotAllowed,
+        Self::Loopback,
+        Self::Private,
+        Self::LinkLocal,
+        Self::Unspecified,
+        Self::Multicast,
+        Self::Broadcast,
+        Self::Documentation,
+        Self::Reserved,
+    ];
+
     /// What the rule means, for the error message (never the address itself).
     pub fn explain(self) -> &'static str {
         match self {

@@ -3,6 +3,7 @@
 //! demuxed and decoded WebM) rather than status codes.
 #![allow(dead_code)]
 
+pub mod ffmpeg;
 pub mod media;
 
 use futures_util::StreamExt;

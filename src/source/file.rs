@@ -1,0 +1,198 @@
+//! `pythumbiofilesrc`: the source element for `file://` URIs, ranked above filesrc and giosrc.
+//! It reads a file only when the source policy lets it (a file root is configured and the file
+//! lies inside it once links and `..` are resolved) — whether the URI is the request's own or a
+//! segment named by a manifest — and refuses everything else.
+
+use super::policy::FileRefusal;
+use gstreamer as gst;
+use gstreamer::glib;
+use gstreamer::prelude::*;
+use gstreamer::subclass::prelude::*;
+use gstreamer_base as gst_base;
+use gstreamer_base::prelude::*;
+use gstreamer_base::subclass::base_src::CreateSuccess;
+use gstreamer_base::subclass::prelude::*;
+use std::os::unix::fs::FileExt;
+use std::sync::{LazyLock, Mutex};
+use url::Url;
+
+glib::wrapper! {
+    pub struct FileSrc(ObjectSubclass<imp::FileSrc>)
+        @extends gst_base::BaseSrc, gst::Element, gst::Object,
+        @implements gst::URIHandler;
+}
+
+/// Registers the element with the rank that puts it before filesrc and giosrc.
+pub fn register() -> Result<(), glib::BoolError> {
+    gst::Element::register(
+        None,
+        "pythumbiofilesrc",
+        gst::Rank::PRIMARY + 100,
+        FileSrc::static_type(),
+    )
+}
+
+mod imp {
+    use super::*;
+
+    /// An opened file and its size.
+    struct Opened {
+        file: std::fs::File,
+        size: u64,
+    }
+
+    #[derive(Default)]
+    pub struct FileSrc {
+        url: Mutex<Option<Url>>,
+        state: Mutex<Option<Opened>>,
+    }
+
+    #[glib::object_subclass]
+    impl ObjectSubclass for FileSrc {
+        const NAME: &'static str = "PythumbioFileSrc";
+        type Type = super::FileSrc;
+        type ParentType = gst_base::BaseSrc;
+        type Interfaces = (gst::URIHandler,);
+    }
+
+    impl ObjectImpl for FileSrc {
+        fn constructed(&self) {
+            self.parent_constructed();
+            self.obj().set_format(gst::Format::Bytes);
+        }
+    }
+
+    impl GstObjectImpl for FileSrc {}
+
+    impl ElementImpl for FileSrc {
+        fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+            static META: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+                gst::subclass::ElementMetadata::new(
+                    "pythumbio file source",
+                    "Source/File",
+                    "Reads file:// sources that pythumbio's source policy lets through",
+                    "pythumbio",
+                )
+            });
+            Some(&META)
+        }
+
+        fn pad_templates() -> &'static [gst::PadTemplate] {
+            static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+                vec![gst::PadTemplate::new(
+                    "src",
+                    gst::PadDirection::Src,
+                    gst::PadPresence::Always,
+                    &gst::Caps::new_any(),
+                )
+                .expect("a valid template")]
+            });
+            TEMPLATES.as_ref()
+        }
+    }
+
+    impl URIHandlerImpl for FileSrc {
+        const URI_TYPE: gst::URIType = gst::URIType::Src;
+
+        fn protocols() -> &'static [&'static str] {
+            &["file"]
+        }
+
+        fn uri(&self) -> Option<String> {
+            self.url.lock().unwrap().as_ref().map(Url::to_string)
+        }
+
+        // Any file URI is taken, and judged when the element starts: refused here, GStreamer
+        // would hand the URI to filesrc instead.
+        fn set_uri(&self, uri: &str) -> Result<(), glib::Error> {
+            let url = Url::parse(uri).ok().filter(|u| u.scheme() == "file");
+            *self.url.lock().unwrap() = url;
+            Ok(())
+        }
+    }
+
+    impl BaseSrcImpl for FileSrc {
+        fn start(&self) -> Result<(), gst::ErrorMessage> {
+            use super::super::policy::{Refusal, Rule};
+            let url = self.url.lock().unwrap().clone();
+            let checked = match url {
+                Some(url) => super::super::policy().check_file(&url),
+                None => Err(FileRefusal::Refused(Refusal(Rule::FileRoot))),
+            };
+            let path = match checked {
+                Ok(path) => path,
+                Err(FileRefusal::Refused(refusal)) => {
+                    super::super::refusal::report(self.obj().upcast_ref(), refusal);
+                    return Err(super::super::refusal::error_message(refusal));
+                }
+                Err(FileRefusal::Missing) => {
+                    return Err(gst::error_msg!(
+                        gst::ResourceError::NotFound,
+                        ["no such file in the file root"]
+                    ))
+                }
+            };
+            let file = std::fs::File::open(&path).map_err(|_| {
+                gst::error_msg!(gst::ResourceError::OpenRead, ["the file cannot be read"])
+            })?;
+            let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+            *self.state.lock().unwrap() = Some(Opened { file, size });
+            Ok(())
+        }
+
+        fn stop(&self) -> Result<(), gst::ErrorMessage> {
+            self.state.lock().unwrap().take();
+            Ok(())
+        }
+
+        fn is_seekable(&self) -> bool {
+            true
+        }
+
+        fn size(&self) -> Option<u64> {
+            self.state.lock().unwrap().as_ref().map(|o| o.size)
+        }
+
+        fn create(
+            &self,
+            offset: u64,
+            _buffer: Option<&mut gst::BufferRef>,
+            length: u32,
+        ) -> Result<CreateSuccess, gst::FlowError> {
+            let state = self.state.lock().unwrap();
+            let opened = state.as_ref().ok_or(gst::FlowError::Flushing)?;
+            if offset >= opened.size {
+                return Err(gst::FlowError::Eos);
+            }
+            let length = (length as u64).min(opened.size - offset) as usize;
+            let mut data = vec![0; length];
+            let mut read = 0;
+            while read < length {
+                match opened.file.read_at(&mut data[read..], offset + read as u64) {
+                    Ok(0) => break,
+                    Ok(n) => read += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(_) => {
+                        gst::element_imp_error!(
+                            self,
+                            gst::ResourceError::Read,
+                            ["the file cannot be read"]
+                        );
+                        return Err(gst::FlowError::Error);
+                    }
+                }
+            }
+            if read == 0 {
+                return Err(gst::FlowError::Eos);
+            }
+            data.truncate(read);
+            let mut buffer = gst::Buffer::from_mut_slice(data);
+            {
+                let buffer = buffer.get_mut().expect("a new buffer");
+                buffer.set_offset(offset);
+                buffer.set_offset_end(offset + read as u64);
+            }
+            Ok(CreateSuccess::NewBuffer(buffer))
+        }
+    }
+}

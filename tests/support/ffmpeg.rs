@@ -1,0 +1,61 @@
+//! Test media written by ffmpeg (Debian's `ffmpeg`): other muxers' habits (TS start offsets,
+//! edit lists, live WebM, HLS packaging) are where real-world bugs live, so not every file the
+//! tests use may come from GStreamer.
+
+use super::media::media_dir;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+/// `name` in the media directory, made by `ffmpeg -y <args> <path>` if it is not there yet. The
+/// file is written under a temporary name first, so a failed run leaves nothing behind.
+pub fn made(name: &str, args: &[&str]) -> PathBuf {
+    let path = media_dir().join(name);
+    made_at(&path, args);
+    path
+}
+
+/// As [`made`], at any path.
+pub fn made_at(path: &Path, args: &[&str]) {
+    static MAKING: Mutex<()> = Mutex::new(());
+    let _one_at_a_time = MAKING.lock().unwrap_or_else(|e| e.into_inner());
+    if path.exists() {
+        return;
+    }
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("bin");
+    let partial = path.with_extension(format!("partial.{ext}"));
+    let output = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y"])
+        .args(args)
+        .arg(&partial)
+        .output()
+        .expect("ffmpeg runs (the test command installs it)");
+    assert!(
+        output.status.success(),
+        "ffmpeg {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    std::fs::rename(&partial, path).unwrap();
+}
+
+/// Two seconds of H.264 in MPEG-TS, one colour a second (red, then green), as an HLS packager
+/// writes segments.
+pub fn ts_segment() -> PathBuf {
+    made("ff-segment-2s.ts", &TS_ARGS)
+}
+
+/// The arguments that make [`ts_segment`].
+pub const TS_ARGS: [&str; 12] = [
+    "-f",
+    "lavfi",
+    "-i",
+    "color=c=0xc82828:s=320x180:r=25:d=1[a];color=c=0x28c828:s=320x180:r=25:d=1[b];[a][b]concat=n=2:v=1:a=0",
+    "-c:v",
+    "libx264",
+    "-g",
+    "25",
+    "-pix_fmt",
+    "yuv420p",
+    "-f",
+    "mpegts",
+];
