@@ -105,6 +105,22 @@ pub struct Config {
     )]
     pub max_source_pixels: u64,
 
+    /// Widest storyboard sheet made; a layout that needs a wider one is refused (422)
+    #[arg(long, env = "PYTHUMBIO_MAX_SHEET_WIDTH", value_name = "PYTHUMBIO_MAX_SHEET_WIDTH",
+          default_value_t = 16383, value_parser = clap::value_parser!(u32).range(16..=65535))]
+    pub max_sheet_width: u32,
+
+    /// Tallest storyboard sheet made
+    #[arg(long, env = "PYTHUMBIO_MAX_SHEET_HEIGHT", value_name = "PYTHUMBIO_MAX_SHEET_HEIGHT",
+          default_value_t = 16383, value_parser = clap::value_parser!(u32).range(16..=65535))]
+    pub max_sheet_height: u32,
+
+    /// Most megabytes of memory one storyboard sheet may take while it is assembled (3 bytes a
+    /// pixel)
+    #[arg(long, env = "PYTHUMBIO_MAX_SHEET_MB", value_name = "PYTHUMBIO_MAX_SHEET_MB",
+          default_value_t = 48, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub max_sheet_mb: u64,
+
     /// Most seconds of source one stream (/webm, /preview) covers; longer ones end there
     #[arg(long, env = "PYTHUMBIO_MAX_STREAM_DURATION", value_name = "PYTHUMBIO_MAX_STREAM_DURATION", default_value = "14400",
           value_parser = parse_seconds)]
@@ -239,6 +255,15 @@ impl Config {
             width: self.max_source_width,
             height: self.max_source_height,
             pixels: self.max_source_pixels,
+        }
+    }
+
+    /// The largest storyboard sheets made.
+    pub fn sheet_limits(&self) -> crate::engine::storyboard::SheetLimits {
+        crate::engine::storyboard::SheetLimits {
+            width: self.max_sheet_width,
+            height: self.max_sheet_height,
+            bytes: self.max_sheet_mb * 1024 * 1024,
         }
     }
 

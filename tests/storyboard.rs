@@ -254,3 +254,87 @@ async fn each_host_gets_a_vtt_that_points_back_at_it() {
     }
     assert_ne!(tags[0], tags[1], "different content, different tags");
 }
+
+/// A sheet is one picture in memory: one that would be too wide, too tall or too large is
+/// refused before anything is sampled or allocated, naming the limit, for the layouts too.
+#[tokio::test]
+async fn sheets_beyond_the_limits_are_refused_naming_the_limit() {
+    let service = Service::start();
+    let url = media_url(Media {
+        audio: None,
+        ..Media::mp4()
+    });
+    // 100 tiles of 640x360.
+    let many = [
+        ("interval", "0.1"),
+        ("max_tiles", "400"),
+        ("tile_width", "640"),
+    ];
+    for (columns, limit) in [
+        ("1", "PYTHUMBIO_MAX_SHEET_HEIGHT"),
+        ("50", "PYTHUMBIO_MAX_SHEET_WIDTH"),
+        ("20", "PYTHUMBIO_MAX_SHEET_MB"),
+    ] {
+        for path in [
+            "/storyboard.jpg",
+            "/storyboard.webp",
+            "/storyboard.vtt",
+            "/storyboard.json",
+        ] {
+            let mut query = vec![("url", url.as_str()), ("columns", columns)];
+            query.extend_from_slice(&many);
+            let json = service
+                .expect_error(path, &query, 422, "output_too_large")
+                .await;
+            assert_eq!(json["limit"], limit, "{path} columns={columns}: {json}");
+        }
+    }
+    // The same tiles fit once the limits allow them.
+    let roomy = Service::with_env(&[("PYTHUMBIO_MAX_SHEET_MB", "80")]);
+    let mut query = vec![("url", url.as_str()), ("columns", "20")];
+    query.extend_from_slice(&many);
+    let response = roomy.get("/storyboard.json", &query).await;
+    assert_eq!(response.status(), 200);
+    let layout: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(
+        (layout["width"].as_u64(), layout["height"].as_u64()),
+        (Some(12800), Some(1800))
+    );
+    service.assert_nothing_left().await;
+}
+
+/// A tile keeps the width asked for, but a source far taller than wide does not make it
+/// thousands of pixels tall: its height is bounded, the picture letterboxed inside.
+#[tokio::test]
+async fn a_very_tall_source_gives_bounded_tiles() {
+    let service = Service::start();
+    let tall = support::ffmpeg::made(
+        "ff-tall-16x1024.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=0x28c828:s=16x1024:r=10:d=2",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+        ],
+    );
+    let url = support::origin_url(tall.file_name().unwrap().to_str().unwrap());
+    let response = service
+        .get("/storyboard.json", &[("url", &url), ("tile_width", "640")])
+        .await;
+    assert_eq!(response.status(), 200);
+    let layout: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(layout["tile_width"], 640, "{layout}");
+    assert_eq!(layout["tile_height"], 2560, "{layout}");
+    let (status, _, body) = service.fetch("/storyboard.jpg", &format!("{url}")).await;
+    assert_eq!(status, 200);
+    let sheet = Image::decode(&body, ImageFormat::Jpeg);
+    assert_eq!(
+        nearest(sheet.centre()).0,
+        1,
+        "the green picture is in the tile"
+    );
+}

@@ -27,6 +27,10 @@ pub enum Failure {
     TooLarge,
     /// The media is recognised but broken.
     Corrupt,
+    /// The output asked for would be larger than the limit this names.
+    OutputTooLarge { limit: &'static str },
+    /// The service lacks the memory for this request now; it may succeed later.
+    Busy,
     /// Nothing arrived in time.
     Timeout,
     /// A fault in the service or its pipeline description.

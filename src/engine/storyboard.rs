@@ -23,6 +23,63 @@ pub struct Plan {
     pub columns: usize,
 }
 
+/// The largest sheet the service assembles: it is one buffer in memory, 3 bytes a pixel, so its
+/// size is checked before anything is allocated or sampled.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SheetLimits {
+    pub width: u32,
+    pub height: u32,
+    pub bytes: u64,
+}
+
+impl Default for SheetLimits {
+    /// 16383 is WebP's largest side, so every sheet format can encode any sheet allowed.
+    fn default() -> Self {
+        Self {
+            width: 16383,
+            height: 16383,
+            bytes: 48 * 1024 * 1024,
+        }
+    }
+}
+
+impl SheetLimits {
+    /// Refuses a layout whose sheet lies beyond the limits, naming the limit.
+    pub fn check(&self, layout: &Layout) -> Result<(), PipelineError> {
+        let (width, height) = layout.sheet_size();
+        let bytes = stride(width) as u64 * height as u64;
+        let over = if width > self.width {
+            Some((
+                "PYTHUMBIO_MAX_SHEET_WIDTH",
+                format!("{} pixels", self.width),
+            ))
+        } else if height > self.height {
+            Some((
+                "PYTHUMBIO_MAX_SHEET_HEIGHT",
+                format!("{} pixels", self.height),
+            ))
+        } else if bytes > self.bytes {
+            Some((
+                "PYTHUMBIO_MAX_SHEET_MB",
+                format!("{} MB", self.bytes / (1024 * 1024)),
+            ))
+        } else {
+            None
+        };
+        match over {
+            None => Ok(()),
+            Some((limit, value)) => Err(PipelineError::new(
+                Failure::OutputTooLarge { limit },
+                format!(
+                    "the storyboard sheet would be {width}x{height}, beyond {limit} ({value}): \
+                     ask for fewer tiles (max_tiles, interval), smaller ones (tile_width) or \
+                     more columns"
+                ),
+            )),
+        }
+    }
+}
+
 /// One tile: the span of the video it stands for and where it sits on the sheet.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Tile {
@@ -167,15 +224,18 @@ fn stride(width: u32) -> usize {
 }
 
 /// The layout alone: one preroll for the tile size and the duration, no seeks.
-pub fn layout(tiles: &Launch<'_>, plan: Plan, timeout: Duration) -> Result<Layout, PipelineError> {
+/// A layout whose sheet lies beyond `limits` is refused, as the sheet itself would be.
+pub fn layout(
+    tiles: &Launch<'_>,
+    plan: Plan,
+    limits: SheetLimits,
+    timeout: Duration,
+) -> Result<Layout, PipelineError> {
     let paused = Prerolled::open(tiles, Instant::now() + timeout)?;
     let first = frame_at(&paused, 0.0)?;
-    Ok(Layout::new(
-        duration(&paused),
-        first.width,
-        first.height,
-        plan,
-    ))
+    let layout = Layout::new(duration(&paused), first.width, first.height, plan);
+    limits.check(&layout)?;
+    Ok(layout)
 }
 
 /// Samples every tile, lays them out and encodes the sheet with `sheet` (a description fed by
@@ -184,15 +244,23 @@ pub fn render(
     tiles: &Launch<'_>,
     sheet: &str,
     plan: Plan,
+    limits: SheetLimits,
     timeout: Duration,
 ) -> Result<Bytes, PipelineError> {
     let deadline = Instant::now() + timeout;
     let paused = Prerolled::open(tiles, deadline)?;
     let first = frame_at(&paused, 0.0)?;
     let layout = Layout::new(duration(&paused), first.width, first.height, plan);
+    limits.check(&layout)?;
     let (width, height) = layout.sheet_size();
     let row_bytes = stride(width);
-    let mut pixels = vec![0u8; row_bytes * height as usize];
+    let mut pixels = Vec::new();
+    // Within the limits the allocation is bounded; should the system still refuse it, the
+    // request fails instead of the process.
+    pixels
+        .try_reserve_exact(row_bytes * height as usize)
+        .map_err(|_| PipelineError::new(Failure::Busy, "no memory for the storyboard sheet"))?;
+    pixels.resize(row_bytes * height as usize, 0);
     let mut place = |frame: &Frame, tile: &Tile| {
         let (w, h) = (
             frame.width.min(layout.tile_width),

@@ -373,16 +373,16 @@ async fn storyboard(
         Some(params::Value::Word(w)) => w.clone(),
         _ => String::new(),
     };
-    let timeout = app.timeout;
+    let (timeout, limits) = (app.timeout, app.sheet_limits);
     blocking(move || {
         let description = endpoint.render(&bound.text);
         let tiles = app.launch(&description, &bound);
         match format.as_str() {
             "vtt" => Ok(Bytes::from(
-                engine::storyboard::layout(&tiles, plan, timeout)?.vtt(&sprite),
+                engine::storyboard::layout(&tiles, plan, limits, timeout)?.vtt(&sprite),
             )),
             "json" => {
-                let json = engine::storyboard::layout(&tiles, plan, timeout)?.json(&sprite);
+                let json = engine::storyboard::layout(&tiles, plan, limits, timeout)?.json(&sprite);
                 Ok(Bytes::from(
                     serde_json::to_vec_pretty(&json).expect("JSON values serialise"),
                 ))
@@ -391,7 +391,7 @@ async fn storyboard(
                 let sheet = endpoint
                     .render_sheet(&bound.text)
                     .expect("checked at load: a storyboard has a sheet");
-                engine::storyboard::render(&tiles, &sheet, plan, timeout)
+                engine::storyboard::render(&tiles, &sheet, plan, limits, timeout)
             }
         }
     })

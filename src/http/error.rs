@@ -135,6 +135,11 @@ impl ApiError {
                 Failure::NoUsableStream => (StatusCode::UNPROCESSABLE_ENTITY, "no_usable_stream"),
                 Failure::TooLarge => (StatusCode::UNPROCESSABLE_ENTITY, "source_too_large"),
                 Failure::Corrupt => (StatusCode::UNPROCESSABLE_ENTITY, "corrupt_media"),
+                Failure::OutputTooLarge { limit } => {
+                    extra.insert("limit".into(), json!(limit));
+                    (StatusCode::UNPROCESSABLE_ENTITY, "output_too_large")
+                }
+                Failure::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
                 Failure::Timeout => (StatusCode::GATEWAY_TIMEOUT, "timeout"),
                 Failure::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             },

@@ -34,6 +34,8 @@ pub struct App {
     forward_headers: Vec<axum::http::HeaderName>,
     /// The largest source pictures decoded.
     limits: crate::engine::launch::SourceLimits,
+    /// The largest storyboard sheets made.
+    sheet_limits: crate::engine::storyboard::SheetLimits,
     pub(crate) metrics: Arc<metrics::Metrics>,
     /// Whole outputs kept in memory by tag.
     pub(crate) outputs: cache::Outputs,
@@ -86,6 +88,7 @@ impl App {
                 .collect(),
             cache_max_age: config.cache_max_age,
             limits: config.source_limits(),
+            sheet_limits: config.sheet_limits(),
             metrics: Arc::default(),
             outputs: cache::Outputs::new(config.cache_mb),
             max_stream_time: config.max_stream_time,
