@@ -157,12 +157,12 @@ pub struct Config {
 
     /// Key (hex) that signs URLs: when set, every endpoint request must carry a valid `sig`
     #[arg(long, env = "PYTHUMBIO_KEY", value_name = "PYTHUMBIO_KEY", hide_env_values = true,
-          value_parser = crate::signature::parse_secret)]
+          value_parser = SecretParser)]
     pub key: Option<crate::signature::Secret>,
 
     /// Salt (hex) that signing prepends to the signed path
     #[arg(long, env = "PYTHUMBIO_SALT", value_name = "PYTHUMBIO_SALT", hide_env_values = true,
-          value_parser = crate::signature::parse_secret)]
+          value_parser = SecretParser)]
     pub salt: Option<crate::signature::Secret>,
 
     /// Read sources on loopback addresses (127.0.0.0/8, ::1); off by default
@@ -327,6 +327,39 @@ fn parse_size(text: &str) -> Result<usize, String> {
     Ok(bytes)
 }
 
+/// Parses PYTHUMBIO_KEY and PYTHUMBIO_SALT. clap's own errors quote the value they refuse;
+/// this one names the setting and never shows the secret.
+#[derive(Clone)]
+struct SecretParser;
+
+impl clap::builder::TypedValueParser for SecretParser {
+    type Value = crate::signature::Secret;
+
+    fn parse_ref(
+        &self,
+        _command: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Self::Value, clap::Error> {
+        let name = arg
+            .and_then(|a| a.get_value_names())
+            .and_then(|names| names.first())
+            .map_or("the secret".to_string(), |n| n.to_string());
+        value
+            .to_str()
+            .ok_or(())
+            .and_then(|text| crate::signature::parse_secret(text).map_err(|_| ()))
+            .map_err(|_| {
+                clap::Error::raw(
+                    clap::error::ErrorKind::InvalidValue,
+                    format!(
+                        "{name} is not an even number of hex digits (the value is not shown)\n"
+                    ),
+                )
+            })
+    }
+}
+
 fn parse_pattern(text: &str) -> Result<crate::source::policy::Pattern, String> {
     crate::source::policy::Pattern::parse(text)
 }
@@ -382,6 +415,18 @@ mod tests {
         assert!(parse_size("12").is_err());
         assert!(parse_size("lots").is_err());
         assert!(parse_size("99999999999999999999K").is_err());
+    }
+
+    #[test]
+    fn a_malformed_secret_is_never_shown() {
+        for (flag, name) in [("--key", "PYTHUMBIO_KEY"), ("--salt", "PYTHUMBIO_SALT")] {
+            let error = Config::try_parse_from(["pythumbio", flag, "abcdef0123456789f"])
+                .unwrap_err()
+                .to_string();
+            assert!(!error.contains("abcdef0123456789f"), "{error}");
+            assert!(error.contains(name), "{error}");
+        }
+        assert!(Config::try_parse_from(["pythumbio", "--key", "abcd"]).is_ok());
     }
 
     #[test]

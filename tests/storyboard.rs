@@ -329,7 +329,7 @@ async fn a_very_tall_source_gives_bounded_tiles() {
     let layout: serde_json::Value = response.json().await.unwrap();
     assert_eq!(layout["tile_width"], 640, "{layout}");
     assert_eq!(layout["tile_height"], 2560, "{layout}");
-    let (status, _, body) = service.fetch("/storyboard.jpg", &format!("{url}")).await;
+    let (status, _, body) = service.fetch("/storyboard.jpg", &url).await;
     assert_eq!(status, 200);
     let sheet = Image::decode(&body, ImageFormat::Jpeg);
     assert_eq!(

@@ -60,10 +60,13 @@ pub fn discover(
         .and_then(|s| s.downcast_ref::<crate::source::HttpSrc>())
         .and_then(|s| s.failure());
     if let Some(failure) = fetch_failure {
-        return Err(PipelineError::new(
-            Failure::of_fetch(&failure),
-            failure.to_string(),
-        ));
+        return Err(PipelineError {
+            debug: Some(failure.to_string()),
+            ..PipelineError::new(
+                Failure::of_fetch(&failure),
+                crate::source::public_text(&failure),
+            )
+        });
     }
     let size = src
         .as_ref()
@@ -91,10 +94,10 @@ pub fn discover(
             ))
         }
         other => {
-            return Err(PipelineError::new(
-                Failure::Unsupported,
-                format!("not readable: {other:?}"),
-            ))
+            return Err(PipelineError {
+                debug: Some(format!("discoverer result {other:?}")),
+                ..PipelineError::new(Failure::Unsupported, Failure::Unsupported.public_message())
+            })
         }
     }
     Ok(Discovered { info, size })

@@ -57,6 +57,36 @@ impl Failure {
     }
 }
 
+impl Failure {
+    /// What a client is told of a failure that GStreamer reported: its own text names elements,
+    /// source files and paths of the pipeline, which stay in the log.
+    pub fn public_message(&self) -> String {
+        match self {
+            Self::Origin {
+                status: Some(status),
+            } => format!("the origin answered {status}"),
+            Self::Origin { status: None } => "the origin could not be read".into(),
+            Self::OriginCannotSeek => {
+                "the origin does not honour Range requests, and this source needs them".into()
+            }
+            Self::Refused { rule } => match crate::source::policy::Rule::from_name(rule) {
+                Some(rule) => crate::source::Refusal(rule).to_string(),
+                None => "the source is refused".into(),
+            },
+            Self::Unsupported => "the source is not in a media format this service reads".into(),
+            Self::NoUsableStream => "the source has no stream this endpoint uses".into(),
+            Self::TooLarge => "the source's pictures are larger than this service decodes".into(),
+            Self::Corrupt => "the source's media is damaged or cut short".into(),
+            Self::OutputTooLarge { limit } => format!("the output would be beyond {limit}"),
+            Self::Busy => "the service cannot take this request now".into(),
+            Self::Timeout => "the source was not read in time".into(),
+            Self::Internal => "the pipeline failed inside the service".into(),
+        }
+    }
+}
+
+/// A failed pipeline. `message` is what the client is told: the service's own words only (a
+/// GStreamer error's text is kept in `debug`, for the log).
 #[derive(Debug, Clone)]
 pub struct PipelineError {
     pub failure: Failure,
@@ -87,8 +117,8 @@ impl PipelineError {
             .and_then(|s| s.failure());
         let failure = if let Some(rule) = crate::source::refusal::rule_of(&error) {
             Failure::Refused { rule: rule.name() }
-        } else if let Some(fetch) = fetch {
-            Failure::of_fetch(&fetch)
+        } else if let Some(fetch) = &fetch {
+            Failure::of_fetch(fetch)
         } else if details.is_some_and(|d| d.name() == NO_USABLE_STREAM) {
             Failure::NoUsableStream
         } else if details.is_some_and(|d| d.name() == TOO_LARGE) {
@@ -119,10 +149,25 @@ impl PipelineError {
         } else {
             Failure::Internal
         };
+        // The service's own elements and checks post texts written for clients.
+        let own = crate::source::refusal::rule_of(&error).is_some()
+            || fetch.is_some()
+            || details.is_some_and(|d| [NO_USABLE_STREAM, TOO_LARGE].contains(&d.name().as_str()));
+        let (message, debug) = match (own, fetch) {
+            (_, Some(fetch)) => (crate::source::public_text(&fetch), debug),
+            (true, None) => (error.to_string(), debug),
+            (false, None) => (
+                failure.public_message(),
+                Some(match debug {
+                    Some(debug) => format!("{error} ({debug})"),
+                    None => error.to_string(),
+                }),
+            ),
+        };
         Self {
             failure,
             element: msg.src().map(|s| s.path_string().to_string()),
-            message: error.to_string(),
+            message,
             debug,
         }
     }
@@ -141,7 +186,14 @@ impl PipelineError {
         } else {
             Failure::Internal
         };
-        Self::new(failure, error.to_string())
+        let message = match crate::source::refusal::rule_of(error) {
+            Some(_) => error.to_string(),
+            None => failure.public_message(),
+        };
+        Self {
+            debug: Some(error.to_string()),
+            ..Self::new(failure, message)
+        }
     }
 }
 

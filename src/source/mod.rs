@@ -50,6 +50,15 @@ fn origins() -> &'static Origins {
     })
 }
 
+/// What a client is told of a failed origin read: the reason without what the network stack
+/// said (addresses, OS error numbers), which goes to the log.
+pub fn public_text(error: &FetchError) -> String {
+    match error {
+        FetchError::Network(_) => "the origin could not be read".into(),
+        other => other.to_string(),
+    }
+}
+
 /// Bytes received from origins over HTTP since the process began.
 pub fn fetched_bytes() -> u64 {
     FETCHED.load(Ordering::Relaxed)

@@ -255,6 +255,9 @@ pub fn file_root(dir: &Path) -> Result<PathBuf, String> {
 pub fn classify(ip: IpAddr) -> Option<Rule> {
     match ip {
         IpAddr::V4(v4) => classify_v4(v4),
+        IpAddr::V6(v6) if is_local_nat64(v6) => {
+            local_nat64_v4s(v6).into_iter().find_map(classify_v4)
+        }
         IpAddr::V6(v6) => match embedded_v4(v6) {
             Some(v4) => classify_v4(v4),
             None => classify_v6(v6),
@@ -301,6 +304,29 @@ fn classify_v6(ip: Ipv6Addr) -> Option<Rule> {
     })
 }
 
+/// The NAT64 local-use prefix 64:ff9b:1::/48 (RFC 8215).
+fn is_local_nat64(ip: Ipv6Addr) -> bool {
+    ip.segments()[..3] == [0x64, 0xff9b, 0x0001]
+}
+
+/// Every IPv4 address a local-use NAT64 address could embed: the network's prefix length (48 to
+/// 96, RFC 6052) is not known here, so an address is refused when any reading of it is. Octets
+/// 6 to 11 all zero can only be the /96 form.
+fn local_nat64_v4s(ip: Ipv6Addr) -> Vec<Ipv4Addr> {
+    let b = ip.octets();
+    let last = Ipv4Addr::new(b[12], b[13], b[14], b[15]);
+    if b[6..12] == [0; 6] {
+        return vec![last];
+    }
+    // Octet 8 is the reserved "u" octet in every form but /96.
+    vec![
+        Ipv4Addr::new(b[6], b[7], b[9], b[10]),   // /48
+        Ipv4Addr::new(b[7], b[9], b[10], b[11]),  // /56
+        Ipv4Addr::new(b[9], b[10], b[11], b[12]), // /64
+        last,
+    ]
+}
+
 /// The IPv4 address inside an IPv6 one: mapped (::ffff:a.b.c.d), compatible (::a.b.c.d), NAT64
 /// (64:ff9b::a.b.c.d) or 6to4 (2002:aabb:ccdd::).
 fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
@@ -336,6 +362,20 @@ mod tests {
     fn refused(policy: &Policy, url: &str) -> Option<&'static str> {
         let url = Url::parse(url).expect("a parsable url");
         policy.check_url(&url).err().map(|r| r.0.name())
+    }
+
+    #[test]
+    fn local_use_nat64_is_judged_by_every_embedded_address() {
+        let policy = strict();
+        for (url, rule) in [
+            ("http://[64:ff9b:1::7f00:1]/", Some("loopback-address")), // /96
+            ("http://[64:ff9b:1::a9fe:a9fe]/", Some("link-local-address")), // /96
+            ("http://[64:ff9b:1:a00:1:100::]/", Some("private-address")), // /48: 10.0.1.1
+            ("http://[64:ff9b:1:87f:0:1::]/", Some("loopback-address")), // /56: 127.0.0.1
+            ("http://[64:ff9b:1::5db8:d822]/", None),                  // /96: 93.184.216.34
+        ] {
+            assert_eq!(refused(&policy, url), rule, "{url}");
+        }
     }
 
     #[test]
