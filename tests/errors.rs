@@ -207,3 +207,47 @@ fn declared_params(file: &str) -> Vec<String> {
     names.sort();
     names
 }
+
+/// Error bodies say what went wrong in the service's own words: GStreamer's texts (element
+/// paths, C and Rust source locations, type names) and the network stack's (OS error numbers)
+/// go to the log only.
+#[tokio::test]
+async fn error_bodies_carry_no_internals() {
+    let service = Service::start();
+    let port = closed_port();
+    let cut = media_url(Media::mp4()).replace(&origin_url(""), &origin_url("truncated/"));
+    let sources = [
+        origin_url("not-a-video.mp4"),
+        origin_url("status/404"),
+        format!("http://127.0.0.1:{port}/v.mp4"),
+        cut,
+        origin_url("seen-headers"),
+    ];
+    for url in &sources {
+        for path in ["/thumb", "/meta", "/webm", "/preview", "/storyboard.json"] {
+            let response = service.get(path, &[("url", url)]).await;
+            let status = response.status().as_u16();
+            // A stream cut after its first byte is a broken transfer, not an error body.
+            let Ok(body) = response.text().await else {
+                continue;
+            };
+            if status == 200 {
+                continue;
+            }
+            for leak in [
+                "Gst",
+                ".rs(",
+                ".c(",
+                "os error",
+                "::",
+                "/GstPipeline",
+                "Some(",
+                "panick",
+            ] {
+                assert!(!body.contains(leak), "{path} {url}: {status} {body}");
+            }
+        }
+    }
+    let log = service.log_text();
+    assert!(log.contains("GstPipeline"), "the detail is in the log");
+}
