@@ -21,6 +21,8 @@ pub struct Signer {
 pub enum SignatureError {
     Missing,
     Invalid,
+    /// `sig` given more than once: a signed URL has one spelling.
+    Repeated,
 }
 
 impl Signer {
@@ -43,7 +45,7 @@ impl Signer {
         let (path, query) = path_and_query
             .split_once('?')
             .unwrap_or((path_and_query, ""));
-        let (query, _) = without_sig(query);
+        let (query, _) = without_sig(query).unwrap_or_default();
         let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .encode(self.mac(path, &query).finalize().into_bytes());
         match query.is_empty() {
@@ -54,7 +56,7 @@ impl Signer {
 
     /// Checks a request's path and raw query string, in constant time.
     pub fn verify(&self, path: &str, raw_query: &str) -> Result<(), SignatureError> {
-        let (query, sig) = without_sig(raw_query);
+        let (query, sig) = without_sig(raw_query)?;
         let sig = sig.ok_or(SignatureError::Missing)?;
         let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(sig)
@@ -65,20 +67,22 @@ impl Signer {
     }
 }
 
-/// The query without its `sig` pair (the rest as received, in order), and that pair's value.
-fn without_sig(query: &str) -> (String, Option<&str>) {
+/// The query without its `sig` pair (the rest exactly as received, in order, empty pairs
+/// included: `a=1&&b=2` is not `a=1&b=2`), and that pair's value.
+fn without_sig(query: &str) -> Result<(String, Option<&str>), SignatureError> {
     let mut sig = None;
-    let rest: Vec<&str> = query
-        .split('&')
-        .filter(|pair| match pair.strip_prefix("sig=") {
-            Some(value) => {
-                sig = Some(value);
-                false
-            }
-            None => !pair.is_empty(),
-        })
-        .collect();
-    (rest.join("&"), sig)
+    let mut rest: Vec<&str> = vec![];
+    for pair in query.split('&') {
+        match pair.strip_prefix("sig=") {
+            Some(_) if sig.is_some() => return Err(SignatureError::Repeated),
+            Some(value) => sig = Some(value),
+            None => rest.push(pair),
+        }
+    }
+    if rest == [""] {
+        rest.clear();
+    }
+    Ok((rest.join("&"), sig))
 }
 
 /// Key material from the configuration; its `Debug` never shows it.
@@ -117,6 +121,22 @@ mod tests {
             parse_hex("943b421c9eb07c830af81030552c86009268de4e532ba2ee2eab8247c6da0881").unwrap(),
             b"salt".to_vec(),
         )
+    }
+
+    #[test]
+    fn one_spelling_per_signed_url() {
+        let signed = signer().sign("/thumb?url=x&&width=100");
+        let (path, query) = signed.split_once('?').unwrap();
+        assert_eq!(signer().verify(path, query), Ok(()));
+        // Empty pairs are part of what is signed.
+        let (_, sig) = query.rsplit_once("sig=").unwrap();
+        let squeezed = format!("url=x&width=100&sig={sig}");
+        assert_eq!(
+            signer().verify(path, &squeezed),
+            Err(SignatureError::Invalid)
+        );
+        let twice = format!("{query}&sig={sig}");
+        assert_eq!(signer().verify(path, &twice), Err(SignatureError::Repeated));
     }
 
     #[test]

@@ -82,6 +82,22 @@ async fn only_signed_requests_are_served() {
     let (code, _) = status(&service, &signed).await;
     assert_eq!(code, 200);
 
+    // One spelling only: `sig` twice is refused, and an empty pair changes what was signed.
+    let (code, json) = status(
+        &service,
+        &format!("{signed}&{}", &signed[signed.rfind("sig=").unwrap()..]),
+    )
+    .await;
+    assert_eq!(
+        (code, json["code"].as_str(), json["parameter"].as_str()),
+        (400, Some("repeated_parameter"), Some("sig"))
+    );
+    let (code, json) = status(&service, &signed.replacen("&width=100", "&&width=100", 1)).await;
+    assert_eq!(
+        (code, json["code"].as_str()),
+        (403, Some("signature_invalid"))
+    );
+
     // A changed value, a reordered query, another path: refused.
     let (code, json) = status(&service, &signed.replace("width=100", "width=101")).await;
     assert_eq!(

@@ -119,6 +119,10 @@ impl ApiError {
             Self::Signature(SignatureError::Invalid) => {
                 (StatusCode::FORBIDDEN, "signature_invalid")
             }
+            Self::Signature(SignatureError::Repeated) => {
+                extra.insert("parameter".into(), json!("sig"));
+                (StatusCode::BAD_REQUEST, "repeated_parameter")
+            }
             Self::Pipeline(e) => match e.failure {
                 Failure::Origin { status } => {
                     if let Some(s) = status {
@@ -160,6 +164,9 @@ impl ApiError {
             }
             Self::Signature(SignatureError::Invalid) => {
                 "the signature does not match this URL".into()
+            }
+            Self::Signature(SignatureError::Repeated) => {
+                "`sig` is given more than once; a signed URL carries one".into()
             }
             Self::Shared(inner) => inner.message(),
             Self::Pipeline(e) => match e.failure {
