@@ -218,6 +218,12 @@ pub struct Config {
           default_value = "10", value_parser = parse_seconds)]
     pub shutdown_grace: Duration,
 
+    /// The service's public base URL (e.g. `https://thumbs.example.com`), for the sheet URL in
+    /// storyboard layouts; without it, the request's Host (and `X-Forwarded-Proto: https`)
+    #[arg(long, env = "PYTHUMBIO_PUBLIC_URL", value_name = "PYTHUMBIO_PUBLIC_URL",
+          value_parser = parse_public_url)]
+    pub public_url: Option<String>,
+
     /// Directory of pipeline files that replaces the built-in set
     #[arg(
         long,
@@ -358,6 +364,21 @@ impl clap::builder::TypedValueParser for SecretParser {
                 )
             })
     }
+}
+
+/// An http(s) base URL without query or fragment; kept without its trailing slash.
+fn parse_public_url(text: &str) -> Result<String, String> {
+    let url = url::Url::parse(text.trim()).map_err(|e| format!("{text:?}: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https")
+        || url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+    {
+        return Err(format!(
+            "{text:?} is not an http(s) base URL such as https://thumbs.example.com"
+        ));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
 }
 
 fn parse_pattern(text: &str) -> Result<crate::source::policy::Pattern, String> {

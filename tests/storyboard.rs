@@ -338,3 +338,44 @@ async fn a_very_tall_source_gives_bounded_tiles() {
         "the green picture is in the tile"
     );
 }
+
+/// The layout is a document others read: a Host that is not a host[:port] is never copied into
+/// it, and a configured public URL replaces the Host altogether.
+#[tokio::test]
+async fn the_sheet_url_is_never_an_unchecked_host() {
+    let service = Service::start();
+    let url = media_url(Media {
+        audio: None,
+        ..Media::mp4()
+    });
+    let client = reqwest::Client::new();
+    for host in [
+        "evil.example\"><script>",
+        "a b",
+        "user@thumbs.example.com",
+        "thumbs.example.com/path",
+    ] {
+        let response = client
+            .get(service.url("/storyboard.vtt", &[("url", &url)]))
+            .header("host", host)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{host}");
+        let body = response.text().await.unwrap();
+        assert!(body.contains("bad_host") && !body.contains(host), "{body}");
+    }
+    let public = Service::with_env(&[("PYTHUMBIO_PUBLIC_URL", "https://cdn.example.com/thumbs/")]);
+    let response = client
+        .get(public.url("/storyboard.json", &[("url", &url)]))
+        .header("host", "evil.example")
+        .send()
+        .await
+        .unwrap();
+    let layout: serde_json::Value = response.json().await.unwrap();
+    let sheet = layout["url"].as_str().unwrap();
+    assert!(
+        sheet.starts_with("https://cdn.example.com/thumbs/storyboard.jpg?"),
+        "{sheet}"
+    );
+}

@@ -65,7 +65,13 @@ pub async fn handle(
         .collect();
     // Only a storyboard's layout holds its own URL; it is part of that output, so of its tag.
     let sprite = match endpoint.kind {
-        Kind::Storyboard => sprite_url(&headers, &uri, suffixed, endpoint.suffix.as_deref()),
+        Kind::Storyboard => sprite_url(
+            app.public_url.as_deref(),
+            &headers,
+            &uri,
+            suffixed,
+            endpoint.suffix.as_deref(),
+        )?,
         _ => String::new(),
     };
     let tag = endpoint
@@ -399,22 +405,35 @@ async fn storyboard(
 }
 
 /// The absolute URL of a storyboard's JPEG sheet with the same parameters, for its VTT and
-/// JSON: this request's URL with the suffix (or `format=`) of the sheet instead.
+/// JSON: this request's URL with the suffix (or `format=`) of the sheet instead, under
+/// `PYTHUMBIO_PUBLIC_URL` when it is set, else under the request's own `Host` (only a
+/// well-formed host[:port] is taken: the layout is a document others read).
 fn sprite_url(
+    public_url: Option<&str>,
     headers: &HeaderMap,
     uri: &Uri,
     suffixed: bool,
     suffix_param: Option<&str>,
-) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
-    let scheme = headers
-        .get("x-forwarded-proto")
-        .and_then(|h| h.to_str().ok())
-        .filter(|p| *p == "https")
-        .unwrap_or("http");
+) -> Result<String, ApiError> {
+    let origin = match public_url {
+        Some(base) => base.to_string(),
+        None => {
+            let host = match headers.get(header::HOST) {
+                None => "localhost",
+                Some(value) => value
+                    .to_str()
+                    .ok()
+                    .filter(|h| is_host_and_port(h))
+                    .ok_or(ApiError::BadHost)?,
+            };
+            let scheme = headers
+                .get("x-forwarded-proto")
+                .and_then(|h| h.to_str().ok())
+                .filter(|p| *p == "https")
+                .unwrap_or("http");
+            format!("{scheme}://{host}")
+        }
+    };
     let path = uri.path();
     let base = match suffixed {
         true => path.rsplit_once('.').map_or(path, |(base, _)| base),
@@ -428,7 +447,18 @@ fn sprite_url(
             !pair.is_empty() && suffix_param.is_none_or(|p| pair.split('=').next() != Some(p))
         })
         .collect();
-    format!("{scheme}://{host}{base}.jpg?{}", query.join("&"))
+    Ok(format!("{origin}{base}.jpg?{}", query.join("&")))
+}
+
+/// Whether `text` is a host name, an IPv4 address or a bracketed IPv6 address, with an optional
+/// port, and nothing else.
+fn is_host_and_port(text: &str) -> bool {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || ".-:[]".contains(c);
+    !text.is_empty()
+        && text.len() <= 255
+        && text.chars().all(allowed)
+        && url::Url::parse(&format!("http://{text}/"))
+            .is_ok_and(|u| u.path() == "/" && u.host_str().is_some())
 }
 
 /// A watermark's place when the request names one (`watermark`, with `scale` and `offset`).

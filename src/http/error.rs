@@ -18,6 +18,8 @@ pub enum ApiError {
         path: String,
     },
     MethodNotAllowed,
+    /// The `Host` header is not a host[:port], and the answer would carry it.
+    BadHost,
     Busy {
         retry_after_secs: u64,
     },
@@ -111,6 +113,7 @@ impl ApiError {
                 (StatusCode::NOT_FOUND, "not_found")
             }
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            Self::BadHost => (StatusCode::BAD_REQUEST, "bad_host"),
             Self::Busy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
             Self::NoOutput => (StatusCode::UNPROCESSABLE_ENTITY, "no_output"),
             Self::Signature(SignatureError::Missing) => {
@@ -157,6 +160,11 @@ impl ApiError {
             Self::BadQuery(why) => format!("the query string cannot be read: {why}"),
             Self::NotFound { path } => format!("no endpoint at {path}"),
             Self::MethodNotAllowed => "only GET and HEAD are served".into(),
+            Self::BadHost => {
+                "the Host header is not a host[:port]; set PYTHUMBIO_PUBLIC_URL for the URL the \
+                 layout points at"
+                    .into()
+            }
             Self::Busy { .. } => "every pipeline slot is taken; try again shortly".into(),
             Self::NoOutput => "the pipeline ended without producing output".into(),
             Self::Signature(SignatureError::Missing) => {

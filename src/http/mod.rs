@@ -36,6 +36,8 @@ pub struct App {
     limits: crate::engine::launch::SourceLimits,
     /// The largest storyboard sheets made.
     sheet_limits: crate::engine::storyboard::SheetLimits,
+    /// The base of the URLs the service gives out (storyboard sheets), when configured.
+    public_url: Option<String>,
     pub(crate) metrics: Arc<metrics::Metrics>,
     /// Whole outputs kept in memory by tag.
     pub(crate) outputs: cache::Outputs,
@@ -89,6 +91,7 @@ impl App {
             cache_max_age: config.cache_max_age,
             limits: config.source_limits(),
             sheet_limits: config.sheet_limits(),
+            public_url: config.public_url.clone(),
             metrics: Arc::default(),
             outputs: cache::Outputs::new(config.cache_mb),
             max_stream_time: config.max_stream_time,
