@@ -296,3 +296,38 @@ async fn a_stalled_origin_is_a_timeout() {
         .await;
     service.assert_nothing_left().await;
 }
+
+/// A source that is this service (by its own address), or a request from a pythumbio (its
+/// `Via` mark), is refused at once: nested requests would hold a pipeline slot at every level.
+#[tokio::test]
+async fn the_service_never_reads_itself() {
+    let service = Service::start();
+    let inner = service.url("/thumb", &[("url", &origin_url(&mp4_name()))]);
+    let localhost = inner.replace("127.0.0.1", "localhost");
+    for url in [&inner, &localhost] {
+        let json = service
+            .expect_error("/thumb", &[("url", url)], 403, "source_refused")
+            .await;
+        assert_eq!(json["rule"], "self", "{url}: {json}");
+    }
+    let marked = reqwest::Client::new()
+        .get(service.url("/meta", &[("url", &origin_url(&mp4_name()))]))
+        .header("via", "1.0 cdn, 1.1 pythumbio")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(marked.status(), 403);
+    let json: serde_json::Value = marked.json().await.unwrap();
+    assert_eq!(json["rule"], "self", "{json}");
+    // Another pythumbio asked for this one's output: this one refuses it without a pipeline.
+    let other = Service::start();
+    let json = other
+        .expect_error("/thumb", &[("url", &inner)], 502, "origin_error")
+        .await;
+    assert_eq!(json["origin_status"], 403, "{json}");
+    let metrics = service.get("/metrics", &[]).await.text().await.unwrap();
+    assert!(
+        metrics.contains("\npythumbio_pipelines_started_total 0\n"),
+        "{metrics}"
+    );
+}

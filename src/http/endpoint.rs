@@ -37,6 +37,20 @@ pub async fn handle(
     if method != Method::GET && method != Method::HEAD {
         return Err(ApiError::MethodNotAllowed);
     }
+    let via = headers.get_all(header::VIA).iter();
+    if via
+        .filter_map(|v| v.to_str().ok())
+        .any(crate::source::fetch::is_from_pythumbio)
+    {
+        let refusal = crate::source::Refusal(crate::source::Rule::SelfRequest);
+        return Err(PipelineError::new(
+            Failure::Refused {
+                rule: refusal.0.name(),
+            },
+            refusal.to_string(),
+        )
+        .into());
+    }
     if let Some(signer) = &app.signer {
         signer
             .verify(uri.path(), uri.query().unwrap_or(""))

@@ -247,6 +247,7 @@ pub async fn serve(config: &Config, catalog: Catalog, source: Source) -> std::io
     let listener = tokio::net::TcpListener::bind((config.host, config.port)).await?;
     let local = listener.local_addr()?;
     tracing::info!("listening on http://{local}");
+    crate::source::policy::set_own_address(local);
     // The service reads its own sample from where it listens (loopback when it listens on all
     // addresses); the source policy lets exactly that URL through.
     let reach = match local.ip() {

@@ -13,6 +13,17 @@ use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
 
+/// The `Via` every origin request carries. A pythumbio asked for a request that carries it is
+/// being used as its own (or another pythumbio's) source, and refuses: nested requests would
+/// hold a pipeline slot at every level.
+pub const VIA: &str = "1.1 pythumbio";
+
+/// Whether a request's `Via` header says it comes from a pythumbio.
+pub fn is_from_pythumbio(via: &str) -> bool {
+    via.split(',')
+        .any(|hop| hop.split_whitespace().nth(1) == Some("pythumbio"))
+}
+
 /// Redirects followed before giving up.
 pub const MAX_REDIRECTS: usize = 5;
 
@@ -123,8 +134,11 @@ pub enum Body {
 impl Origins {
     pub fn new(policy: Policy, timeouts: Timeouts) -> Result<Self, String> {
         let policy = Arc::new(policy);
+        let mut marked = HeaderMap::new();
+        marked.insert(reqwest::header::VIA, HeaderValue::from_static(VIA));
         let client = reqwest::Client::builder()
             .user_agent(concat!("pythumbio/", env!("CARGO_PKG_VERSION")))
+            .default_headers(marked)
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .connect_timeout(timeouts.connect)

@@ -25,6 +25,8 @@ pub enum Rule {
     Broadcast,
     Documentation,
     Reserved,
+    /// The source is this service, or another pythumbio.
+    SelfRequest,
 }
 
 impl Rule {
@@ -41,6 +43,7 @@ impl Rule {
             Self::Broadcast => "broadcast-address",
             Self::Documentation => "documentation-address",
             Self::Reserved => "reserved-address",
+            Self::SelfRequest => "self",
         }
     }
 
@@ -50,7 +53,7 @@ impl Rule {
     }
 
     /// Every rule.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 12] = [
         Self::Scheme,
         Self::FileRoot,
         Self::NotAllowed,
@@ -62,6 +65,7 @@ impl Rule {
         Self::Broadcast,
         Self::Documentation,
         Self::Reserved,
+        Self::SelfRequest,
     ];
 
     /// What the rule means, for the error message (never the address itself).
@@ -78,6 +82,7 @@ impl Rule {
             Self::Broadcast => "the source resolves to the broadcast address",
             Self::Documentation => "the source resolves to a documentation address",
             Self::Reserved => "the source resolves to a reserved address",
+            Self::SelfRequest => "the source is a pythumbio service, reading itself",
         }
     }
 }
@@ -155,6 +160,34 @@ pub struct Policy {
 /// address (set once the service listens).
 static SAMPLE: std::sync::OnceLock<Url> = std::sync::OnceLock::new();
 
+/// Where this service listens (set once it does).
+static OWN: std::sync::OnceLock<std::net::SocketAddr> = std::sync::OnceLock::new();
+
+/// Records where this service listens: a source there is the service itself.
+pub fn set_own_address(addr: std::net::SocketAddr) {
+    let _ = OWN.set(addr);
+}
+
+/// Whether `url` names this service's own listening address (by address, or `localhost`).
+fn is_own_address(url: &Url) -> bool {
+    let Some(own) = OWN.get() else {
+        return false;
+    };
+    if url.port_or_known_default() != Some(own.port()) {
+        return false;
+    }
+    let local = |ip: IpAddr| ip.is_loopback() || ip.is_unspecified();
+    let matches = |ip: IpAddr| ip == own.ip() || (own.ip().is_unspecified() && local(ip));
+    match url.host() {
+        Some(Host::Ipv4(ip)) => matches(IpAddr::V4(ip)),
+        Some(Host::Ipv6(ip)) => {
+            matches(IpAddr::V6(ip)) || ip.to_ipv4_mapped().is_some_and(|v4| matches(v4.into()))
+        }
+        Some(Host::Domain(name)) => name.eq_ignore_ascii_case("localhost") && (local(own.ip())),
+        None => false,
+    }
+}
+
 /// Lets exactly `url` through, whatever the rules: the built-in sample.
 pub fn allow_sample(url: Url) {
     let _ = SAMPLE.set(url);
@@ -174,6 +207,9 @@ impl Policy {
         }
         if !matches!(url.scheme(), "http" | "https") {
             return Err(Refusal(Rule::Scheme));
+        }
+        if is_own_address(url) {
+            return Err(Refusal(Rule::SelfRequest));
         }
         let host = url.host().ok_or(Refusal(Rule::NotAllowed))?;
         if !self.allowed.is_empty() {
