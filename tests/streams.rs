@@ -170,6 +170,18 @@ async fn preview_interval_fps_start_and_duration() {
     assert_eq!(colours(&report), [8, 2], "the frames of seconds 8 and 12");
     let (_, report) = webm(&service, "/preview", media, &[("width", "100")]).await;
     assert_eq!((report.width, report.height), (100, 56));
+
+    // More frames a second than the 30 fps source has: the sped-up source has them.
+    let (_, report) = webm(
+        &service,
+        "/preview",
+        media,
+        &[("interval", "0.1"), ("fps", "60"), ("duration", "1")],
+    )
+    .await;
+    assert_eq!(report.framerate, (60, 1));
+    assert_eq!(report.frames.len(), 10, "1 s / 0.1 s = 10 frames");
+    assert_eq!(colours(&report), [0; 10], "all from second 0");
 }
 
 #[tokio::test]

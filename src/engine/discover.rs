@@ -20,6 +20,7 @@ pub fn discover(
     uri: &str,
     timeout: Duration,
     forward: &crate::source::Forward,
+    limits: super::launch::SourceLimits,
 ) -> Result<Discovered, PipelineError> {
     let _live = LiveToken::new();
     let timeout = gst::ClockTime::from_nseconds(timeout.as_nanos() as u64);
@@ -31,10 +32,18 @@ pub fn discover(
     let fetched = Arc::new(AtomicU64::new(0));
     let (slot, counter) = (source.clone(), fetched.clone());
     let forward = forward.clone();
+    // Set when the demuxer states a picture size beyond the limits (nothing is decoded then).
+    type Refused = Arc<Mutex<Option<String>>>;
+    let too_large: Arc<Mutex<Option<Refused>>> = Arc::default();
+    let refused = too_large.clone();
     discoverer.connect_source_setup(move |_, src| {
         *slot.lock().unwrap() = Some(src.clone());
         if let Some(decoder) = src.parent().and_then(|p| p.downcast::<gst::Bin>().ok()) {
             crate::source::guard(&decoder);
+            *refused.lock().unwrap() = Some(super::launch::refuse_large_sources(
+                decoder.upcast_ref(),
+                limits,
+            ));
         }
         if let Some(http) = src.downcast_ref::<crate::source::HttpSrc>() {
             http.set_forward(forward.clone());
@@ -55,6 +64,10 @@ pub fn discover(
     });
     let result = discoverer.discover_uri(&crate::source::pull_uri(uri));
     let src = source.lock().unwrap().take();
+    let refused = too_large.lock().unwrap().take();
+    if let Some(text) = refused.and_then(|r| r.lock().unwrap().take()) {
+        return Err(PipelineError::new(Failure::TooLarge, text));
+    }
     let fetch_failure = src
         .as_ref()
         .and_then(|s| s.downcast_ref::<crate::source::HttpSrc>())

@@ -140,6 +140,10 @@ pub fn build(launch: &Launch<'_>) -> Result<Built, PipelineError> {
             _ => target.set_property_from_str(property, value),
         }
     }
+    // Every decoder of the description (the source's, a watermark's) is under the limits.
+    for decoder in uri_decoders(&pipeline) {
+        refuse_large_sources(&decoder, launch.limits);
+    }
     let sink = pipeline
         .by_name("sink")
         .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
@@ -191,6 +195,66 @@ pub fn build(launch: &Launch<'_>) -> Result<Built, PipelineError> {
         place_overlay(&compositor, overlay);
     }
     Ok(Built { pipeline, sink })
+}
+
+/// The description's uridecodebins.
+fn uri_decoders(pipeline: &gst::Pipeline) -> Vec<gst::Element> {
+    pipeline
+        .iterate_recurse()
+        .into_iter()
+        .flatten()
+        .filter(|e| e.factory().is_some_and(|f| f.name() == "uridecodebin"))
+        .collect()
+}
+
+/// What is wrong with pictures of this caps structure's size, if they are beyond `limits`.
+fn beyond(limits: SourceLimits, s: &gst::StructureRef) -> Option<String> {
+    let (w, h) = (
+        s.get::<i32>("width").unwrap_or(0).max(0) as u32,
+        s.get::<i32>("height").unwrap_or(0).max(0) as u32,
+    );
+    (w > limits.width || h > limits.height || w as u64 * h as u64 > limits.pixels).then(|| {
+        format!(
+            "the source's pictures are {w}x{h}; this service takes at most {}x{} and {} pixels",
+            limits.width, limits.height, limits.pixels
+        )
+    })
+}
+
+/// Refuses a source as soon as its demuxer or parser states a picture size beyond `limits`,
+/// before any decoder is made: a decoder handed such a picture (a PNG that inflates to 30 GB)
+/// may work on it for many seconds, and holds its stream lock through the pipeline's way to
+/// NULL. The returned slot holds why, once the source was refused.
+pub(crate) fn refuse_large_sources(
+    decoder: &gst::Element,
+    limits: SourceLimits,
+) -> Arc<Mutex<Option<String>>> {
+    let refused: Arc<Mutex<Option<String>>> = Arc::default();
+    if decoder.find_property("expose-all-streams").is_none() {
+        return refused;
+    }
+    let flag = refused.clone();
+    decoder.connect("autoplug-continue", false, move |args| {
+        let text = args
+            .get(2)
+            .and_then(|caps| caps.get::<gst::Caps>().ok())
+            .and_then(|caps| caps.iter().find_map(|s| beyond(limits, s)));
+        let Some(text) = text else {
+            return Some(true.to_value());
+        };
+        let first = flag.lock().unwrap().replace(text.clone()).is_none();
+        if first {
+            if let Ok(decoder) = args[0].get::<gst::Element>() {
+                let msg = gst::message::Error::builder(gst::StreamError::Format, &text)
+                    .src(&decoder)
+                    .details(gst::Structure::new_empty(TOO_LARGE))
+                    .build();
+                let _ = decoder.post_message(msg);
+            }
+        }
+        Some(false.to_value())
+    });
+    refused
 }
 
 /// Whether any element of the description handles audio (by its class: converters, encoders,
@@ -350,18 +414,9 @@ fn check_pictures(
         let still = s
             .get::<gst::Fraction>("framerate")
             .is_ok_and(|f| f.numer() == 0);
-        let (w, h) = (
-            s.get::<i32>("width").unwrap_or(0).max(0) as u32,
-            s.get::<i32>("height").unwrap_or(0).max(0) as u32,
-        );
-        let (text, details) =
-            if w > limits.width || h > limits.height || w as u64 * h as u64 > limits.pixels {
-                let text = format!(
-                "the source's pictures are {w}x{h}; this service takes at most {}x{} and {} pixels",
-                limits.width, limits.height, limits.pixels
-            );
-                (text, TOO_LARGE)
-            } else if moving && still {
+        let (text, details) = if let Some(text) = beyond(limits, s) {
+            (text, TOO_LARGE)
+        } else if moving && still {
                 (
                     "the source is a still image; this endpoint needs a video".to_string(),
                     NO_USABLE_STREAM,
@@ -478,6 +533,27 @@ fn speed_up(src: &gst::Element, rate: f64) {
                     buffer.set_duration(buffer.duration().map(scale));
                 }
                 Some(gst::PadProbeData::Event(event)) => {
+                    // The frame rate is `rate` times the source's too: videorate (drop-only)
+                    // cannot offer more frames a second than its input says it has.
+                    if let gst::EventView::Caps(caps) = event.view() {
+                        let mut faster = caps.caps().to_owned();
+                        for s in faster.make_mut().iter_mut() {
+                            for field in ["framerate", "max-framerate"] {
+                                let Ok(f) = s.get::<gst::Fraction>(field) else {
+                                    continue;
+                                };
+                                if f.numer() > 0 && f.denom() > 0 {
+                                    let fps = f.numer() as f64 * rate / f.denom() as f64;
+                                    if let Some(scaled) = gst::Fraction::approximate_f64(fps) {
+                                        s.set(field, scaled);
+                                    }
+                                }
+                            }
+                        }
+                        *event = gst::event::Caps::builder(&faster)
+                            .seqnum(event.seqnum())
+                            .build();
+                    }
                     if let gst::EventView::Segment(seg) = event.view() {
                         if let Some(time) = seg.segment().downcast_ref::<gst::ClockTime>() {
                             let mut scaled = time.clone();

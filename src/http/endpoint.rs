@@ -225,11 +225,11 @@ async fn whole(
             .await?
         }
         Kind::Discover => {
-            let timeout = app.timeout;
+            let (timeout, limits) = (app.timeout, app.limits);
             let url = bound.url.clone();
             let forward = crate::source::Forward::from_pairs(&bound.forward);
             let json = blocking(move || {
-                let found = engine::discover::discover(&url, timeout, &forward)?;
+                let found = engine::discover::discover(&url, timeout, &forward, limits)?;
                 Ok(engine::ffprobe::to_json(&url, &found))
             })
             .await?;
