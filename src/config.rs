@@ -68,6 +68,22 @@ pub struct Config {
           value_parser = parse_seconds)]
     pub timeout: Duration,
 
+    /// Seconds a client connection may stay without a byte read or written (sending nothing,
+    /// half a request, or an idle keep-alive) before it is closed
+    #[arg(long, env = "PYTHUMBIO_CLIENT_IDLE_TIMEOUT", value_name = "PYTHUMBIO_CLIENT_IDLE_TIMEOUT",
+          default_value = "60", value_parser = parse_seconds)]
+    pub client_idle_timeout: Duration,
+
+    /// Most client connections open at once (0: half the process's descriptor limit, at most
+    /// 4096); more wait in the listen backlog
+    #[arg(
+        long,
+        env = "PYTHUMBIO_MAX_CONNECTIONS",
+        value_name = "PYTHUMBIO_MAX_CONNECTIONS",
+        default_value_t = 0
+    )]
+    pub max_connections: usize,
+
     /// Largest output width any endpoint may be asked for
     #[arg(long, env = "PYTHUMBIO_MAX_WIDTH", value_name = "PYTHUMBIO_MAX_WIDTH", default_value_t = 3840,
           value_parser = clap::value_parser!(u32).range(16..=16384))]

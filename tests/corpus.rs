@@ -110,7 +110,7 @@ struct BitWriter {
 impl BitWriter {
     fn put(&mut self, value: u32, count: u32) {
         for i in 0..count {
-            if self.used % 8 == 0 {
+            if self.used.is_multiple_of(8) {
                 self.bytes.push(0);
             }
             let bit = (value >> i) & 1;
@@ -143,7 +143,10 @@ async fn a_decompression_bomb_is_refused_and_leaves_at_once() {
             .await;
         assert!(json["error"].as_str().unwrap().contains("20000"), "{json}");
         assert!(
-            service.wait_idle(std::time::Duration::from_secs(2)).await.is_some(),
+            service
+                .wait_idle(std::time::Duration::from_secs(2))
+                .await
+                .is_some(),
             "{path}: a pipeline is still live {:?} after the request began",
             started.elapsed()
         );
@@ -152,7 +155,10 @@ async fn a_decompression_bomb_is_refused_and_leaves_at_once() {
     let json = service
         .expect_error(
             "/thumb",
-            &[("url", &origin_url(&file_name(Media::mp4()))), ("watermark", &bomb)],
+            &[
+                ("url", &origin_url(&file_name(Media::mp4()))),
+                ("watermark", &bomb),
+            ],
             422,
             "source_too_large",
         )

@@ -231,3 +231,68 @@ async fn a_stream_is_cut_at_its_wall_clock_limit() {
     let log = service.wait_for_log(&["PYTHUMBIO_MAX_STREAM_TIME"]).await;
     assert!(log.contains("PYTHUMBIO_MAX_STREAM_TIME"), "{end}: {log}");
 }
+
+/// A client that sends nothing, or half a request, or keeps an idle keep-alive connection, is
+/// closed after the idle timeout; past the connection cap, new connections wait instead of
+/// taking descriptors, and are served once the idle ones are closed.
+#[tokio::test]
+async fn idle_connections_are_closed_and_capped() {
+    let service = Service::with_env(&[
+        ("PYTHUMBIO_CLIENT_IDLE_TIMEOUT", "1"),
+        ("PYTHUMBIO_MAX_CONNECTIONS", "4"),
+    ]);
+    let addr = service.addr;
+    let closed_within = |mut stream: std::net::TcpStream, within: Duration| {
+        stream.set_read_timeout(Some(within)).unwrap();
+        let mut buf = [0; 512];
+        let started = std::time::Instant::now();
+        loop {
+            match stream.read(&mut buf) {
+                Ok(0) => return Some(started.elapsed()),
+                Ok(_) => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                    return Some(started.elapsed())
+                }
+                Err(_) => return None,
+            }
+        }
+    };
+    let silent = std::net::TcpStream::connect(addr).unwrap();
+    let mut half = std::net::TcpStream::connect(addr).unwrap();
+    half.write_all(b"GET /healthz HT").unwrap();
+    let mut kept = std::net::TcpStream::connect(addr).unwrap();
+    kept.write_all(format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .unwrap();
+    let fourth = std::net::TcpStream::connect(addr).unwrap();
+    // The cap is reached: a fifth client waits, and is served once the idle ones are gone.
+    let started = std::time::Instant::now();
+    let fifth = tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        stream
+            .write_all(
+                format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
+                    .as_bytes(),
+            )
+            .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        answer
+    });
+    for stream in [silent, half, fourth] {
+        let closed = closed_within(stream, Duration::from_secs(5));
+        assert!(closed.is_some(), "an idle connection stayed open");
+    }
+    let mut head = [0; 17];
+    kept.read_exact(&mut head).unwrap();
+    assert_eq!(&head, b"HTTP/1.1 200 OK\r\n");
+    assert!(
+        closed_within(kept, Duration::from_secs(5)).is_some(),
+        "keep-alive stayed open"
+    );
+    let answer = fifth.await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(500),
+        "the fifth connection was served before a slot was free"
+    );
+}

@@ -331,3 +331,27 @@ async fn the_service_never_reads_itself() {
         "{metrics}"
     );
 }
+
+/// `PYTHUMBIO_TIMEOUT` is the request's deadline: an origin read longer than it ends there,
+/// even when the origin's own read timeout is longer.
+#[tokio::test]
+async fn the_request_timeout_bounds_origin_reads() {
+    let service = Service::with_env(&[
+        ("PYTHUMBIO_TIMEOUT", "2"),
+        ("PYTHUMBIO_ORIGIN_READ_TIMEOUT", "40"),
+    ]);
+    for stall in ["stall/headers", "stall/body"] {
+        for path in ["/thumb", "/meta", "/storyboard.json"] {
+            let started = std::time::Instant::now();
+            service
+                .expect_error(path, &[("url", &origin_url(stall))], 504, "timeout")
+                .await;
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(6),
+                "{path} {stall}: {:?}",
+                started.elapsed()
+            );
+        }
+    }
+    service.assert_nothing_left().await;
+}

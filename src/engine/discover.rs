@@ -23,6 +23,7 @@ pub fn discover(
     limits: super::launch::SourceLimits,
 ) -> Result<Discovered, PipelineError> {
     let _live = LiveToken::new();
+    let deadline = std::time::Instant::now() + timeout;
     let timeout = gst::ClockTime::from_nseconds(timeout.as_nanos() as u64);
     let discoverer = pbutils::Discoverer::new(timeout)
         .map_err(|e| PipelineError::new(Failure::Internal, e.to_string()))?;
@@ -47,6 +48,7 @@ pub fn discover(
         }
         if let Some(http) = src.downcast_ref::<crate::source::HttpSrc>() {
             http.set_forward(forward.clone());
+            http.set_deadline(Some(deadline));
         }
         super::count_origin_bytes(src);
         let counter = counter.clone();

@@ -32,6 +32,9 @@ pub struct Launch<'a> {
     pub limits: SourceLimits,
     /// Headers (name, value) the source `src` sends to its origin.
     pub forward: &'a [(String, String)],
+    /// When the whole output is due: origin reads stop then (a timeout), even those that run
+    /// inside a state change.
+    pub deadline: Option<std::time::Instant>,
 }
 
 /// The largest source pictures the service decodes: a larger one fails the request (422) as
@@ -66,6 +69,7 @@ impl<'a> Launch<'a> {
             still: None,
             limits: SourceLimits::default(),
             forward: &[],
+            deadline: None,
         }
     }
 }
@@ -160,11 +164,13 @@ pub fn build(launch: &Launch<'_>) -> Result<Built, PipelineError> {
         launch.still.is_some(),
     );
     let forward = crate::source::Forward::from_pairs(launch.forward);
+    let deadline = launch.deadline;
     src.connect("source-setup", false, move |args| {
         if let Ok(source) = args[1].get::<gst::Element>() {
             super::count_origin_bytes(&source);
             if let Some(http) = source.downcast_ref::<crate::source::HttpSrc>() {
                 http.set_forward(forward.clone());
+                http.set_deadline(deadline);
             }
         }
         None
@@ -323,6 +329,10 @@ fn end_unfed_branches(pipeline: &gst::Pipeline, src: &gst::Element) {
             .flat_map(|e| e.sink_pads())
             .filter(|p| !p.is_linked())
             .collect();
+        // The pipeline is not held past this point: the request may set it to NULL and drop it
+        // as soon as the message below arrives, and its last reference must not be let go in
+        // this streaming thread (disposing a pipeline joins the very thread it runs in).
+        drop(pipeline);
         if unfed.is_empty() {
             return;
         }
@@ -417,19 +427,24 @@ fn check_pictures(
         let (text, details) = if let Some(text) = beyond(limits, s) {
             (text, TOO_LARGE)
         } else if moving && still {
-                (
-                    "the source is a still image; this endpoint needs a video".to_string(),
-                    NO_USABLE_STREAM,
-                )
-            } else {
-                return gst::PadProbeReturn::Ok;
-            };
+            (
+                "the source is a still image; this endpoint needs a video".to_string(),
+                NO_USABLE_STREAM,
+            )
+        } else {
+            return gst::PadProbeReturn::Ok;
+        };
         if let Some(src) = src.upgrade() {
             let msg = gst::message::Error::builder(gst::StreamError::Format, &text)
                 .src(&src)
                 .details(gst::Structure::new_empty(details))
                 .build();
-            let _ = src.post_message(msg);
+            // Posted without holding the decoder: see `end_unfed_branches`.
+            let bus = src.bus();
+            drop(src);
+            if let Some(bus) = bus {
+                let _ = bus.post(msg);
+            }
         }
         if stop {
             super::discard(info)

@@ -67,7 +67,11 @@ pub(crate) struct Prerolled {
 
 impl Prerolled {
     pub(crate) fn open(launch: &Launch<'_>, deadline: Instant) -> Result<Self, PipelineError> {
-        let built = build(launch)?;
+        // Origin reads, the first of which happens inside the state change, end at the deadline.
+        let built = build(&Launch {
+            deadline: Some(deadline),
+            ..*launch
+        })?;
         let guard = PipelineGuard::new(built.pipeline);
         guard.change_state(gst::State::Paused)?;
         let paused = Self {

@@ -3,6 +3,7 @@
 
 mod admission;
 mod cache;
+mod connections;
 mod endpoint;
 pub mod error;
 mod info;
@@ -265,6 +266,11 @@ pub async fn serve(config: &Config, catalog: Catalog, source: Source) -> std::io
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let draining = app.clone();
     let (delay, grace) = (config.shutdown_delay, config.shutdown_grace);
+    let max_connections = match config.max_connections {
+        0 => connections::default_max(),
+        n => n,
+    };
+    let listener = connections::Bounded::new(listener, max_connections, config.client_idle_timeout);
     let server = axum::serve(listener, router(app)).with_graceful_shutdown(async move {
         shutdown_signal(terminate).await;
         // Readiness turns false first; the listener closes after the delay.

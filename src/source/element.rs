@@ -54,6 +54,11 @@ impl HttpSrc {
         self.imp().settings.lock().unwrap().forward = forward;
     }
 
+    /// When every origin read of this source must have ended (a timeout after it).
+    pub fn set_deadline(&self, deadline: Option<std::time::Instant>) {
+        self.imp().settings.lock().unwrap().deadline = deadline;
+    }
+
     /// The failure that stopped the last read, if one did.
     pub fn failure(&self) -> Option<FetchError> {
         self.imp().failure.lock().unwrap().clone()
@@ -122,6 +127,7 @@ mod imp {
     pub struct Settings {
         pub url: Option<Url>,
         pub forward: Forward,
+        pub deadline: Option<std::time::Instant>,
     }
 
     /// How an opened source is read.
@@ -274,6 +280,23 @@ mod imp {
             gst::FlowError::Error
         }
 
+        /// Runs origin I/O until it ends, the element is unlocked, or the deadline passes.
+        fn run<T: Send + 'static>(
+            &self,
+            work: impl std::future::Future<Output = Result<T, FetchError>> + Send + 'static,
+        ) -> Result<T, FetchError> {
+            let deadline = self.settings.lock().unwrap().deadline;
+            let bounded = async move {
+                match deadline {
+                    Some(at) => tokio::time::timeout_at(at.into(), work)
+                        .await
+                        .unwrap_or(Err(FetchError::Timeout)),
+                    None => work.await,
+                }
+            };
+            run(bounded, self.cancel.subscribe())
+        }
+
         fn forward(&self) -> Forward {
             self.settings.lock().unwrap().forward.clone()
         }
@@ -317,10 +340,8 @@ mod imp {
                 len = len.min(size - from);
             }
             let (url, forward) = (reader.url.clone(), self.forward());
-            let fetched = run(
-                async move { origins().block(&url, from, len, &forward).await },
-                self.cancel.subscribe(),
-            )?;
+            let fetched =
+                self.run(async move { origins().block(&url, from, len, &forward).await })?;
             super::super::count(fetched.len() as u64);
             let rest = fetched.slice(..((end - from) as usize).min(fetched.len()));
             blocks.push((from, fetched));
@@ -358,13 +379,10 @@ mod imp {
                 let Some(mut body) = response.take() else {
                     return Ok(Bytes::new());
                 };
-                let (body, chunk) = run(
-                    async move {
-                        let chunk = origins().next_chunk(&mut body).await;
-                        Ok((body, chunk))
-                    },
-                    self.cancel.subscribe(),
-                )?;
+                let (body, chunk) = self.run(async move {
+                    let chunk = origins().next_chunk(&mut body).await;
+                    Ok((body, chunk))
+                })?;
                 match chunk? {
                     Some(chunk) => {
                         super::super::count(chunk.len() as u64);
@@ -401,10 +419,7 @@ mod imp {
                 *self.state.lock().unwrap() = Some(reader);
                 return Ok(());
             }
-            let opened = run(
-                async move { origins().open(&url, FIRST_BLOCK, &forward).await },
-                self.cancel.subscribe(),
-            );
+            let opened = self.run(async move { origins().open(&url, FIRST_BLOCK, &forward).await });
             let opened = match opened {
                 Ok(opened) => opened,
                 Err(error) => {

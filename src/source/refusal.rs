@@ -52,7 +52,10 @@ pub fn report(element: &gst::Element, refusal: Refusal) {
     let message = gst::message::Error::builder(refusal.0, &refusal.to_string())
         .src(element)
         .build();
-    match outermost(element).bus() {
+    // The pipeline is let go before the message is posted: the request may drop it as soon as
+    // the message arrives, and its last reference must not be released in a streaming thread.
+    let bus = outermost(element).bus();
+    match bus {
         Some(bus) => {
             let _ = bus.post(message);
         }
