@@ -55,9 +55,7 @@ impl Failure {
             }
         }
     }
-}
 
-impl Failure {
     /// What a client is told of a failure that GStreamer reported: its own text names elements,
     /// source files and paths of the pipeline, which stay in the log.
     pub fn public_message(&self) -> String {
@@ -115,7 +113,8 @@ impl PipelineError {
             .src()
             .and_then(|s| s.downcast_ref::<crate::source::HttpSrc>())
             .and_then(|s| s.failure());
-        let failure = if let Some(rule) = crate::source::refusal::rule_of(&error) {
+        let refused = crate::source::refusal::rule_of(&error);
+        let failure = if let Some(rule) = refused {
             Failure::Refused { rule: rule.name() }
         } else if let Some(fetch) = &fetch {
             Failure::of_fetch(fetch)
@@ -150,7 +149,7 @@ impl PipelineError {
             Failure::Internal
         };
         // The service's own elements and checks post texts written for clients.
-        let own = crate::source::refusal::rule_of(&error).is_some()
+        let own = refused.is_some()
             || fetch.is_some()
             || details.is_some_and(|d| [NO_USABLE_STREAM, TOO_LARGE].contains(&d.name().as_str()));
         let (message, debug) = match (own, fetch) {
@@ -175,7 +174,8 @@ impl PipelineError {
     /// Classifies an error that came back as a plain `glib::Error` (the Discoverer's), knowing
     /// whether the origin sent any bytes at all.
     pub fn from_glib(error: &glib::Error, origin_sent_bytes: bool) -> Self {
-        let failure = if let Some(rule) = crate::source::refusal::rule_of(error) {
+        let refused = crate::source::refusal::rule_of(error);
+        let failure = if let Some(rule) = refused {
             Failure::Refused { rule: rule.name() }
         } else if error.is::<gst::ResourceError>() || !origin_sent_bytes {
             Failure::Origin {
@@ -186,7 +186,7 @@ impl PipelineError {
         } else {
             Failure::Internal
         };
-        let message = match crate::source::refusal::rule_of(error) {
+        let message = match refused {
             Some(_) => error.to_string(),
             None => failure.public_message(),
         };

@@ -249,18 +249,28 @@ pub(crate) fn refuse_large_sources(
             return Some(true.to_value());
         };
         let first = flag.lock().unwrap().replace(text.clone()).is_none();
-        if first {
-            if let Ok(decoder) = args[0].get::<gst::Element>() {
-                let msg = gst::message::Error::builder(gst::StreamError::Format, &text)
-                    .src(&decoder)
-                    .details(gst::Structure::new_empty(TOO_LARGE))
-                    .build();
-                let _ = decoder.post_message(msg);
-            }
+        if let (true, Ok(decoder)) = (first, args[0].get::<gst::Element>()) {
+            post_error(decoder, &text, TOO_LARGE);
         }
         Some(false.to_value())
     });
     refused
+}
+
+/// Posts the service's own error (a stream error whose details are named `details`) from `src`,
+/// from a streaming thread. `src` is let go before the message is posted: the request may set
+/// the pipeline to NULL and drop it as soon as the message arrives, and its last reference must
+/// not be released in a streaming thread (disposing joins the very thread it runs in).
+fn post_error(src: gst::Element, text: &str, details: &str) {
+    let msg = gst::message::Error::builder(gst::StreamError::Format, text)
+        .src(&src)
+        .details(gst::Structure::new_empty(details))
+        .build();
+    let bus = src.bus();
+    drop(src);
+    if let Some(bus) = bus {
+        let _ = bus.post(msg);
+    }
 }
 
 /// Whether any element of the description handles audio (by its class: converters, encoders,
@@ -435,16 +445,7 @@ fn check_pictures(
             return gst::PadProbeReturn::Ok;
         };
         if let Some(src) = src.upgrade() {
-            let msg = gst::message::Error::builder(gst::StreamError::Format, &text)
-                .src(&src)
-                .details(gst::Structure::new_empty(details))
-                .build();
-            // Posted without holding the decoder: see `end_unfed_branches`.
-            let bus = src.bus();
-            drop(src);
-            if let Some(bus) = bus {
-                let _ = bus.post(msg);
-            }
+            post_error(src, &text, details);
         }
         if stop {
             super::discard(info)

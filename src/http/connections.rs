@@ -88,6 +88,23 @@ impl Connection {
         self.deadline.as_mut().reset(Instant::now() + self.idle);
     }
 
+    /// A write that moved bytes counts as traffic; one that waits may have waited too long.
+    fn after_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        written: Poll<io::Result<usize>>,
+    ) -> Poll<io::Result<usize>> {
+        match written {
+            Poll::Ready(result) => {
+                if result.as_ref().is_ok_and(|n| *n > 0) {
+                    self.touch();
+                }
+                Poll::Ready(result)
+            }
+            Poll::Pending => self.expired(cx),
+        }
+    }
+
     /// For an operation that is waiting: an error once the connection has been idle too long.
     fn expired<T>(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<T>> {
         match self.deadline.as_mut().poll(cx) {
@@ -127,15 +144,8 @@ impl AsyncWrite for Connection {
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        match Pin::new(&mut this.stream).poll_write(cx, data) {
-            Poll::Ready(result) => {
-                if result.as_ref().is_ok_and(|n| *n > 0) {
-                    this.touch();
-                }
-                Poll::Ready(result)
-            }
-            Poll::Pending => this.expired(cx),
-        }
+        let written = Pin::new(&mut this.stream).poll_write(cx, data);
+        this.after_write(cx, written)
     }
 
     fn poll_write_vectored(
@@ -144,15 +154,8 @@ impl AsyncWrite for Connection {
         data: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        match Pin::new(&mut this.stream).poll_write_vectored(cx, data) {
-            Poll::Ready(result) => {
-                if result.as_ref().is_ok_and(|n| *n > 0) {
-                    this.touch();
-                }
-                Poll::Ready(result)
-            }
-            Poll::Pending => this.expired(cx),
-        }
+        let written = Pin::new(&mut this.stream).poll_write_vectored(cx, data);
+        this.after_write(cx, written)
     }
 
     fn is_write_vectored(&self) -> bool {

@@ -110,6 +110,21 @@ pub fn pull_uri(uri: &str) -> String {
     }
 }
 
+/// The one pad of every source element of the service: "src", always there, any caps.
+pub(crate) fn src_pad_template() -> &'static [gstreamer::PadTemplate] {
+    static TEMPLATES: std::sync::LazyLock<Vec<gstreamer::PadTemplate>> =
+        std::sync::LazyLock::new(|| {
+            vec![gstreamer::PadTemplate::new(
+                "src",
+                gstreamer::PadDirection::Src,
+                gstreamer::PadPresence::Always,
+                &gstreamer::Caps::new_any(),
+            )
+            .expect("a valid template")]
+        });
+    TEMPLATES.as_ref()
+}
+
 /// Demuxers that download their segments themselves (with libsoup, past every source element):
 /// never plugged.
 pub const SELF_FETCHING: [&str; 3] = ["hlsdemux2", "dashdemux2", "mssdemux2"];

@@ -107,16 +107,7 @@ mod imp {
         }
 
         fn pad_templates() -> &'static [gst::PadTemplate] {
-            static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
-                vec![gst::PadTemplate::new(
-                    "src",
-                    gst::PadDirection::Src,
-                    gst::PadPresence::Always,
-                    &gst::Caps::new_any(),
-                )
-                .expect("a valid template")]
-            });
-            TEMPLATES.as_ref()
+            super::super::src_pad_template()
         }
     }
 
