@@ -33,7 +33,7 @@ pub fn stop_all(within: std::time::Duration) {
         guarded.iter().filter_map(|w| w.upgrade()).collect()
     };
     for pipeline in pipelines {
-        let _ = pipeline.set_state(gst::State::Null);
+        to_null(&pipeline);
     }
     let started = std::time::Instant::now();
     while live_pipelines() > 0 && started.elapsed() < within {
@@ -158,7 +158,7 @@ impl Drop for PipelineGuard {
         ACTIVE.fetch_sub(1, Ordering::SeqCst);
         let stop = move || {
             // Setting NULL joins the streaming threads: keep that off the async workers.
-            let _ = pipeline.set_state(gst::State::Null);
+            to_null(&pipeline);
             drop(pipeline);
             drop(token);
             give_back_memory();
@@ -170,6 +170,20 @@ impl Drop for PipelineGuard {
             Err(_) => stop(),
         }
     }
+}
+
+/// Sets `pipeline` to NULL, trying again while the change fails. It fails when a streaming
+/// thread is still tearing a part of it down (uridecodebin removing its decoder after an error
+/// of that very moment), and a pipeline let go of before NULL is disposed with its elements
+/// still holding their resources.
+fn to_null(pipeline: &gst::Pipeline) {
+    for _ in 0..100 {
+        if pipeline.set_state(gst::State::Null).is_ok() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    tracing::error!(pipeline = %pipeline.name(), "the pipeline does not go to NULL");
 }
 
 /// Hands the memory finished pipelines freed back to the system once the service is quiet: no

@@ -550,6 +550,11 @@ impl Drop for Service {
             })
             .filter(|l| !self.tolerated.iter().any(|f| l.contains(f)))
             .collect();
+        if !criticals.is_empty() {
+            for line in log.iter().rev().take(60).rev() {
+                eprintln!("service: {line}");
+            }
+        }
         assert!(criticals.is_empty(), "critical warnings: {criticals:#?}");
     }
 }
