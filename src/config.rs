@@ -68,6 +68,12 @@ pub struct Config {
           value_parser = parse_seconds)]
     pub timeout: Duration,
 
+    /// Seconds a client has to send a whole request head, counted from when the connection is
+    /// ready for one (just opened, or idle after a response)
+    #[arg(long, env = "PYTHUMBIO_HEADER_TIMEOUT", value_name = "PYTHUMBIO_HEADER_TIMEOUT",
+          default_value = "30", value_parser = parse_seconds)]
+    pub header_timeout: Duration,
+
     /// Seconds a client connection may stay without a byte read or written (sending nothing,
     /// half a request, or an idle keep-alive) before it is closed
     #[arg(long, env = "PYTHUMBIO_CLIENT_IDLE_TIMEOUT", value_name = "PYTHUMBIO_CLIENT_IDLE_TIMEOUT",

@@ -233,12 +233,13 @@ async fn a_stream_is_cut_at_its_wall_clock_limit() {
 }
 
 /// A client that sends nothing, or half a request, or keeps an idle keep-alive connection, is
-/// closed after the idle timeout; past the connection cap, new connections wait instead of
+/// closed after the idle or the header timeout; past the connection cap, new connections wait instead of
 /// taking descriptors, and are served once the idle ones are closed.
 #[tokio::test]
 async fn idle_connections_are_closed_and_capped() {
     let service = Service::with_env(&[
         ("PYTHUMBIO_CLIENT_IDLE_TIMEOUT", "1"),
+        ("PYTHUMBIO_HEADER_TIMEOUT", "1"),
         ("PYTHUMBIO_MAX_CONNECTIONS", "4"),
     ]);
     let addr = service.addr;
@@ -295,4 +296,36 @@ async fn idle_connections_are_closed_and_capped() {
         started.elapsed() >= Duration::from_millis(500),
         "the fifth connection was served before a slot was free"
     );
+}
+
+/// A client that sends its request head a byte at a time, each in time for the idle timeout, is
+/// closed when the header timeout ends: the head must be whole by then.
+#[tokio::test]
+async fn a_trickled_request_head_is_cut_off() {
+    let service = Service::with_env(&[
+        ("PYTHUMBIO_CLIENT_IDLE_TIMEOUT", "60"),
+        ("PYTHUMBIO_HEADER_TIMEOUT", "1"),
+    ]);
+    let addr = service.addr;
+    let cut = tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        let started = std::time::Instant::now();
+        for byte in b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaa".iter() {
+            if stream.write_all(&[*byte]).is_err() {
+                return Some(started.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+            if started.elapsed() > Duration::from_secs(10) {
+                return None;
+            }
+        }
+        None
+    });
+    let cut = cut.await.unwrap();
+    assert!(
+        cut.is_some_and(|t| t < Duration::from_secs(5)),
+        "the trickling client was not cut off: {cut:?}"
+    );
+    // Others are served as before.
+    assert_eq!(service.get("/healthz", &[]).await.status(), 200);
 }

@@ -11,6 +11,7 @@ mod metrics;
 pub mod openapi;
 mod playground;
 mod reload;
+mod server;
 
 use crate::catalog::{Catalog, Source};
 use crate::config::Config;
@@ -271,7 +272,7 @@ pub async fn serve(config: &Config, catalog: Catalog, source: Source) -> std::io
         n => n,
     };
     let listener = connections::Bounded::new(listener, max_connections, config.client_idle_timeout);
-    let server = axum::serve(listener, router(app)).with_graceful_shutdown(async move {
+    let server = server::serve(listener, router(app), config.header_timeout, async move {
         shutdown_signal(terminate).await;
         // Readiness turns false first; the listener closes after the delay.
         draining
@@ -293,14 +294,14 @@ pub async fn serve(config: &Config, catalog: Catalog, source: Source) -> std::io
         tokio::time::sleep(grace.max(delay)).await;
         tracing::warn!("shutdown grace over; ending the streams still open");
     };
-    let served = tokio::select! {
-        result = server => result,
-        _ = grace => Ok(()),
+    tokio::select! {
+        () = server => {}
+        () = grace => {}
     };
     // Streams still open end here, their pipelines set to NULL before the runtime drops them.
     let _ = tokio::task::spawn_blocking(|| crate::engine::guard::stop_all(Duration::from_secs(2)))
         .await;
-    served
+    Ok(())
 }
 
 async fn shutdown_signal(mut term: tokio::signal::unix::Signal) {
