@@ -332,8 +332,8 @@ async fn the_service_never_reads_itself() {
     );
 }
 
-/// `PYTHUMBIO_TIMEOUT` is the request's deadline: an origin read longer than it ends there,
-/// even when the origin's own read timeout is longer.
+/// `PYTHUMBIO_TIMEOUT` is the request's deadline (a stream's, to its first byte): an origin
+/// read longer than it ends there, even when the origin's own read timeout is longer.
 #[tokio::test]
 async fn the_request_timeout_bounds_origin_reads() {
     let service = Service::with_env(&[
@@ -341,7 +341,14 @@ async fn the_request_timeout_bounds_origin_reads() {
         ("PYTHUMBIO_ORIGIN_READ_TIMEOUT", "40"),
     ]);
     for stall in ["stall/headers", "stall/body"] {
-        for path in ["/thumb", "/meta", "/storyboard.json"] {
+        for path in [
+            "/thumb",
+            "/meta",
+            "/storyboard.json",
+            "/webm",
+            "/preview",
+            "/preview.webp",
+        ] {
             let started = std::time::Instant::now();
             service
                 .expect_error(path, &[("url", &origin_url(stall))], 504, "timeout")

@@ -48,7 +48,7 @@ pub fn discover(
         }
         if let Some(http) = src.downcast_ref::<crate::source::HttpSrc>() {
             http.set_forward(forward.clone());
-            http.set_deadline(Some(deadline));
+            http.set_deadline(Some(crate::source::Deadline::at(deadline)));
         }
         super::count_origin_bytes(src);
         let counter = counter.clone();

@@ -32,9 +32,9 @@ pub struct Launch<'a> {
     pub limits: SourceLimits,
     /// Headers (name, value) the source `src` sends to its origin.
     pub forward: &'a [(String, String)],
-    /// When the whole output is due: origin reads stop then (a timeout), even those that run
-    /// inside a state change.
-    pub deadline: Option<std::time::Instant>,
+    /// When origin reads must have ended (a timeout), even those that run inside a state
+    /// change: a whole output's deadline, or a stream's first byte's.
+    pub deadline: Option<&'a crate::source::Deadline>,
 }
 
 /// The largest source pictures the service decodes: a larger one fails the request (422) as
@@ -164,13 +164,13 @@ pub fn build(launch: &Launch<'_>) -> Result<Built, PipelineError> {
         launch.still.is_some(),
     );
     let forward = crate::source::Forward::from_pairs(launch.forward);
-    let deadline = launch.deadline;
+    let deadline = launch.deadline.cloned();
     src.connect("source-setup", false, move |args| {
         if let Ok(source) = args[1].get::<gst::Element>() {
             super::count_origin_bytes(&source);
             if let Some(http) = source.downcast_ref::<crate::source::HttpSrc>() {
                 http.set_forward(forward.clone());
-                http.set_deadline(deadline);
+                http.set_deadline(deadline.clone());
             }
         }
         None

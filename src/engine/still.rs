@@ -68,8 +68,9 @@ pub(crate) struct Prerolled {
 impl Prerolled {
     pub(crate) fn open(launch: &Launch<'_>, deadline: Instant) -> Result<Self, PipelineError> {
         // Origin reads, the first of which happens inside the state change, end at the deadline.
+        let reads = crate::source::Deadline::at(deadline);
         let built = build(&Launch {
-            deadline: Some(deadline),
+            deadline: Some(&reads),
             ..*launch
         })?;
         let guard = PipelineGuard::new(built.pipeline);

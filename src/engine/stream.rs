@@ -161,7 +161,11 @@ pub fn collect(
     timeout: std::time::Duration,
 ) -> Result<Vec<(Bytes, std::time::Duration)>, PipelineError> {
     let deadline = std::time::Instant::now() + timeout;
-    let built = build(launch)?;
+    let reads = crate::source::Deadline::at(deadline);
+    let built = build(&Launch {
+        deadline: Some(&reads),
+        ..*launch
+    })?;
     let sink = built.sink;
     let guard = play(built.pipeline)?;
     let bus = guard.pipeline().bus().expect("a pipeline has a bus");

@@ -254,6 +254,10 @@ async fn stream(
     let description = endpoint.render(&bound.text);
     let (rate, window) = (endpoint.rate(bound), window(bound, app.max_stream));
     let (bound, limits, chunk_size) = (bound.clone(), app.limits, app.chunk_size);
+    // Everything up to the first byte, origin reads included, ends by PYTHUMBIO_TIMEOUT.
+    let due = std::time::Instant::now() + app.timeout;
+    let first_byte = crate::source::Deadline::at(due);
+    let reads = first_byte.clone();
     // Starting reads the origin's first answer: on the blocking pool, like every GStreamer wait.
     let mut output = blocking(move || {
         let launch = Launch {
@@ -261,12 +265,15 @@ async fn stream(
             window: Some(window),
             limits,
             forward: &bound.forward,
+            deadline: Some(&reads),
             ..Launch::new(&description, &bound.properties)
         };
         engine::stream::start(&launch, chunk_size)
     })
     .await?;
-    let first = match tokio::time::timeout(app.timeout, output.next()).await {
+    let first = tokio::time::timeout_at(due.into(), output.next()).await;
+    first_byte.lift();
+    let first = match first {
         Ok(Some(Ok(bytes))) => bytes,
         Ok(Some(Err(e))) => return Err(e.into()),
         Ok(None) => return Err(ApiError::NoOutput),

@@ -55,7 +55,7 @@ impl HttpSrc {
     }
 
     /// When every origin read of this source must have ended (a timeout after it).
-    pub fn set_deadline(&self, deadline: Option<std::time::Instant>) {
+    pub fn set_deadline(&self, deadline: Option<super::Deadline>) {
         self.imp().settings.lock().unwrap().deadline = deadline;
     }
 
@@ -127,7 +127,7 @@ mod imp {
     pub struct Settings {
         pub url: Option<Url>,
         pub forward: Forward,
-        pub deadline: Option<std::time::Instant>,
+        pub deadline: Option<super::super::Deadline>,
     }
 
     /// How an opened source is read.
@@ -276,7 +276,13 @@ mod imp {
             &self,
             work: impl std::future::Future<Output = Result<T, FetchError>> + Send + 'static,
         ) -> Result<T, FetchError> {
-            let deadline = self.settings.lock().unwrap().deadline;
+            let deadline = self
+                .settings
+                .lock()
+                .unwrap()
+                .deadline
+                .as_ref()
+                .and_then(|d| d.pending());
             let bounded = async move {
                 match deadline {
                     Some(at) => tokio::time::timeout_at(at.into(), work)

@@ -14,7 +14,7 @@ pub use fetch::{FetchError, Forward, Origins, Timeouts};
 pub use policy::{Policy, Refusal, Rule};
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -48,6 +48,33 @@ fn origins() -> &'static Origins {
     ORIGINS.get_or_init(|| {
         Origins::new(Policy::default(), DEFAULT_TIMEOUTS).expect("the HTTP client builds")
     })
+}
+
+/// When a request's origin reads must have ended (they fail as a timeout then): a whole output's
+/// deadline, or a stream's first-byte deadline, which is lifted once the first byte is out.
+#[derive(Clone, Debug)]
+pub struct Deadline {
+    at: std::time::Instant,
+    lifted: std::sync::Arc<AtomicBool>,
+}
+
+impl Deadline {
+    pub fn at(at: std::time::Instant) -> Self {
+        Self {
+            at,
+            lifted: std::sync::Arc::default(),
+        }
+    }
+
+    /// Reads from now on are bounded by their own timeouts only.
+    pub fn lift(&self) {
+        self.lifted.store(true, Ordering::SeqCst);
+    }
+
+    /// The time reads must end by, unless the deadline was lifted.
+    pub fn pending(&self) -> Option<std::time::Instant> {
+        (!self.lifted.load(Ordering::SeqCst)).then_some(self.at)
+    }
 }
 
 /// What a client is told of a failed origin read: the reason without what the network stack
