@@ -5,8 +5,9 @@ mod support;
 
 use std::io::{Read, Write};
 use std::time::Duration;
+use support::media::nearest;
 use support::media::Media;
-use support::{media_url, origin_url, raw_chunked_get, Service};
+use support::{media_url, origin_url, raw_chunked_get, Image, Service};
 
 fn long_mp4() -> String {
     media_url(Media {
@@ -79,20 +80,81 @@ async fn pipelines_are_bounded_and_the_overflow_gets_503() {
     assert_eq!(service.get("/thumb", &[("url", &url)]).await.status(), 200);
 }
 
+/// Distinct requests (nothing shared, no cache) queue for the one slot and run one at a time:
+/// a slot is free again only once the pipeline before is in NULL, so there is never more than
+/// one live pipeline.
 #[tokio::test]
 async fn queued_requests_wait_for_a_slot() {
     let service = Service::with_env(&[
         ("PYTHUMBIO_WORKERS", "1"),
         ("PYTHUMBIO_CONCURRENCY_PER_WORKER", "1"),
-        ("PYTHUMBIO_QUEUE_LENGTH", "4"),
+        ("PYTHUMBIO_QUEUE_LENGTH", "8"),
+        ("PYTHUMBIO_CACHE_MB", "0"),
     ]);
-    let path = Media::mp4().path();
-    let url = origin_url(path.file_name().unwrap().to_str().unwrap());
-    let params = [("url", url.as_str())];
-    let requests = (0..4).map(|_| service.get("/thumb", &params));
-    for response in futures_util::future::join_all(requests).await {
+    let url = media_url(Media::mp4());
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let most_live = async {
+        let mut most = 0;
+        while !done.load(std::sync::atomic::Ordering::SeqCst) {
+            most = most.max(service.live_pipelines().await);
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        most
+    };
+    let times: Vec<String> = (0..6).map(|i| format!("{i}.5")).collect();
+    let requests = futures_util::future::join_all(times.iter().map(|time| {
+        let (service, url) = (&service, &url);
+        async move {
+            service
+                .get("/thumb", &[("url", url.as_str()), ("time", time.as_str())])
+                .await
+        }
+    }));
+    let finished = async {
+        let responses = requests.await;
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        responses
+    };
+    let (responses, most) = tokio::join!(finished, most_live);
+    for (second, response) in responses.into_iter().enumerate() {
         assert_eq!(response.status(), 200);
+        let image = Image::decode(&response.bytes().await.unwrap(), image::ImageFormat::Jpeg);
+        assert_eq!(
+            nearest(image.centre()).0,
+            second,
+            "the frame of second {second}"
+        );
     }
+    assert_eq!(most, 1, "live pipelines with one slot");
+    let metrics = service.get("/metrics", &[]).await.text().await.unwrap();
+    assert!(
+        metrics.contains("\npythumbio_pipelines_started_total 6\n"),
+        "six pipelines, one per request: {metrics}"
+    );
+}
+
+/// A request that waits longer than PYTHUMBIO_QUEUE_TIMEOUT for a slot gets 503 and a
+/// Retry-After.
+#[tokio::test]
+async fn a_request_that_waits_too_long_gets_503() {
+    let service = Service::with_env(&[
+        ("PYTHUMBIO_WORKERS", "1"),
+        ("PYTHUMBIO_CONCURRENCY_PER_WORKER", "1"),
+        ("PYTHUMBIO_QUEUE_TIMEOUT", "1"),
+    ]);
+    // The one slot is taken by a stream its client does not read.
+    let _held = open_stream(&service, &long_mp4());
+    let started = std::time::Instant::now();
+    let response = service
+        .get("/thumb", &[("url", &media_url(Media::mp4()))])
+        .await;
+    let waited = started.elapsed();
+    assert_eq!(response.status(), 503);
+    assert!(response.headers().contains_key("retry-after"));
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
 }
 
 #[tokio::test]

@@ -81,11 +81,39 @@ impl Drop for LiveToken {
     }
 }
 
-/// Owns a pipeline; its `Drop` sets it to NULL and only then stops counting it as live.
-#[derive(Debug)]
+std::thread_local! {
+    /// True on a thread that runs pipeline work for a request (see [`blocking_section`]).
+    static BLOCKING_SECTION: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `job`, in which guards dropped set their pipeline to NULL right there, before `job`
+/// returns: so a request's answer (and its pipeline slot) is let go only once its pipeline no
+/// longer holds threads or decoder memory. Call it off the async workers.
+pub fn blocking_section<T>(job: impl FnOnce() -> T) -> T {
+    struct Leave(bool);
+    impl Drop for Leave {
+        fn drop(&mut self) {
+            BLOCKING_SECTION.set(self.0);
+        }
+    }
+    let _leave = Leave(BLOCKING_SECTION.replace(true));
+    job()
+}
+
+/// Owns a pipeline; its `Drop` sets it to NULL and only then stops counting it as live, and
+/// only then lets go of what it holds for the request (its pipeline slot).
 pub struct PipelineGuard {
     pipeline: Option<gst::Pipeline>,
     token: Option<LiveToken>,
+    held: Vec<Box<dyn Send>>,
+}
+
+impl std::fmt::Debug for PipelineGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PipelineGuard")
+            .field("pipeline", &self.pipeline)
+            .finish_non_exhaustive()
+    }
 }
 
 impl PipelineGuard {
@@ -94,8 +122,14 @@ impl PipelineGuard {
         Self {
             pipeline: Some(pipeline),
             token: Some(LiveToken::new()),
+            held: Vec::new(),
         }
         .registered()
+    }
+
+    /// Keeps `value` until the pipeline is in NULL (a pipeline slot, say).
+    pub fn hold(&mut self, value: impl Send + 'static) {
+        self.held.push(Box::new(value));
     }
 
     fn registered(self) -> Self {
@@ -156,18 +190,20 @@ impl Drop for PipelineGuard {
             return;
         };
         ACTIVE.fetch_sub(1, Ordering::SeqCst);
+        let held = std::mem::take(&mut self.held);
         let stop = move || {
             // Setting NULL joins the streaming threads: keep that off the async workers.
             to_null(&pipeline);
             drop(pipeline);
             drop(token);
+            drop(held);
             give_back_memory();
         };
         match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
+            Ok(runtime) if !BLOCKING_SECTION.get() => {
                 runtime.spawn_blocking(stop);
             }
-            Err(_) => stop(),
+            _ => stop(),
         }
     }
 }

@@ -210,6 +210,11 @@ pub fn collect(
 }
 
 impl PipelineStream {
+    /// Keeps `value` (the request's pipeline slot) until the pipeline is in NULL.
+    pub fn hold(&mut self, value: impl Send + 'static) {
+        self._guard.hold(value);
+    }
+
     fn new(
         data: mpsc::Receiver<Event>,
         failures: mpsc::UnboundedReceiver<PipelineError>,

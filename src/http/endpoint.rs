@@ -271,6 +271,8 @@ async fn stream(
         engine::stream::start(&launch, chunk_size)
     })
     .await?;
+    // The slot is the pipeline's until it is in NULL, however the body ends.
+    output.hold(permit);
     let first = tokio::time::timeout_at(due.into(), output.next()).await;
     first_byte.lift();
     let first = match first {
@@ -310,8 +312,6 @@ async fn stream(
         }
     });
     let rest = limited.map(move |item| {
-        // The permit is held, and the slot taken, until the body is dropped.
-        let _slot = &permit;
         match &item {
             Ok(bytes) => log.bytes += bytes.len(),
             Err(e) => {
@@ -528,7 +528,7 @@ fn element_type(e: &PipelineError) -> String {
 async fn blocking<T: Send + 'static>(
     job: impl FnOnce() -> Result<T, PipelineError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(job)
+    tokio::task::spawn_blocking(|| engine::guard::blocking_section(job))
         .await
         .map_err(|_| {
             ApiError::Pipeline(PipelineError::new(
