@@ -24,12 +24,13 @@ impl Lcg {
 }
 
 fn rss_kb(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .expect("the service's /proc status is readable");
     status
         .lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
+        .expect("the status has VmRSS")
 }
 
 /// Sends a request and walks away after `wait` (having read `read` bytes of the answer, if any).
@@ -196,4 +197,90 @@ async fn a_slow_reader_keeps_memory_flat() {
         at20 / 1024
     );
     assert!(at20 <= at5 + 5 * 1024, "RSS grew from {at5} to {at20} kB");
+}
+
+/// After a burst of mixed requests on a 1080p source, the memory the decoders and encoders used
+/// goes back to the system once the service is quiet (the trim runs 0.5 s after the last
+/// pipeline): RSS returns near what it was after warming up, not to its peak.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "60 s: run by bench/faults.sh"]
+async fn memory_goes_back_when_quiet() {
+    let service = Service::with_env(&[("PYTHUMBIO_CACHE_MB", "0")]);
+    let source = support::ffmpeg::made(
+        "ff-1080p-10s.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=1920x1080:rate=30",
+            "-t",
+            "10",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "30",
+            "-pix_fmt",
+            "yuv420p",
+        ],
+    );
+    let url = support::origin_url(source.file_name().unwrap().to_str().unwrap());
+    let pid = service.pid();
+    let requests = |n: usize| -> Vec<(&'static str, Vec<(&'static str, String)>)> {
+        (0..n)
+            .map(|i| {
+                let time = format!("{}.{}", i % 9, i % 7);
+                match i % 5 {
+                    0 => ("/thumb", vec![("time", time)]),
+                    1 => (
+                        "/storyboard.jpg",
+                        vec![("interval", format!("{}", i % 3 + 1))],
+                    ),
+                    2 => ("/meta", vec![]),
+                    3 => ("/preview.webp", vec![("start", time)]),
+                    _ => ("/webm", vec![("start", time), ("duration", "1".into())]),
+                }
+            })
+            .collect()
+    };
+    let run = |batch: Vec<(&'static str, Vec<(&'static str, String)>)>| {
+        let (service, url) = (&service, &url);
+        async move {
+            let peak = std::sync::atomic::AtomicU64::new(0);
+            let mut pending = futures_util::stream::iter(batch.into_iter().map(|(path, extra)| {
+                let peak = &peak;
+                async move {
+                    let mut query = vec![("url", url.as_str())];
+                    query.extend(extra.iter().map(|(k, v)| (*k, v.as_str())));
+                    let response = service.get(path, &query).await;
+                    assert_eq!(response.status(), 200, "{path} {extra:?}");
+                    let _ = response.bytes().await;
+                    peak.fetch_max(rss_kb(pid), std::sync::atomic::Ordering::Relaxed);
+                }
+            }))
+            .buffer_unordered(8);
+            use futures_util::StreamExt;
+            while pending.next().await.is_some() {}
+            drop(pending);
+            peak.into_inner()
+        }
+    };
+    run(requests(5)).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let warm = rss_kb(pid);
+    let peak = run(requests(200)).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let quiet = rss_kb(pid);
+    println!(
+        "memory when quiet: RSS {} MB warmed up, {} MB at the peak of 200 requests (8 at a time, \
+         1080p), {} MB 3 s after",
+        warm / 1024,
+        peak / 1024,
+        quiet / 1024
+    );
+    assert!(
+        quiet <= warm + (peak - warm.min(peak)) / 4,
+        "RSS stayed up: {warm} -> {peak} -> {quiet} kB"
+    );
 }
