@@ -167,6 +167,43 @@ async fn a_decompression_bomb_is_refused_and_leaves_at_once() {
     service.assert_nothing_left().await;
 }
 
+/// An MP4 whose video track says 65535x65535 (track header and sample entry) and whose samples
+/// are an ordinary small video's: refused from what the demuxer states, not left to a decoder
+/// that turns it down as "missing a plug-in".
+#[tokio::test]
+async fn an_mp4_that_claims_a_huge_picture_is_too_large() {
+    let service = Service::start();
+    let mut bytes = std::fs::read(
+        Media {
+            audio: None,
+            ..Media::mp4()
+        }
+        .path(),
+    )
+    .unwrap();
+    let find = |bytes: &[u8], fourcc: &[u8]| bytes.windows(4).position(|w| w == fourcc).unwrap();
+    let entry = find(&bytes, b"avc1");
+    for at in [entry + 28, entry + 30] {
+        bytes[at..at + 2].copy_from_slice(&65535u16.to_be_bytes());
+    }
+    let tkhd = find(&bytes, b"tkhd");
+    let end = tkhd - 4 + u32::from_be_bytes(bytes[tkhd - 4..tkhd].try_into().unwrap()) as usize;
+    for at in [end - 8, end - 4] {
+        bytes[at..at + 4].copy_from_slice(&(65535u32 << 16).to_be_bytes());
+    }
+    let url = corpus_file("corpus-claims-65535.mp4", &bytes);
+    for path in ["/thumb", "/meta", "/webm"] {
+        let json = service
+            .expect_error(path, &[("url", &url)], 422, "source_too_large")
+            .await;
+        assert!(
+            json["error"].as_str().unwrap().contains("65535"),
+            "{path}: {json}"
+        );
+    }
+    service.assert_nothing_left().await;
+}
+
 fn crc32(bytes: &[u8]) -> u32 {
     let mut crc = 0xffff_ffffu32;
     for &b in bytes {

@@ -252,6 +252,26 @@ async fn preview_as_animated_webp() {
             );
         }
     }
+    // More frames a second than the source has, sampled densely: 10 frames of a second.
+    let query = [
+        ("url", url.as_str()),
+        ("interval", "0.1"),
+        ("fps", "60"),
+        ("duration", "1"),
+    ];
+    let response = service.get("/preview.webp", &query).await;
+    assert_eq!(response.status(), 200);
+    let body = response.bytes().await.unwrap();
+    let decoder =
+        image::codecs::webp::WebPDecoder::new(std::io::Cursor::new(body.to_vec())).unwrap();
+    let frames = decoder.into_frames().collect_frames().unwrap();
+    assert_eq!(frames.len(), 10);
+    for frame in &frames {
+        // 1/60 s, as WebP stores it: in whole milliseconds.
+        let ms = std::time::Duration::from(frame.delay()).as_millis();
+        assert!((16..=17).contains(&ms), "{ms} ms");
+        assert_eq!(nearest(rgb(frame.buffer().get_pixel(213, 120).0)).0, 0);
+    }
 }
 
 fn rgb(rgba: [u8; 4]) -> [u8; 3] {
