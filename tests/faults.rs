@@ -138,8 +138,11 @@ async fn cancelled_requests_leave_nothing_behind() {
     }
     // Freed memory goes back to the system a moment after the last pipeline ends (each ending
     // pipeline's stop runs on the blocking pool, then the trim): give it until the bound holds.
+    // The bound allows for heap fragmentation (a few MB either way from run to run); a leak of
+    // what one request holds would exceed it many times over.
+    let bound = rss as f64 * 1.10 + 8.0 * 1024.0;
     let trimmed = Instant::now();
-    while rss_kb(pid) as f64 > rss as f64 * 1.10 && trimmed.elapsed() < Duration::from_secs(5) {
+    while rss_kb(pid) as f64 > bound && trimmed.elapsed() < Duration::from_secs(5) {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let after = (service.open_fds(), service.threads(), rss_kb(pid));
@@ -154,12 +157,7 @@ async fn cancelled_requests_leave_nothing_behind() {
     assert!(after.0 <= fds, "descriptors {fds} -> {}", after.0);
     // GLib keeps up to two idle pool threads for a while after a burst.
     assert!(after.1 <= threads + 2, "threads {threads} -> {}", after.1);
-    assert!(
-        after.2 as f64 <= rss as f64 * 1.10,
-        "RSS {} -> {} kB",
-        rss,
-        after.2
-    );
+    assert!(after.2 as f64 <= bound, "RSS {} -> {} kB", rss, after.2);
     // Still serving.
     let (status, _, _) = service.fetch("/thumb", &url).await;
     assert_eq!(status, 200);

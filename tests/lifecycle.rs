@@ -199,15 +199,27 @@ fn help_lists_every_variable() {
         .output()
         .unwrap();
     let help = String::from_utf8_lossy(&output.stdout);
-    for name in [
-        "PYTHUMBIO_PORT",
-        "PYTHUMBIO_WORKERS",
-        "PYTHUMBIO_CONCURRENCY_PER_WORKER",
-        "PYTHUMBIO_CHUNKSIZE",
-        "PYTHUMBIO_PIPELINES",
-    ] {
-        assert!(help.contains(name), "{name} missing from --help");
-    }
+    let names = |text: &str| -> std::collections::BTreeSet<String> {
+        text.match_indices("PYTHUMBIO_")
+            .map(|(at, _)| {
+                text[at..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+                    .collect::<String>()
+            })
+            .collect()
+    };
+    // The README's configuration table: the first cell of each row that names variables.
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let documented: String = readme
+        .lines()
+        .filter(|l| l.starts_with("| `PYTHUMBIO_"))
+        .filter_map(|l| l.split('|').nth(1))
+        .collect();
+    let (in_help, in_readme) = (names(&help), names(&documented));
+    assert!(in_help.len() >= 30, "{in_help:?}");
+    assert_eq!(in_help, in_readme, "--help and the README's table differ");
 }
 
 #[tokio::test]

@@ -459,15 +459,15 @@ impl Service {
     /// Open file descriptors of the service process.
     pub fn open_fds(&self) -> usize {
         std::fs::read_dir(format!("/proc/{}/fd", self.child.id()))
-            .map(|d| d.count())
-            .unwrap_or(0)
+            .expect("the service's descriptors can be listed")
+            .count()
     }
 
     /// Threads of the service process.
     pub fn threads(&self) -> usize {
         std::fs::read_dir(format!("/proc/{}/task", self.child.id()))
-            .map(|d| d.count())
-            .unwrap_or(0)
+            .expect("the service's threads can be listed")
+            .count()
     }
 
     /// Sends the service a signal ("HUP", "TERM").
