@@ -59,3 +59,23 @@ pub const TS_ARGS: [&str; 12] = [
     "-f",
     "mpegts",
 ];
+
+/// The frame `ffmpeg -ss SECONDS -i FILE` gives (rotation tags applied, as ffmpeg and players
+/// apply them), as RGB.
+pub fn frame_at(path: &Path, seconds: f64) -> image::RgbImage {
+    let output = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin"])
+        .args(["-ss", &seconds.to_string(), "-i"])
+        .arg(path)
+        .args(["-frames:v", "1", "-f", "image2pipe", "-vcodec", "png", "-"])
+        .output()
+        .expect("ffmpeg runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    image::load_from_memory_with_format(&output.stdout, image::ImageFormat::Png)
+        .unwrap()
+        .to_rgb8()
+}

@@ -681,6 +681,45 @@ pub fn inspect(bytes: &[u8], ext: &str) -> Report {
     report
 }
 
+/// The first video frame of an encoded output (WebM, WebP...), decoded with GStreamer, as RGB.
+pub fn first_frame(bytes: &[u8], ext: &str) -> image::RgbImage {
+    gst::init().unwrap();
+    let file = tempfile::Builder::new()
+        .suffix(&format!(".{ext}"))
+        .tempfile()
+        .unwrap();
+    std::fs::write(file.path(), bytes).unwrap();
+    let uri = glib::filename_to_uri(file.path(), None).unwrap();
+    let pipeline = gst::parse::launch(&format!(
+        "uridecodebin uri={uri} name=d d. ! video/x-raw ! videoconvert ! video/x-raw,format=RGB \
+         ! appsink name=s sync=false"
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let sink = pipeline
+        .by_name("s")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let sample = sink.pull_sample().expect("the output has a frame");
+    let s = sample.caps().unwrap().structure(0).unwrap().to_owned();
+    let (w, h) = (
+        s.get::<i32>("width").unwrap() as u32,
+        s.get::<i32>("height").unwrap() as u32,
+    );
+    let map = sample.buffer().unwrap().map_readable().unwrap();
+    let stride = map.len() / h as usize;
+    let image = image::RgbImage::from_fn(w, h, |x, y| {
+        let at = y as usize * stride + x as usize * 3;
+        image::Rgb([map[at], map[at + 1], map[at + 2]])
+    });
+    drop(map);
+    pipeline.set_state(gst::State::Null).unwrap();
+    image
+}
+
 fn decode_video(path: &Path) -> Vec<(gst::ClockTime, [u8; 3])> {
     let uri = glib::filename_to_uri(path, None).unwrap();
     let pipeline = gst::parse::launch(&format!(
