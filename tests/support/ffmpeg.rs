@@ -60,13 +60,14 @@ pub const TS_ARGS: [&str; 12] = [
     "mpegts",
 ];
 
-/// The frame `ffmpeg -ss SECONDS -i FILE` gives (rotation tags applied, as ffmpeg and players
-/// apply them), as RGB.
+/// The frame `ffmpeg -i FILE -ss SECONDS` gives (rotation tags applied, as ffmpeg and players
+/// apply them), as RGB. Seeking on the output side decodes from the start and is exact; an
+/// input-side `-ss` on MPEG-TS lands up to a GOP late.
 pub fn frame_at(path: &Path, seconds: f64) -> image::RgbImage {
     let output = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-nostdin"])
-        .args(["-ss", &seconds.to_string(), "-i"])
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-i"])
         .arg(path)
+        .args(["-ss", &seconds.to_string()])
         .args(["-frames:v", "1", "-f", "image2pipe", "-vcodec", "png", "-"])
         .output()
         .expect("ffmpeg runs");
