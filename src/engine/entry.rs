@@ -66,8 +66,15 @@ impl Entry {
     /// track's, and a file's audio often outlasts its video by a few milliseconds (AAC
     /// padding), so a position just before the end can lie after the last video frame. Played
     /// backwards from the end, the first frame to come out is the last one there is.
-    fn seek(&self, duration: Option<gst::ClockTime>) -> Option<gst::Event> {
-        let forward = |position, flags| seek(1.0, flags, position, gst::ClockTime::NONE);
+    ///
+    /// `position` turns a time of the media's own (0 at its first frame) into the position a
+    /// seek names.
+    fn seek(
+        &self,
+        duration: Option<gst::ClockTime>,
+        position: impl Fn(gst::ClockTime) -> gst::ClockTime,
+    ) -> Option<gst::Event> {
+        let forward = |at, flags| seek(1.0, flags, position(at), gst::ClockTime::NONE);
         match *self {
             Entry::At(start) => Some(forward(start, gst::SeekFlags::ACCURATE)),
             Entry::Still(moment) => match moment.place(duration)? {
@@ -75,8 +82,8 @@ impl Entry {
                 Place::End(end) => Some(seek(
                     -1.0,
                     gst::SeekFlags::ACCURATE,
-                    gst::ClockTime::ZERO,
-                    Some(end),
+                    position(gst::ClockTime::ZERO),
+                    Some(position(end)),
                 )),
             },
         }
@@ -85,6 +92,82 @@ impl Entry {
 
 /// Pads held by blocking probes until the seek has been sent.
 type Held = Arc<Mutex<Vec<(gst::Pad, gst::PadProbeId)>>>;
+
+/// Demuxers whose timestamps are a broadcast clock's, not the media's time: an MPEG-TS (or PS)
+/// starts wherever its encoder's clock was (ffmpeg's at 1.4 s; tsdemux's first segment then says
+/// 0.78 s). MP4 and Matroska timestamps are the media's own, edit lists included.
+const CLOCK_TIMESTAMPED: [&str; 2] = ["tsdemux", "mpegpsdemux"];
+
+/// The stream time of the media's first data, which players count as 0: the time of the first
+/// segment the source's pads carry (before any seek) for a clock-timestamped container, else 0.
+#[derive(Clone, Default)]
+pub struct MediaStart {
+    start: Arc<std::sync::OnceLock<gst::ClockTime>>,
+    clocked: Arc<AtomicBool>,
+}
+
+impl MediaStart {
+    /// Watches `src` (a uridecodebin) for the demuxer that decides how its times count.
+    pub fn watch(&self, src: &gst::Element) {
+        let Some(bin) = src.downcast_ref::<gst::Bin>() else {
+            return;
+        };
+        let clocked = self.clocked.clone();
+        bin.connect_deep_element_added(move |_, _, element| {
+            let name = element.factory().map(|f| f.name());
+            if name.is_some_and(|n| CLOCK_TIMESTAMPED.contains(&n.as_str())) {
+                clocked.store(true, Ordering::SeqCst);
+            }
+        });
+    }
+
+    /// Takes `pad`'s segment as the first one, unless one was taken already; the start.
+    fn note(&self, pad: &gst::Pad) -> gst::ClockTime {
+        if !self.clocked.load(Ordering::SeqCst) {
+            return gst::ClockTime::ZERO;
+        }
+        *self.start.get_or_init(|| {
+            segment_of(pad)
+                .and_then(|s| s.time())
+                .unwrap_or(gst::ClockTime::ZERO)
+        })
+    }
+
+    /// A buffer timestamp of `pad` as the media's own time.
+    pub fn media_time(&self, pad: &gst::Pad, pts: gst::ClockTime) -> gst::ClockTime {
+        if !self.clocked.load(Ordering::SeqCst) {
+            return pts;
+        }
+        let start = self.note(pad);
+        let stream_time = segment_of(pad)
+            .and_then(|s| s.to_stream_time(pts))
+            .unwrap_or(pts);
+        stream_time.saturating_sub(start)
+    }
+
+    /// The position a seek from `pad` names for a time of the media's own.
+    fn position(&self, pad: &gst::Pad, time: gst::ClockTime) -> gst::ClockTime {
+        if !self.clocked.load(Ordering::SeqCst) {
+            return time;
+        }
+        let at = time + self.note(pad);
+        segment_of(pad)
+            .and_then(|s| s.position_from_stream_time(at))
+            .unwrap_or(at)
+    }
+}
+
+/// The time segment `pad`'s data comes with: the one it holds, or (a ghost pad blocked before
+/// its first event) the one held by the pad it stands for.
+fn segment_of(pad: &gst::Pad) -> Option<gst::FormattedSegment<gst::ClockTime>> {
+    let mut pad = pad.clone();
+    loop {
+        if let Some(event) = pad.sticky_event::<gst::event::Segment>(0) {
+            return event.segment().downcast_ref::<gst::ClockTime>().cloned();
+        }
+        pad = pad.downcast::<gst::GhostPad>().ok()?.target()?;
+    }
+}
 
 /// Enters `src` (a uridecodebin) at `entry`: holds its pads until it has exposed them all, then
 /// sends one flushing seek upstream from them (the demuxer seeks every stream) and lets go. A
@@ -99,11 +182,11 @@ type Held = Arc<Mutex<Vec<(gst::Pad, gst::PadProbeId)>>>;
 /// to a GOP of video before the first audio, which fills the queue in front of the waiting
 /// video decoder (measured: 3 to 10 of 16 concurrent thumbnails hung until their timeout). A
 /// source without a demuxer (an image, an elementary stream) is sought the first way too.
-pub fn enter(src: &gst::Element, entry: Entry, at_demuxer: bool) {
+pub fn enter(src: &gst::Element, entry: Entry, at_demuxer: bool, start: MediaStart) {
     let sought = Arc::new(AtomicBool::new(false));
     let inexact = Arc::new(AtomicBool::new(false));
     if let Some(bin) = src.downcast_ref::<gst::Bin>() {
-        let (sought, inexact) = (sought.clone(), inexact.clone());
+        let (sought, inexact, start) = (sought.clone(), inexact.clone(), start.clone());
         let claimed = AtomicBool::new(false);
         // The first demuxer plugged decides how the source is entered.
         bin.connect_deep_element_added(move |src, _, element| {
@@ -120,17 +203,24 @@ pub fn enter(src: &gst::Element, entry: Entry, at_demuxer: bool) {
             if SEEKS_INEXACTLY.contains(&name.as_str()) {
                 inexact.store(true, Ordering::SeqCst);
             } else if at_demuxer && ANNOUNCE_STREAMS_FIRST.contains(&name.as_str()) {
-                seek_at_demuxer(src.upcast_ref(), element, entry, sought.clone());
+                seek_at_demuxer(
+                    src.upcast_ref(),
+                    element,
+                    entry,
+                    sought.clone(),
+                    start.clone(),
+                );
             }
         });
     }
     let held = hold_pads(src, gst::PadProbeType::BLOCK_DOWNSTREAM);
     src.connect_no_more_pads(move |src| {
         let (held, sought, inexact) = (held.clone(), sought.clone(), inexact.clone());
+        let start = start.clone();
         src.call_async(move |src| {
             let pads = std::mem::take(&mut *held.lock().unwrap());
             let exact = !inexact.load(Ordering::SeqCst);
-            if sought.load(Ordering::SeqCst) || seek_from(src, &pads, entry, exact) {
+            if sought.load(Ordering::SeqCst) || seek_from(src, &pads, entry, exact, &start) {
                 release(pads);
             }
         });
@@ -154,6 +244,7 @@ fn seek_at_demuxer(
     demuxer: &gst::Element,
     entry: Entry,
     sought: Arc<AtomicBool>,
+    start: MediaStart,
 ) {
     // Data only: events pass, so that the one `wake_undecoded` sends takes the stream's
     // stream-start and caps along.
@@ -163,12 +254,13 @@ fn seek_at_demuxer(
     let src = src.downgrade();
     demuxer.connect_no_more_pads(move |demuxer| {
         let (held, src, sought) = (held.clone(), src.clone(), sought.clone());
+        let start = start.clone();
         demuxer.call_async(move |_| {
             let pads = std::mem::take(&mut *held.lock().unwrap());
             let Some(src) = src.upgrade() else {
                 return;
             };
-            if seek_from(&src, &pads, entry, true) {
+            if seek_from(&src, &pads, entry, true, &start) {
                 sought.store(true, Ordering::SeqCst);
                 wake_undecoded(&pads);
                 release(pads);
@@ -185,12 +277,14 @@ fn seek_from(
     pads: &[(gst::Pad, gst::PadProbeId)],
     entry: Entry,
     exact: bool,
+    start: &MediaStart,
 ) -> bool {
     let Some((first, _)) = pads.first() else {
         return true;
     };
+    let position = |t: gst::ClockTime| start.position(first, t);
     let sought = entry
-        .seek(first.query_duration::<gst::ClockTime>())
+        .seek(first.query_duration::<gst::ClockTime>(), position)
         .is_none_or(|seek| exact && seekable(first) && first.send_event(seek));
     if !sought {
         let msg = gst::message::Error::builder(gst::ResourceError::Seek, "the source cannot seek")

@@ -179,20 +179,23 @@ pub fn build(launch: &Launch<'_>) -> Result<Built, PipelineError> {
     if !audio {
         leave_audio_undecoded(&src);
     }
+    // Times count from the media's first data, whatever stream time it carries.
+    let start = super::entry::MediaStart::default();
+    start.watch(&src);
     if let Some(moment) = launch.still {
-        super::entry::enter(&src, Entry::Still(moment), !audio);
+        super::entry::enter(&src, Entry::Still(moment), !audio, start.clone());
         small_queues(&src);
     }
     if let Some(window) = launch.window {
         if window.start > gst::ClockTime::ZERO {
-            super::entry::enter(&src, Entry::At(window.start), false);
+            super::entry::enter(&src, Entry::At(window.start), false, start.clone());
         }
         if let Some(stop) = window.stop {
-            end_at(&src, stop);
+            end_at(&src, stop, start.clone());
         }
     }
-    if let Some(start) = launch.skip_before {
-        skip_before(&src, start);
+    if let Some(skip) = launch.skip_before {
+        skip_before(&src, skip, start.clone());
     }
     if launch.rate != 1.0 {
         speed_up(&src, launch.rate);
@@ -459,13 +462,14 @@ fn check_pictures(
 /// in its place, and the decoder is told EOS so the demuxer stops reading. (A seek's own stop
 /// position is honoured by demuxers only roughly: qtdemux in push mode ends interleaved streams
 /// a few frames early.)
-fn end_at(src: &gst::Element, stop: gst::ClockTime) {
+fn end_at(src: &gst::Element, stop: gst::ClockTime, start: super::entry::MediaStart) {
     src.connect_pad_added(move |_, pad| {
+        let start = start.clone();
         pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
             let past = info
                 .buffer()
                 .and_then(|b| b.pts())
-                .is_some_and(|pts| pts >= stop);
+                .is_some_and(|pts| start.media_time(pad, pts) >= stop);
             if !past {
                 return gst::PadProbeReturn::Ok;
             }
@@ -521,12 +525,17 @@ fn place_overlay(compositor: &gst::Element, overlay: Overlay) {
 }
 
 /// Drops what the decoder outputs before `start`: the first frame through is the one at `start`.
-fn skip_before(src: &gst::Element, start: gst::ClockTime) {
+fn skip_before(src: &gst::Element, skip: gst::ClockTime, start: super::entry::MediaStart) {
     src.connect_pad_added(move |_, pad| {
-        pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
-            match info.buffer() {
-                Some(buffer) if buffer.pts().is_some_and(|pts| pts < start) => super::discard(info),
-                _ => gst::PadProbeReturn::Ok,
+        let start = start.clone();
+        pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+            let early = info
+                .buffer()
+                .and_then(|b| b.pts())
+                .is_some_and(|pts| start.media_time(pad, pts) < skip);
+            match early {
+                true => super::discard(info),
+                false => gst::PadProbeReturn::Ok,
             }
         });
     });

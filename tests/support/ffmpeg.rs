@@ -80,3 +80,29 @@ pub fn frame_at(path: &Path, seconds: f64) -> image::RgbImage {
         .unwrap()
         .to_rgb8()
 }
+
+/// The `-f lavfi -i` graph of `seconds` seconds of `size` video at 25 fps, second N one solid
+/// colour, `PALETTE[N % 10]`.
+pub fn palette_graph(seconds: usize, size: &str) -> String {
+    let mut graph = String::new();
+    for (i, [r, g, b]) in (0..seconds).map(|i| (i, super::media::PALETTE[i % 10])) {
+        graph += &format!("color=c=0x{r:02x}{g:02x}{b:02x}:s={size}:r=25:d=1[v{i}];");
+    }
+    for i in 0..seconds {
+        graph += &format!("[v{i}]");
+    }
+    graph + &format!("concat=n={seconds}:v=1:a=0")
+}
+
+/// Six seconds of H.264 (x264's defaults: B-frames) in MPEG-TS as ffmpeg writes it: its
+/// timestamps start at about 1.4 s, not 0.
+pub fn offset_ts() -> PathBuf {
+    let graph = palette_graph(6, "320x180");
+    made(
+        "ff-palette-6s.ts",
+        &[
+            "-f", "lavfi", "-i", &graph, "-c:v", "libx264", "-g", "25", "-pix_fmt", "yuv420p",
+            "-f", "mpegts",
+        ],
+    )
+}
