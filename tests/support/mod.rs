@@ -689,29 +689,13 @@ pub fn first_frame(bytes: &[u8], ext: &str) -> image::RgbImage {
         .tempfile()
         .unwrap();
     std::fs::write(file.path(), bytes).unwrap();
-    let uri = glib::filename_to_uri(file.path(), None).unwrap();
-    let pipeline = gst::parse::launch(&format!(
-        "uridecodebin uri={uri} name=d d. ! video/x-raw ! videoconvert ! video/x-raw,format=RGB \
-         ! appsink name=s sync=false"
-    ))
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
-    let sink = pipeline
-        .by_name("s")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
+    let (pipeline, sink) = rgb_decoder(file.path());
     pipeline.set_state(gst::State::Playing).unwrap();
     let sample = sink.pull_sample().expect("the output has a frame");
-    let s = sample.caps().unwrap().structure(0).unwrap().to_owned();
-    let (w, h) = (
-        s.get::<i32>("width").unwrap() as u32,
-        s.get::<i32>("height").unwrap() as u32,
-    );
+    let (w, h) = sample_size(&sample);
     let map = sample.buffer().unwrap().map_readable().unwrap();
-    let stride = map.len() / h as usize;
-    let image = image::RgbImage::from_fn(w, h, |x, y| {
+    let stride = map.len() / h;
+    let image = image::RgbImage::from_fn(w as u32, h as u32, |x, y| {
         let at = y as usize * stride + x as usize * 3;
         image::Rgb([map[at], map[at + 1], map[at + 2]])
     });
@@ -720,7 +704,8 @@ pub fn first_frame(bytes: &[u8], ext: &str) -> image::RgbImage {
     image
 }
 
-fn decode_video(path: &Path) -> Vec<(gst::ClockTime, [u8; 3])> {
+/// A pipeline that decodes the file at `path` to RGB frames, and its sink.
+fn rgb_decoder(path: &Path) -> (gst::Pipeline, gst_app::AppSink) {
     let uri = glib::filename_to_uri(path, None).unwrap();
     let pipeline = gst::parse::launch(&format!(
         "uridecodebin uri={uri} name=d d. ! video/x-raw ! videoconvert ! video/x-raw,format=RGB \
@@ -734,21 +719,44 @@ fn decode_video(path: &Path) -> Vec<(gst::ClockTime, [u8; 3])> {
         .unwrap()
         .downcast::<gst_app::AppSink>()
         .unwrap();
+    (pipeline, sink)
+}
+
+/// A video sample's width and height.
+fn sample_size(sample: &gst::Sample) -> (usize, usize) {
+    let s = sample.caps().unwrap().structure(0).unwrap().to_owned();
+    (
+        s.get::<i32>("width").unwrap() as usize,
+        s.get::<i32>("height").unwrap() as usize,
+    )
+}
+
+fn decode_video(path: &Path) -> Vec<(gst::ClockTime, [u8; 3])> {
+    let (pipeline, sink) = rgb_decoder(path);
     pipeline.set_state(gst::State::Playing).unwrap();
     let mut frames = Vec::new();
     while let Ok(sample) = sink.pull_sample() {
-        let s = sample.caps().unwrap().structure(0).unwrap().to_owned();
-        let (w, h) = (
-            s.get::<i32>("width").unwrap() as usize,
-            s.get::<i32>("height").unwrap() as usize,
-        );
+        let (w, h) = sample_size(&sample);
         let buffer = sample.buffer().unwrap();
         let map = buffer.map_readable().unwrap();
         let stride = map.len() / h;
         let at = (h / 2) * stride + (w / 2) * 3;
         frames.push((buffer.pts().unwrap(), [map[at], map[at + 1], map[at + 2]]));
     }
+    // The frames end at the end of the output, or at an error: a broken output must not pass
+    // for a short one.
+    let error = pipeline
+        .bus()
+        .unwrap()
+        .pop_filtered(&[gst::MessageType::Error]);
     pipeline.set_state(gst::State::Null).unwrap();
+    if let Some(gst::MessageView::Error(e)) = error.as_ref().map(|m| m.view()) {
+        panic!(
+            "the output does not decode: {} ({:?})",
+            e.error(),
+            e.debug()
+        );
+    }
     frames
 }
 
