@@ -645,14 +645,20 @@ impl Report {
     }
 }
 
-/// Reads a media file's streams (Discoverer) and decodes its video frames.
-pub fn inspect(bytes: &[u8], ext: &str) -> Report {
+/// An output written to a temporary file named for its type, for GStreamer to read back.
+fn output_file(bytes: &[u8], ext: &str) -> tempfile::NamedTempFile {
     gst::init().unwrap();
     let file = tempfile::Builder::new()
         .suffix(&format!(".{ext}"))
         .tempfile()
         .unwrap();
     std::fs::write(file.path(), bytes).unwrap();
+    file
+}
+
+/// Reads a media file's streams (Discoverer) and decodes its video frames.
+pub fn inspect(bytes: &[u8], ext: &str) -> Report {
+    let file = output_file(bytes, ext);
     let uri = glib::filename_to_uri(file.path(), None).unwrap();
     let discoverer = pbutils::Discoverer::new(gst::ClockTime::from_seconds(20)).unwrap();
     let info = discoverer
@@ -683,12 +689,7 @@ pub fn inspect(bytes: &[u8], ext: &str) -> Report {
 
 /// The first video frame of an encoded output (WebM, WebP...), decoded with GStreamer, as RGB.
 pub fn first_frame(bytes: &[u8], ext: &str) -> image::RgbImage {
-    gst::init().unwrap();
-    let file = tempfile::Builder::new()
-        .suffix(&format!(".{ext}"))
-        .tempfile()
-        .unwrap();
-    std::fs::write(file.path(), bytes).unwrap();
+    let file = output_file(bytes, ext);
     let (pipeline, sink) = rgb_decoder(file.path());
     pipeline.set_state(gst::State::Playing).unwrap();
     let sample = sink.pull_sample().expect("the output has a frame");
