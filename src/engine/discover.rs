@@ -13,6 +13,8 @@ use std::time::Duration;
 pub struct Discovered {
     pub info: pbutils::DiscovererInfo,
     pub size: Option<u64>,
+    /// The first bytes of the source, where the container's header declares what it has.
+    pub head: Option<bytes::Bytes>,
 }
 
 /// Blocks until the source is discovered (call it off the async workers).
@@ -115,5 +117,6 @@ pub fn discover(
             })
         }
     }
-    Ok(Discovered { info, size })
+    let head = src.as_ref().and_then(crate::source::head_of);
+    Ok(Discovered { info, size, head })
 }

@@ -98,16 +98,22 @@ type Held = Arc<Mutex<Vec<(gst::Pad, gst::PadProbeId)>>>;
 /// 0.78 s). MP4 and Matroska timestamps are the media's own, edit lists included.
 const CLOCK_TIMESTAMPED: [&str; 2] = ["tsdemux", "mpegpsdemux"];
 
-/// The stream time of the media's first data, which players count as 0: the time of the first
-/// segment the source's pads carry (before any seek) for a clock-timestamped container, else 0.
+/// The stream time of the media's first data, which players and ffmpeg count as 0: for a
+/// clock-timestamped container, the earliest first timestamp of its streams (an MPEG-TS written
+/// by ffmpeg starts its audio at 1.46 s and its video at 1.48 s, where tsdemux's segment says
+/// 0.78 s), else 0.
 #[derive(Clone, Default)]
 pub struct MediaStart {
     start: Arc<std::sync::OnceLock<gst::ClockTime>>,
     clocked: Arc<AtomicBool>,
+    /// The stream time of each pad's first buffer, as they come.
+    firsts: Arc<Mutex<Vec<gst::ClockTime>>>,
 }
 
 impl MediaStart {
-    /// Watches `src` (a uridecodebin) for the demuxer that decides how its times count.
+    /// Watches `src` (a uridecodebin) for the demuxer that decides how its times count, and
+    /// notes the first timestamp on each of its pads. Call it before anything else probes the
+    /// pads' buffers.
     pub fn watch(&self, src: &gst::Element) {
         let Some(bin) = src.downcast_ref::<gst::Bin>() else {
             return;
@@ -119,30 +125,46 @@ impl MediaStart {
                 clocked.store(true, Ordering::SeqCst);
             }
         });
+        let firsts = self.firsts.clone();
+        src.connect_pad_added(move |_, pad| {
+            let firsts = firsts.clone();
+            pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+                let Some(pts) = info.buffer().and_then(|b| b.pts()) else {
+                    return gst::PadProbeReturn::Ok;
+                };
+                let time = segment_of(pad)
+                    .and_then(|s| s.to_stream_time(pts))
+                    .unwrap_or(pts);
+                firsts.lock().unwrap().push(time);
+                gst::PadProbeReturn::Remove
+            });
+        });
     }
 
-    /// Takes `pad`'s segment as the first one, unless one was taken already; the start.
+    /// The start, fixed at the first call: the earliest first timestamp seen by then, else
+    /// `pad`'s segment time (a seek is sent before any buffer has come).
     fn note(&self, pad: &gst::Pad) -> gst::ClockTime {
         if !self.clocked.load(Ordering::SeqCst) {
             return gst::ClockTime::ZERO;
         }
         *self.start.get_or_init(|| {
-            segment_of(pad)
-                .and_then(|s| s.time())
-                .unwrap_or(gst::ClockTime::ZERO)
+            let first = self.firsts.lock().unwrap().iter().min().copied();
+            first.unwrap_or_else(|| {
+                segment_of(pad)
+                    .and_then(|s| s.time())
+                    .unwrap_or(gst::ClockTime::ZERO)
+            })
         })
     }
 
-    /// A buffer timestamp of `pad` as the media's own time.
+    /// A buffer timestamp of `pad` as the media's own time: its stream time (an MP4 edit list
+    /// that skips a B-frame delay makes the first frame's timestamp 80 ms, its stream time 0),
+    /// counted from the first data for a clock-timestamped container.
     pub fn media_time(&self, pad: &gst::Pad, pts: gst::ClockTime) -> gst::ClockTime {
-        if !self.clocked.load(Ordering::SeqCst) {
-            return pts;
-        }
-        let start = self.note(pad);
         let stream_time = segment_of(pad)
             .and_then(|s| s.to_stream_time(pts))
             .unwrap_or(pts);
-        stream_time.saturating_sub(start)
+        stream_time.saturating_sub(self.note(pad))
     }
 
     /// The position a seek from `pad` names for a time of the media's own.
@@ -184,9 +206,9 @@ fn segment_of(pad: &gst::Pad) -> Option<gst::FormattedSegment<gst::ClockTime>> {
 /// source without a demuxer (an image, an elementary stream) is sought the first way too.
 pub fn enter(src: &gst::Element, entry: Entry, at_demuxer: bool, start: MediaStart) {
     let sought = Arc::new(AtomicBool::new(false));
-    let inexact = Arc::new(AtomicBool::new(false));
+    let seeking = Arc::new(std::sync::atomic::AtomicU8::new(Seeking::Exactly as u8));
     if let Some(bin) = src.downcast_ref::<gst::Bin>() {
-        let (sought, inexact, start) = (sought.clone(), inexact.clone(), start.clone());
+        let (sought, seeking, start) = (sought.clone(), seeking.clone(), start.clone());
         let claimed = AtomicBool::new(false);
         // The first demuxer plugged decides how the source is entered.
         bin.connect_deep_element_added(move |src, _, element| {
@@ -200,8 +222,10 @@ pub fn enter(src: &gst::Element, entry: Entry, at_demuxer: bool, start: MediaSta
                 return;
             }
             let name = factory.name();
-            if SEEKS_INEXACTLY.contains(&name.as_str()) {
-                inexact.store(true, Ordering::SeqCst);
+            if SEEKS_INEXACTLY.contains(&name.as_str()) || unindexed(src.upcast_ref(), &name) {
+                seeking.store(Seeking::Not as u8, Ordering::SeqCst);
+            } else if SEEKS_ROUGHLY.contains(&name.as_str()) {
+                seeking.store(Seeking::Roughly as u8, Ordering::SeqCst);
             } else if at_demuxer && ANNOUNCE_STREAMS_FIRST.contains(&name.as_str()) {
                 seek_at_demuxer(
                     src.upcast_ref(),
@@ -215,27 +239,93 @@ pub fn enter(src: &gst::Element, entry: Entry, at_demuxer: bool, start: MediaSta
     }
     let held = hold_pads(src, gst::PadProbeType::BLOCK_DOWNSTREAM);
     src.connect_no_more_pads(move |src| {
-        let (held, sought, inexact) = (held.clone(), sought.clone(), inexact.clone());
+        let (held, sought, seeking) = (held.clone(), sought.clone(), seeking.clone());
         let start = start.clone();
         src.call_async(move |src| {
             let pads = std::mem::take(&mut *held.lock().unwrap());
-            let exact = !inexact.load(Ordering::SeqCst);
-            if sought.load(Ordering::SeqCst) || seek_from(src, &pads, entry, exact, &start) {
+            let how = Seeking::from(seeking.load(Ordering::SeqCst));
+            if sought.load(Ordering::SeqCst) || seek_from(src, &pads, entry, how, &start) {
                 release(pads);
             }
         });
     });
 }
 
+/// How a source's demuxer seeks.
+#[derive(Clone, Copy, PartialEq)]
+enum Seeking {
+    /// To the keyframe before the time, decoding up to it: MP4, Matroska, most others.
+    Exactly = 0,
+    /// Only near the time, maybe after its keyframe ([`SEEKS_ROUGHLY`]).
+    Roughly = 1,
+    /// Not where asked at all ([`SEEKS_INEXACTLY`]).
+    Not = 2,
+}
+
+impl From<u8> for Seeking {
+    fn from(value: u8) -> Self {
+        match value {
+            1 => Self::Roughly,
+            2 => Self::Not,
+            _ => Self::Exactly,
+        }
+    }
+}
+
+/// Whether `pipeline` reads its source with a demuxer that seeks exactly: not one of
+/// [`SEEKS_ROUGHLY`] or [`SEEKS_INEXACTLY`], unless an adaptive demuxer (HLS, DASH) above it
+/// seeks by whole segments, each of which starts with a keyframe.
+pub(crate) fn seeks_exactly(pipeline: &gst::Pipeline) -> bool {
+    let names: Vec<String> = pipeline
+        .iterate_recurse()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.factory().map(|f| f.name().to_string()))
+        .collect();
+    let has = |list: &[&str]| names.iter().any(|n| list.contains(&n.as_str()));
+    let unindexed = pipeline
+        .by_name("src")
+        .is_some_and(|src| names.iter().any(|n| unindexed(&src, n)));
+    has(&ADAPTIVE) || !(has(&SEEKS_ROUGHLY) || has(&SEEKS_INEXACTLY) || unindexed)
+}
+
+/// Whether `demuxer` (a factory name) reads a Matroska/WebM source (that of `decoder`, a
+/// uridecodebin) whose header declares no index: written live, by a browser's MediaRecorder or
+/// `ffmpeg -live 1`. matroskademux's scan for a seek lands anywhere in such a file.
+fn unindexed(decoder: &gst::Element, demuxer: &str) -> bool {
+    if demuxer != "matroskademux" || decoder.find_property("source").is_none() {
+        return false;
+    }
+    let source = decoder.property::<Option<gst::Element>>("source");
+    let head = source.as_ref().and_then(crate::source::head_of);
+    head.and_then(|h| super::sniff::matroska(&h))
+        .is_some_and(|declared| !declared.index)
+}
+
+/// Demuxers of playlists, which seek by segment.
+const ADAPTIVE: [&str; 3] = ["hlsdemux", "dashdemux", "mssdemux"];
+
+/// Demuxers of streams without an index (MPEG-TS, MPEG-PS): a seek lands near the time asked,
+/// on whatever packet is there, and a frame decoded from there without its references is grey.
+/// They are sought [`ROUGH_MARGIN`] early, and decoded forward to the time.
+const SEEKS_ROUGHLY: [&str; 2] = ["tsdemux", "mpegpsdemux"];
+
+/// How much earlier than the time a rough seek goes: longer than a GOP of broadcast and HLS
+/// video (0.5 to 4 s), so that a keyframe comes before the time.
+const ROUGH_MARGIN: gst::ClockTime = gst::ClockTime::from_seconds(5);
+
 /// Demuxers whose seeks do not land where asked: the source is treated as one that cannot
 /// seek, and a still is decoded forward from the start. flvdemux (1.22), sought into an FLV
-/// without an index, reports the pipeline paused with no frame ever reaching the sink.
-const SEEKS_INEXACTLY: [&str; 1] = ["flvdemux"];
+/// without an index, reports the pipeline paused with no frame ever reaching the sink; gst-libav's
+/// GIF demuxer stamps every frame 0.
+const SEEKS_INEXACTLY: [&str; 2] = ["flvdemux", "avdemux_gif"];
 
 /// Demuxers that add every stream's pad, and say so, from the file's header, before they send
-/// any data: MP4/MOV and Matroska/WebM. Others add a stream's pad when its first data comes
-/// (flvdemux): held, the first pad's data would keep the others from ever being found.
-const ANNOUNCE_STREAMS_FIRST: [&str; 2] = ["qtdemux", "matroskademux"];
+/// any data: MP4/MOV. Others add a stream's pad when its first data comes (flvdemux): held, the
+/// first pad's data would keep the others from ever being found. matroskademux announces its
+/// streams first too, but sought there, a WebM written by ffmpeg (VP9 + Opus) sought into some
+/// of its GOPs never gets its video decoder's pad exposed: Matroska is entered the other way.
+const ANNOUNCE_STREAMS_FIRST: [&str; 1] = ["qtdemux"];
 
 /// Holds `demuxer`'s pads, and seeks from them once it has added them all; `sought` turns true
 /// before the first buffer is let through. Errors are posted by `src`.
@@ -260,7 +350,7 @@ fn seek_at_demuxer(
             let Some(src) = src.upgrade() else {
                 return;
             };
-            if seek_from(&src, &pads, entry, true, &start) {
+            if seek_from(&src, &pads, entry, Seeking::Exactly, &start) {
                 sought.store(true, Ordering::SeqCst);
                 wake_undecoded(&pads);
                 release(pads);
@@ -270,22 +360,59 @@ fn seek_at_demuxer(
 }
 
 /// Seeks from the first of `pads` to where `entry` says; false (with an error posted by `src`)
-/// when the source cannot seek, or cannot seek `exact`ly. The pads then stay blocked: no frame
-/// from the wrong place may preroll before the error is read.
+/// when the source cannot seek. A stream's window in a source that cannot seek (an origin
+/// without Range, a GIF) starts where decoding forward from the start reaches it, and one that
+/// seeks only roughly is sought early and decoded forward to the time. Otherwise the pads stay
+/// blocked: no frame from the wrong place may preroll before the error is read.
 fn seek_from(
     src: &gst::Element,
     pads: &[(gst::Pad, gst::PadProbeId)],
     entry: Entry,
-    exact: bool,
+    how: Seeking,
     start: &MediaStart,
 ) -> bool {
     let Some((first, _)) = pads.first() else {
         return true;
     };
     let position = |t: gst::ClockTime| start.position(first, t);
+    let duration = first.query_duration::<gst::ClockTime>();
+    let can_seek = how != Seeking::Not && seekable(first);
+    // Where decoding forward has to reach, for a window or a still's time.
+    let target = match entry {
+        Entry::At(at) => Some(at),
+        Entry::Still(moment) => match moment.place(duration) {
+            Some(Place::At(at)) => Some(at),
+            _ => None,
+        },
+    };
+    let window = matches!(entry, Entry::At(_));
+    if let (Seeking::Roughly, true, Some(at)) = (how, can_seek, target) {
+        let from = at.saturating_sub(ROUGH_MARGIN);
+        // From the start, nothing is sought, and the start is known from the first data.
+        let early = || {
+            seek(
+                1.0,
+                gst::SeekFlags::ACCURATE,
+                position(from),
+                gst::ClockTime::NONE,
+            )
+        };
+        if from.is_zero() || first.send_event(early()) {
+            for (pad, _) in pads {
+                drop_before(pad, at, start.clone(), window.then_some(at - from));
+            }
+            return true;
+        }
+    }
     let sought = entry
-        .seek(first.query_duration::<gst::ClockTime>(), position)
-        .is_none_or(|seek| exact && seekable(first) && first.send_event(seek));
+        .seek(duration, position)
+        .is_none_or(|seek| how == Seeking::Exactly && can_seek && first.send_event(seek));
+    if let (false, true, Some(at)) = (sought, window, target) {
+        for (pad, _) in pads {
+            drop_before(pad, at, start.clone(), Some(at));
+        }
+        return true;
+    }
     if !sought {
         let msg = gst::message::Error::builder(gst::ResourceError::Seek, "the source cannot seek")
             .src(src)
@@ -293,6 +420,30 @@ fn seek_from(
         let _ = src.post_message(msg);
     }
     sought
+}
+
+/// Drops `pad`'s buffers before the media time `at`; with `shift` (a window decoded from that
+/// much before its start), shifts the rest back by it, so that the window still starts at 0
+/// for the muxer.
+fn drop_before(
+    pad: &gst::Pad,
+    at: gst::ClockTime,
+    start: MediaStart,
+    shift: Option<gst::ClockTime>,
+) {
+    if let Some(shift) = shift {
+        pad.set_offset(-(shift.nseconds() as i64));
+    }
+    pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+        let early = info
+            .buffer()
+            .and_then(|b| b.pts())
+            .is_some_and(|pts| start.media_time(pad, pts) < at);
+        match early {
+            true => super::discard(info),
+            false => gst::PadProbeReturn::Ok,
+        }
+    });
 }
 
 /// Sends one event down every held stream that is not video (the audio left undecoded, say),

@@ -116,6 +116,8 @@ impl PipelineError {
         let refused = crate::source::refusal::rule_of(&error);
         let failure = if let Some(rule) = refused {
             Failure::Refused { rule: rule.name() }
+        } else if is_panic(&error) {
+            Failure::Internal
         } else if let Some(fetch) = &fetch {
             Failure::of_fetch(fetch)
         } else if details.is_some_and(|d| d.name() == NO_USABLE_STREAM) {
@@ -150,12 +152,12 @@ impl PipelineError {
         };
         // The service's own elements and checks post texts written for clients.
         let own = refused.is_some()
-            || fetch.is_some()
+            || fetch.is_some() && failure != Failure::Internal
             || details.is_some_and(|d| [NO_USABLE_STREAM, TOO_LARGE].contains(&d.name().as_str()));
         let (message, debug) = match (own, fetch) {
-            (_, Some(fetch)) => (crate::source::public_text(&fetch), debug),
+            (true, Some(fetch)) => (crate::source::public_text(&fetch), debug),
             (true, None) => (error.to_string(), debug),
-            (false, None) => (
+            (false, _) => (
                 failure.public_message(),
                 Some(match debug {
                     Some(debug) => format!("{error} ({debug})"),
@@ -195,6 +197,13 @@ impl PipelineError {
             ..Self::new(failure, message)
         }
     }
+}
+
+/// A panic inside one of the service's own elements, as the bindings report it: a bug of the
+/// service, whatever element it happened in.
+fn is_panic(error: &glib::Error) -> bool {
+    error.kind::<gst::LibraryError>() == Some(gst::LibraryError::Failed)
+        && error.message().starts_with("Panicked")
 }
 
 /// A failure of the element that fetches (souphttpsrc reports a refused connection only as
@@ -243,7 +252,27 @@ impl std::error::Error for PipelineError {}
 
 #[cfg(test)]
 mod tests {
-    use super::http_status_in;
+    use super::{http_status_in, Failure, PipelineError};
+    use gstreamer as gst;
+
+    #[test]
+    fn a_panic_in_an_element_is_an_internal_failure_with_a_generic_message() {
+        gst::init().unwrap();
+        let element = glib::Object::new::<crate::source::HttpSrc>();
+        let message = gst::message::Error::builder(
+            gst::LibraryError::Failed,
+            "Panicked: assertion failed: maxsize >= offset",
+        )
+        .src(&element)
+        .build();
+        let gst::MessageView::Error(error) = message.view() else {
+            unreachable!("an error message")
+        };
+        let classified = PipelineError::from_message(error);
+        assert_eq!(classified.failure, Failure::Internal);
+        assert_eq!(classified.message, Failure::Internal.public_message());
+        assert!(classified.debug.unwrap().contains("maxsize"));
+    }
 
     #[test]
     fn finds_http_status() {

@@ -13,13 +13,17 @@ use serde_json::{json, Map, Value};
 /// The `{"streams": [...], "format": {...}}` document for the source at `url`.
 pub fn to_json(url: &str, found: &Discovered) -> Value {
     let info = &found.info;
-    let streams: Vec<Value> = info
+    let mut streams: Vec<Value> = info
         .stream_list()
         .iter()
-        .filter(|s| !s.is::<pbutils::DiscovererContainerInfo>())
+        .filter(|s| !s.is::<pbutils::DiscovererContainerInfo>() && !is_tag_block(s))
         .enumerate()
         .map(|(index, s)| stream_json(index, s))
         .collect();
+    // A cover picture is a stream of its own to ffprobe, after the media's streams.
+    if let Some((picture, _)) = info.tags().as_ref().and_then(|t| super::picture::cover(t)) {
+        streams.push(picture_json(streams.len(), &picture));
+    }
 
     let mut format = Map::new();
     format.insert("filename".into(), json!(url));
@@ -33,7 +37,23 @@ pub fn to_json(url: &str, found: &Discovered) -> Value {
         format.insert("format_name".into(), json!(name));
         format.insert("format_long_name".into(), json!(long_name));
     }
-    let duration = info.duration().filter(|d| !d.is_zero());
+    // A duration the container does not state (a live WebM, a fragmented MP4 without `mehd`)
+    // is what the demuxer has seen so far, short of the end: left out, as ffprobe leaves it.
+    let unstated = found
+        .head
+        .as_deref()
+        .zip(info.stream_info().and_then(|s| s.caps()));
+    let unstated = unstated.is_some_and(|(head, caps)| {
+        let declared = match caps.structure(0).map(|s| s.name().as_str()) {
+            Some("video/x-matroska" | "video/webm" | "audio/webm" | "audio/x-matroska") => {
+                super::sniff::matroska(head)
+            }
+            Some("video/quicktime" | "audio/x-m4a") => super::sniff::mp4(head),
+            _ => None,
+        };
+        declared.is_some_and(|d| !d.duration)
+    });
+    let duration = info.duration().filter(|d| !d.is_zero() && !unstated);
     if let Some(d) = duration {
         format.insert("duration".into(), json!(seconds(d)));
     }
@@ -49,6 +69,18 @@ pub fn to_json(url: &str, found: &Discovered) -> Value {
         format.insert("tags".into(), Value::Object(tags));
     }
     json!({ "streams": streams, "format": format })
+}
+
+/// An ID3 or APE tag block, which the Discoverer lists as a stream of its own and ffprobe
+/// reads as the file's tags.
+fn is_tag_block(stream: &pbutils::DiscovererStreamInfo) -> bool {
+    let name = stream
+        .caps()
+        .and_then(|c| c.structure(0).map(|s| s.name().to_string()));
+    matches!(
+        name.as_deref(),
+        Some("application/x-id3" | "application/x-apetag")
+    )
 }
 
 fn stream_json(index: usize, stream: &pbutils::DiscovererStreamInfo) -> Value {
@@ -101,10 +133,39 @@ fn stream_json(index: usize, stream: &pbutils::DiscovererStreamInfo) -> Value {
     } else {
         out.insert("codec_type".into(), json!("data"));
     }
+    out.insert("disposition".into(), json!({ "attached_pic": 0 }));
     let tags = tags_json(stream.tags().as_ref());
     if !tags.is_empty() {
         out.insert("tags".into(), Value::Object(tags));
     }
+    Value::Object(out)
+}
+
+/// A cover picture as ffprobe lists it: a one-frame video stream marked `attached_pic`, at
+/// ffprobe's nominal 90000/1 frame rate.
+fn picture_json(index: usize, picture: &super::picture::Picture) -> Value {
+    let long_name = match picture.codec {
+        "png" => "PNG (Portable Network Graphics) image",
+        _ => "Motion JPEG",
+    };
+    let mut out = Map::new();
+    out.insert("index".into(), json!(index));
+    out.insert("codec_name".into(), json!(picture.codec));
+    out.insert("codec_long_name".into(), json!(long_name));
+    out.insert("codec_type".into(), json!("video"));
+    out.insert("width".into(), json!(picture.width));
+    out.insert("height".into(), json!(picture.height));
+    out.insert("sample_aspect_ratio".into(), json!("1:1"));
+    out.insert(
+        "display_aspect_ratio".into(),
+        json!(ratio(picture.width.into(), picture.height.into())),
+    );
+    if let Some(pix_fmt) = picture.pix_fmt {
+        out.insert("pix_fmt".into(), json!(pix_fmt));
+    }
+    out.insert("r_frame_rate".into(), json!("90000/1"));
+    out.insert("avg_frame_rate".into(), json!("0/0"));
+    out.insert("disposition".into(), json!({ "attached_pic": 1 }));
     Value::Object(out)
 }
 
@@ -150,6 +211,8 @@ fn format_name(caps: &gst::CapsRef) -> Option<(&'static str, &'static str)> {
         "audio/x-wav" => ("wav", "WAV / WAVE (Waveform Audio)"),
         "audio/x-flac" => ("flac", "raw FLAC"),
         "application/x-id3" => ("mp3", "MP2/3 (MPEG audio layer 2/3)"),
+        "image/gif" => ("gif", "CompuServe Graphics Interchange Format (GIF)"),
+        "application/x-hls" => ("hls", "Apple HTTP Live Streaming"),
         "audio/mpeg" if s.get::<i32>("mpegversion").ok() == Some(1) => {
             ("mp3", "MP2/3 (MPEG audio layer 2/3)")
         }
@@ -172,6 +235,19 @@ fn codec_name(s: &gst::StructureRef) -> Option<(&'static str, &'static str)> {
         "video/mpeg" if mpegversion == Some(1) => ("mpeg1video", "MPEG-1 video"),
         "image/jpeg" => ("mjpeg", "Motion JPEG"),
         "image/png" => ("png", "PNG (Portable Network Graphics) image"),
+        "image/gif" | "image/gst-libav-gif" => {
+            ("gif", "CompuServe GIF (Graphics Interchange Format)")
+        }
+        "video/x-prores" => ("prores", "Apple ProRes (iCodec Pro)"),
+        "audio/x-raw" => pcm_name(s.get::<&str>("format").ok()?)?,
+        "text/x-raw" => ("subrip", "SubRip subtitle"),
+        "application/x-ssa" | "application/x-ass" => ("ass", "ASS (Advanced SSA) subtitle"),
+        "application/x-subtitle-vtt" => ("webvtt", "WebVTT subtitle"),
+        "subpicture/x-dvd" => ("dvd_subtitle", "DVD subtitles"),
+        "subpicture/x-pgs" => (
+            "hdmv_pgs_subtitle",
+            "HDMV Presentation Graphic Stream subtitles",
+        ),
         "audio/mpeg" if matches!(mpegversion, Some(2 | 4)) => {
             ("aac", "AAC (Advanced Audio Coding)")
         }
@@ -185,6 +261,23 @@ fn codec_name(s: &gst::StructureRef) -> Option<(&'static str, &'static str)> {
         "audio/x-ac3" => ("ac3", "ATSC A/52A (AC-3)"),
         "audio/x-eac3" => ("eac3", "ATSC A/52B (AC-3, E-AC-3)"),
         "audio/x-alac" => ("alac", "ALAC (Apple Lossless Audio Codec)"),
+        _ => return None,
+    })
+}
+
+/// ffprobe's name for raw audio samples of a GStreamer sample format.
+fn pcm_name(format: &str) -> Option<(&'static str, &'static str)> {
+    Some(match format {
+        "U8" => ("pcm_u8", "PCM unsigned 8-bit"),
+        "S16LE" => ("pcm_s16le", "PCM signed 16-bit little-endian"),
+        "S16BE" => ("pcm_s16be", "PCM signed 16-bit big-endian"),
+        "S24LE" => ("pcm_s24le", "PCM signed 24-bit little-endian"),
+        "S24BE" => ("pcm_s24be", "PCM signed 24-bit big-endian"),
+        "S32LE" => ("pcm_s32le", "PCM signed 32-bit little-endian"),
+        "S32BE" => ("pcm_s32be", "PCM signed 32-bit big-endian"),
+        "F32LE" => ("pcm_f32le", "PCM 32-bit floating point little-endian"),
+        "F32BE" => ("pcm_f32be", "PCM 32-bit floating point big-endian"),
+        "F64LE" => ("pcm_f64le", "PCM 64-bit floating point little-endian"),
         _ => return None,
     })
 }
@@ -214,8 +307,24 @@ fn profile(s: &gst::StructureRef) -> Option<String> {
     })
 }
 
-/// ffprobe's pixel format from a parser's chroma format and bit depth.
+/// ffprobe's pixel format: what the format fixes (VP8 is 4:2:0 8-bit, a ProRes variant fixes
+/// its sampling and depth, ffmpeg decodes GIF to BGRA), what a Theora header says, or a
+/// parser's chroma format and bit depth.
 fn pix_fmt(s: &gst::StructureRef) -> Option<String> {
+    let fixed = match s.name().as_str() {
+        "video/x-vp8" => Some("yuv420p"),
+        "image/gif" | "image/gst-libav-gif" => Some("bgra"),
+        "video/x-prores" => match s.get::<&str>("variant").ok()? {
+            "standard" | "hq" | "lt" | "proxy" => Some("yuv422p10le"),
+            "4444" | "4444xq" => Some("yuva444p10le"),
+            _ => None,
+        },
+        "video/x-theora" => return theora_pix_fmt(s),
+        _ => None,
+    };
+    if let Some(fixed) = fixed {
+        return Some(fixed.to_string());
+    }
     let chroma = match s.get::<&str>("chroma-format").ok()? {
         "4:2:0" => "yuv420p",
         "4:2:2" => "yuv422p",
@@ -229,6 +338,27 @@ fn pix_fmt(s: &gst::StructureRef) -> Option<String> {
     } else {
         format!("{chroma}{depth}le")
     })
+}
+
+/// The pixel format a Theora identification header (the first stream header) states: its
+/// 2-bit pixel format field follows the quality and keyframe-shift fields at byte 40.
+fn theora_pix_fmt(s: &gst::StructureRef) -> Option<String> {
+    let headers = s.get::<gst::Array>("streamheader").ok()?;
+    let first = headers.first()?.get::<gst::Buffer>().ok()?;
+    let map = first.map_readable().ok()?;
+    if map.len() < 42 || &map[..7] != b"\x80theora" {
+        return None;
+    }
+    let bits = u16::from_be_bytes([map[40], map[41]]);
+    Some(
+        match (bits >> 3) & 3 {
+            0 => "yuv420p",
+            2 => "yuv422p",
+            3 => "yuv444p",
+            _ => return None,
+        }
+        .to_string(),
+    )
 }
 
 /// The tags clients read, under ffprobe's names.

@@ -9,6 +9,7 @@ use super::error::{Failure, PipelineError, NO_USABLE_STREAM, TOO_LARGE};
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// What a request asks of a description.
@@ -157,6 +158,8 @@ pub fn build(launch: &Launch<'_>) -> Result<Built, PipelineError> {
         return Ok(Built { pipeline, sink });
     };
     end_unfed_branches(&pipeline, &src);
+    // First of the probes on the decoder's pads: the others read the timestamps it fixes.
+    super::restamp::repeated_timestamps(&src);
     watch_decoders(
         &src,
         launch.limits,
@@ -191,7 +194,7 @@ pub fn build(launch: &Launch<'_>) -> Result<Built, PipelineError> {
             super::entry::enter(&src, Entry::At(window.start), false, start.clone());
         }
         if let Some(stop) = window.stop {
-            end_at(&src, stop, start.clone());
+            end_at(&src, window, stop, start.clone());
         }
     }
     if let Some(skip) = launch.skip_before {
@@ -353,7 +356,13 @@ fn end_unfed_branches(pipeline: &gst::Pipeline, src: &gst::Element) {
             let found: Vec<String> = src
                 .src_pads()
                 .iter()
-                .filter_map(|p| p.current_caps())
+                // A pad still held before its first event has its caps on the pad it stands for.
+                .filter_map(|p| {
+                    p.current_caps().or_else(|| {
+                        let ghost = p.downcast_ref::<gst::GhostPad>()?;
+                        ghost.target()?.current_caps()
+                    })
+                })
                 .filter_map(|c| {
                     c.structure(0)
                         .map(|s| s.name().split('/').next().unwrap_or("").to_string())
@@ -458,24 +467,54 @@ fn check_pictures(
     });
 }
 
-/// Ends every branch at `stop`: the first buffer at or past it is dropped, EOS goes downstream
-/// in its place, and the decoder is told EOS so the demuxer stops reading. (A seek's own stop
-/// position is honoured by demuxers only roughly: qtdemux in push mode ends interleaved streams
-/// a few frames early.)
-fn end_at(src: &gst::Element, stop: gst::ClockTime, start: super::entry::MediaStart) {
+/// Ends every branch at the window's end: the first buffer at or past it is dropped, EOS goes
+/// downstream in its place, and the decoder is told EOS so the demuxer stops reading. (A seek's
+/// own stop position is honoured by demuxers only roughly: qtdemux in push mode ends
+/// interleaved streams a few frames early.)
+///
+/// The end is the window's length after where the branch's data starts, when that is later
+/// than the window's start: an HLS playlist sought to a time carries on its segments'
+/// transport-stream timestamps, whose zero is not the playlist's.
+fn end_at(
+    src: &gst::Element,
+    window: Window,
+    stop: gst::ClockTime,
+    start: super::entry::MediaStart,
+) {
+    let length = stop.saturating_sub(window.start);
+    // Branches that have had data, and those of them that have ended: the demuxer is told EOS
+    // once every branch has ended. Told at the first branch's end, a demuxer that feeds all its
+    // streams from one thread (tsdemux under hlsdemux) may stop before the others reach theirs.
+    let counts = Arc::new((AtomicUsize::new(0), AtomicUsize::new(0)));
     src.connect_pad_added(move |_, pad| {
-        let start = start.clone();
-        pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
-            let past = info
-                .buffer()
-                .and_then(|b| b.pts())
-                .is_some_and(|pts| start.media_time(pad, pts) >= stop);
-            if !past {
+        let (start, counts) = (start.clone(), counts.clone());
+        let end = Mutex::new(None::<gst::ClockTime>);
+        let ended = AtomicBool::new(false);
+        let what = gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_FLUSH;
+        pad.add_probe(what, move |pad, info| {
+            let Some(pts) = info.buffer().and_then(|b| b.pts()) else {
+                // A flush (the window's seek): the data starts anew.
+                *end.lock().unwrap() = None;
+                return gst::PadProbeReturn::Ok;
+            };
+            let (fed, done) = (&counts.0, &counts.1);
+            let time = start.media_time(pad, pts);
+            let end = *end.lock().unwrap().get_or_insert_with(|| {
+                fed.fetch_add(1, Ordering::SeqCst);
+                time.max(window.start) + length
+            });
+            if time < end && !ended.load(Ordering::SeqCst) {
                 return gst::PadProbeReturn::Ok;
             }
-            pad.push_event(gst::event::Eos::new());
-            info.flow_res = Err(gst::FlowError::Eos);
-            gst::PadProbeReturn::Handled
+            if !ended.swap(true, Ordering::SeqCst) {
+                pad.push_event(gst::event::Eos::new());
+                done.fetch_add(1, Ordering::SeqCst);
+            }
+            if done.load(Ordering::SeqCst) >= fed.load(Ordering::SeqCst) {
+                info.flow_res = Err(gst::FlowError::Eos);
+                return gst::PadProbeReturn::Handled;
+            }
+            super::discard(info)
         });
     });
 }
@@ -525,18 +564,38 @@ fn place_overlay(compositor: &gst::Element, overlay: Overlay) {
 }
 
 /// Drops what the decoder outputs before `start`: the first frame through is the one at `start`.
+/// A source that ends before `start` gives its last frame, as a seek past the end does: the
+/// latest frame dropped is let through when the stream ends.
 fn skip_before(src: &gst::Element, skip: gst::ClockTime, start: super::entry::MediaStart) {
     src.connect_pad_added(move |_, pad| {
         let start = start.clone();
-        pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
-            let early = info
-                .buffer()
-                .and_then(|b| b.pts())
-                .is_some_and(|pts| start.media_time(pad, pts) < skip);
-            match early {
-                true => super::discard(info),
-                false => gst::PadProbeReturn::Ok,
+        let latest = Mutex::new(None::<gst::Buffer>);
+        let what = gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM;
+        pad.add_probe(what, move |pad, info| {
+            match &info.data {
+                Some(gst::PadProbeData::Buffer(buffer)) => {
+                    let early = buffer
+                        .pts()
+                        .is_some_and(|pts| start.media_time(pad, pts) < skip);
+                    if early {
+                        *latest.lock().unwrap() = Some(buffer.clone());
+                        return super::discard(info);
+                    }
+                    *latest.lock().unwrap() = None;
+                }
+                Some(gst::PadProbeData::Event(event)) => match event.type_() {
+                    gst::EventType::Eos => {
+                        let last = latest.lock().unwrap().take();
+                        if let (Some(last), Some(peer)) = (last, pad.peer()) {
+                            let _ = peer.chain(last);
+                        }
+                    }
+                    gst::EventType::FlushStop => *latest.lock().unwrap() = None,
+                    _ => {}
+                },
+                _ => {}
             }
+            gst::PadProbeReturn::Ok
         });
     });
 }
@@ -549,15 +608,21 @@ fn speed_up(src: &gst::Element, rate: f64) {
         move |t: gst::ClockTime| gst::ClockTime::from_nseconds((t.nseconds() as f64 / rate) as u64);
     src.connect_pad_added(move |_, pad| {
         let probes = gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM;
+        // Whether data has passed since the last flush (a seek).
+        let flowing = AtomicBool::new(false);
         pad.add_probe(probes, move |_, info| {
             match &mut info.data {
                 Some(gst::PadProbeData::Buffer(buffer)) => {
+                    flowing.store(true, Ordering::SeqCst);
                     let buffer = buffer.make_mut();
                     buffer.set_pts(buffer.pts().map(scale));
                     buffer.set_dts(buffer.dts().map(scale));
                     buffer.set_duration(buffer.duration().map(scale));
                 }
                 Some(gst::PadProbeData::Event(event)) => {
+                    if event.type_() == gst::EventType::FlushStop {
+                        flowing.store(false, Ordering::SeqCst);
+                    }
                     // The frame rate is `rate` times the source's too: videorate (drop-only)
                     // cannot offer more frames a second than its input says it has.
                     if let gst::EventView::Caps(caps) = event.view() {
@@ -588,6 +653,13 @@ fn speed_up(src: &gst::Element, rate: f64) {
                             scaled.set_position(time.position().map(scale));
                             scaled.set_duration(time.duration().map(scale));
                             scaled.set_base(time.base().map(scale));
+                            // matroskademux sends a stream's segment again after its first
+                            // frame (its start moved from the first cluster's 3 ms to 0), with
+                            // no seek between; videorate (drop-only, 1.22) starts over on it and
+                            // lets a second first frame through. Only a seek's segment counts.
+                            if flowing.load(Ordering::SeqCst) {
+                                return super::discard(info);
+                            }
                             *event = gst::event::Segment::builder(&scaled)
                                 .seqnum(event.seqnum())
                                 .build();

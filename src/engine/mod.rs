@@ -1,13 +1,17 @@
 //! The GStreamer plumbing every endpoint shares: parse a description, run it, and hand its output
 //! over as bytes. This layer knows nothing of HTTP.
 
+mod cover;
 pub mod discover;
 mod entry;
 pub mod error;
 pub mod ffprobe;
 pub mod guard;
 pub mod launch;
+pub mod picture;
+mod restamp;
 mod skip;
+pub mod sniff;
 pub mod still;
 pub mod storyboard;
 pub mod stream;

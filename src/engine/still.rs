@@ -2,6 +2,7 @@
 //! seek to the wanted time, and take the preroll sample. An origin that cannot seek (no Range
 //! support) gets a second try that decodes forward from the start instead.
 
+use super::cover::Cover;
 use super::error::{Failure, PipelineError};
 use super::guard::PipelineGuard;
 use super::launch::{build, seconds, Launch, Moment};
@@ -15,33 +16,43 @@ use std::time::{Duration, Instant};
 /// moment says which frame: the pipeline enters the source there before anything is decoded.
 pub fn capture(launch: &Launch<'_>, timeout: Duration) -> Result<Bytes, PipelineError> {
     let deadline = Instant::now() + timeout;
+    let moment = launch.still.unwrap_or(Moment {
+        time: None,
+        default: 0.0,
+        accurate: true,
+    });
+    // Decoding forward from the start, dropping the frames before the time: for a source that
+    // cannot seek, or whose seeks land nowhere (a live WebM without an index, a GIF).
+    let forward = Launch {
+        skip_before: Some(seconds(moment.time.unwrap_or(moment.default))),
+        still: None,
+        ..*launch
+    };
     match capture_at(launch, deadline) {
         // A time after the last video frame but before the movie's end (its audio runs on):
         // the frame asked for is the last one, sought as "past the end".
-        Err(e) if e.message == NO_FRAME && launch.still.is_some_and(|m| m.time.is_some()) => {
+        Err(e) if e.message == NO_FRAME && moment.time.is_some() => {
             let end = Moment {
                 time: Some(PAST_ANY_END),
-                ..launch.still.unwrap()
+                ..moment
             };
             let last = Launch {
                 still: Some(end),
                 ..*launch
             };
-            capture_at(&last, deadline)
+            match capture_at(&last, deadline) {
+                Err(e) if e.message == NO_FRAME => capture_at(&forward, deadline),
+                other => other,
+            }
         }
-        Err(e) if e.failure == Failure::OriginCannotSeek => {
-            let moment = launch.still.unwrap_or(Moment {
-                time: None,
-                default: 0.0,
-                accurate: true,
-            });
-            let forward = Launch {
-                skip_before: Some(seconds(moment.time.unwrap_or(moment.default))),
-                still: None,
-                ..*launch
-            };
+        Err(e) if e.message == NO_FRAME || e.failure == Failure::OriginCannotSeek => {
             capture_at(&forward, deadline)
         }
+        // Audio without video: its cover picture, as players show it.
+        Err(e) if super::cover::wants_cover(&e) => match Cover::of(launch, deadline) {
+            Some(cover) => capture_at(&cover.launch(launch), deadline),
+            None => Err(e),
+        },
         other => other,
     }
 }
@@ -54,8 +65,22 @@ const PAST_ANY_END: f64 = 1e9;
 /// Prerolls (at the moment, when the launch has one) and takes the frame.
 fn capture_at(launch: &Launch<'_>, deadline: Instant) -> Result<Bytes, PipelineError> {
     let paused = Prerolled::open(launch, deadline)?;
-    super::sample_bytes(paused.sample()?)
+    let sample = paused.sample()?;
+    if let Some(asked) = launch.still.and_then(|m| m.time) {
+        if paused.landed_after(&sample, asked) {
+            return Err(PipelineError::new(Failure::OriginCannotSeek, MISSED));
+        }
+    }
+    super::sample_bytes(sample)
 }
+
+/// What a seek that landed after its time reports (a WebM written live, without an index,
+/// sought by matroskademux's scan): the frame is then decoded forward from the start.
+const MISSED: &str = "the seek landed after the time asked";
+
+/// How far after the time asked a frame may lie before its seek counts as missed: more than a
+/// frame's rounding, less than any container's misplacement worth catching.
+const LANDING: f64 = 0.25;
 
 /// A pipeline paused with a frame prerolled into its appsink: seek it, and take the frame
 /// that prerolled. Set to NULL when dropped.
@@ -95,6 +120,29 @@ impl Prerolled {
             .seek_simple(gst::SeekFlags::FLUSH | flags, position)
             .map_err(|_| PipelineError::new(Failure::OriginCannotSeek, "the source cannot seek"))?;
         self.settle()
+    }
+
+    pub(crate) fn pipeline(&self) -> &gst::Pipeline {
+        self.guard.pipeline()
+    }
+
+    /// Whether `sample`, sought for `seconds`, lies clearly after them: the seek missed. Only
+    /// asked of demuxers that seek exactly (the others are decoded forward to the time anyway,
+    /// and their timestamps are a broadcast clock's).
+    pub(crate) fn landed_after(&self, sample: &gst::Sample, seconds: f64) -> bool {
+        if !super::entry::seeks_exactly(self.pipeline()) {
+            return false;
+        }
+        let (Some(pts), Some(segment)) = (
+            sample.buffer().and_then(|b| b.pts()),
+            sample
+                .segment()
+                .and_then(|s| s.downcast_ref::<gst::ClockTime>().cloned()),
+        ) else {
+            return false;
+        };
+        let time = segment.to_stream_time(pts).unwrap_or(pts).seconds_f64();
+        time > seconds + LANDING
     }
 
     /// The source's duration, asked of the decoder `src`: the whole pipeline may hold endless

@@ -3,6 +3,7 @@
 //! or JSON. Each tile is a seek to the keyframe at or before its time, so a video with keyframes
 //! is never decoded whole.
 
+use super::cover::Cover;
 use super::error::{Failure, PipelineError};
 use super::guard::PipelineGuard;
 use super::launch::{build, Launch};
@@ -186,6 +187,16 @@ struct Frame {
     width: u32,
     height: u32,
     data: gst::MappedBuffer<gst::buffer::Readable>,
+    /// Its stream time in seconds.
+    time: Option<f64>,
+}
+
+impl Frame {
+    /// Whether the frame lies clearly after `seconds`: a keyframe seek should land at or before
+    /// them, so the seek missed (a WebM without an index).
+    fn after(&self, seconds: f64) -> bool {
+        self.time.is_some_and(|t| t > seconds + 0.25)
+    }
 }
 
 /// The keyframe at or before `seconds` (the prerolled frame when `seconds` is 0).
@@ -197,13 +208,18 @@ fn frame_at(paused: &Prerolled, seconds: f64) -> Result<Frame, PipelineError> {
             gst::SeekFlags::KEY_UNIT | gst::SeekFlags::SNAP_BEFORE,
         )?;
     }
-    let sample = paused.sample()?;
+    frame_of(paused.sample()?)
+}
+
+/// An RGB sample as a tile.
+fn frame_of(sample: gst::Sample) -> Result<Frame, PipelineError> {
     let caps = sample
         .caps()
         .and_then(|c| c.structure(0).map(|s| s.to_owned()));
     let size = caps.and_then(|s| Some((s.get::<i32>("width").ok()?, s.get::<i32>("height").ok()?)));
     let (width, height) =
         size.ok_or_else(|| PipelineError::new(Failure::Internal, "a tile without a size"))?;
+    let time = stream_seconds(&sample);
     let data = sample
         .buffer_owned()
         .and_then(|b| b.into_mapped_buffer_readable().ok())
@@ -212,6 +228,7 @@ fn frame_at(paused: &Prerolled, seconds: f64) -> Result<Frame, PipelineError> {
         width: width as u32,
         height: height as u32,
         data,
+        time,
     })
 }
 
@@ -231,11 +248,42 @@ pub fn layout(
     limits: SheetLimits,
     timeout: Duration,
 ) -> Result<Layout, PipelineError> {
-    let paused = Prerolled::open(tiles, Instant::now() + timeout)?;
-    let first = frame_at(&paused, 0.0)?;
-    let layout = Layout::new(duration(&paused), first.width, first.height, plan);
+    let source = Source::open(tiles, Instant::now() + timeout)?;
+    let first = frame_at(&source.paused, 0.0)?;
+    let layout = Layout::new(source.duration, first.width, first.height, plan);
     limits.check(&layout)?;
     Ok(layout)
+}
+
+/// What the tiles come from: the video, paused; or, for audio without video, its cover picture,
+/// which every tile shows.
+struct Source {
+    paused: Prerolled,
+    duration: f64,
+    /// Declared after `paused`: the cover's bytes outlive the pipeline that reads them.
+    cover: Option<Cover>,
+}
+
+impl Source {
+    fn open(tiles: &Launch<'_>, deadline: Instant) -> Result<Self, PipelineError> {
+        match Prerolled::open(tiles, deadline) {
+            Ok(paused) => Ok(Self {
+                duration: duration(&paused),
+                paused,
+                cover: None,
+            }),
+            Err(e) if super::cover::wants_cover(&e) => {
+                let cover = Cover::of(tiles, deadline).ok_or(e)?;
+                let paused = Prerolled::open(&cover.launch(tiles), deadline)?;
+                Ok(Self {
+                    duration: cover.duration.map_or(0.0, |d| d.seconds_f64()),
+                    paused,
+                    cover: Some(cover),
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
 }
 
 /// Samples every tile, lays them out and encodes the sheet with `sheet` (a description fed by
@@ -248,9 +296,9 @@ pub fn render(
     timeout: Duration,
 ) -> Result<Bytes, PipelineError> {
     let deadline = Instant::now() + timeout;
-    let paused = Prerolled::open(tiles, deadline)?;
-    let first = frame_at(&paused, 0.0)?;
-    let layout = Layout::new(duration(&paused), first.width, first.height, plan);
+    let source = Source::open(tiles, deadline)?;
+    let first = frame_at(&source.paused, 0.0)?;
+    let layout = Layout::new(source.duration, first.width, first.height, plan);
     limits.check(&layout)?;
     let (width, height) = layout.sheet_size();
     let row_bytes = stride(width);
@@ -274,12 +322,107 @@ pub fn render(
         }
     };
     place(&first, &layout.tiles[0]);
-    drop(first);
+    let mut forward = !super::entry::seeks_exactly(source.paused.pipeline());
     for tile in &layout.tiles[1..] {
-        place(&frame_at(&paused, tile.start)?, tile);
+        match (&source.cover, forward) {
+            (Some(_), _) => place(&first, tile),
+            (None, false) => match frame_at(&source.paused, tile.start) {
+                Ok(frame) if frame.after(tile.start) => forward = true,
+                Ok(frame) => place(&frame, tile),
+                Err(e) if cannot_seek(&e) => forward = true,
+                Err(e) => return Err(e),
+            },
+            (None, true) => {}
+        }
     }
-    drop(paused);
+    drop(first);
+    drop(source);
+    // A source whose seeks land nowhere or only near the time (a GIF, an origin without Range,
+    // MPEG-TS): its frames in one pass from the start.
+    if forward {
+        let times: Vec<f64> = layout.tiles.iter().map(|t| t.start).collect();
+        for (frame, tile) in frames_forward(tiles, &times, deadline)?
+            .iter()
+            .zip(&layout.tiles)
+        {
+            place(frame, tile);
+        }
+    }
     encode(sheet, pixels, width, height, deadline)
+}
+
+/// Whether a tile's seek failed for want of a seekable source rather than of media.
+fn cannot_seek(error: &PipelineError) -> bool {
+    error.failure == Failure::OriginCannotSeek || error.failure == Failure::NoUsableStream
+}
+
+/// The frames showing at `times` (ascending), decoded in one pass from the start: for each time,
+/// the last frame that starts at or before it.
+fn frames_forward(
+    tiles: &Launch<'_>,
+    times: &[f64],
+    deadline: Instant,
+) -> Result<Vec<Frame>, PipelineError> {
+    let reads = crate::source::Deadline::at(deadline);
+    let built = build(&Launch {
+        deadline: Some(&reads),
+        still: None,
+        ..*tiles
+    })?;
+    built.sink.set_sync(false);
+    let guard = PipelineGuard::new(built.pipeline);
+    guard.change_state(gst::State::Playing)?;
+    let bus = guard.pipeline().bus().expect("a pipeline has a bus");
+    let mut frames: Vec<Frame> = Vec::with_capacity(times.len());
+    let mut latest: Option<gst::Sample> = None;
+    while frames.len() < times.len() {
+        if let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error]) {
+            if let gst::MessageView::Error(err) = msg.view() {
+                return Err(PipelineError::from_message(err));
+            }
+        }
+        if Instant::now() >= deadline {
+            return Err(PipelineError::new(
+                Failure::Timeout,
+                "the storyboard was not done in time",
+            ));
+        }
+        let sample = built
+            .sink
+            .try_pull_sample(gst::ClockTime::from_mseconds(100));
+        let ended = sample.is_none() && built.sink.is_eos();
+        let time = sample.as_ref().and_then(stream_seconds);
+        // Every time before this frame's is shown by the frame before it (or this one, first).
+        while let Some(&want) = times.get(frames.len()) {
+            let passed = time.is_some_and(|t| t > want + 1e-3);
+            if !(passed || ended) {
+                break;
+            }
+            let showing = match (passed, &latest, &sample) {
+                (true, Some(before), _) => before.clone(),
+                (_, _, Some(this)) => this.clone(),
+                (_, Some(before), None) => before.clone(),
+                (_, None, None) => {
+                    return Err(PipelineError::new(
+                        Failure::NoUsableStream,
+                        "the source gave no frame",
+                    ))
+                }
+            };
+            frames.push(frame_of(showing)?);
+        }
+        if sample.is_some() {
+            latest = sample;
+        }
+    }
+    Ok(frames)
+}
+
+/// A sample's stream time in seconds.
+fn stream_seconds(sample: &gst::Sample) -> Option<f64> {
+    let pts = sample.buffer()?.pts()?;
+    let segment = sample.segment()?.downcast_ref::<gst::ClockTime>()?.clone();
+    Some(segment.to_stream_time(pts).unwrap_or(pts).seconds_f64())
 }
 
 /// Encodes one RGB picture with the sheet description.

@@ -205,3 +205,59 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+/// Turns a panic in a handler into a logged 500 with a generic message, so that a panic's text
+/// never reaches a client and the connection still gets an answer.
+pub fn catch_panic() -> tower_http::catch_panic::CatchPanicLayer<fn(PanicPayload) -> Response> {
+    tower_http::catch_panic::CatchPanicLayer::custom(answer_panic as fn(PanicPayload) -> Response)
+}
+
+/// What a panic carried.
+pub type PanicPayload = Box<dyn std::any::Any + Send + 'static>;
+
+fn answer_panic(payload: PanicPayload) -> Response {
+    let text = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("a panic without a message");
+    tracing::error!(panic = text, "a request handler panicked");
+    ApiError::Pipeline(PipelineError::new(
+        Failure::Internal,
+        Failure::Internal.public_message(),
+    ))
+    .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::Request;
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_without_the_panic_text() {
+        let router = axum::Router::new()
+            .route(
+                "/",
+                get(|| async {
+                    panic!("secret detail at src/x.rs");
+                    #[allow(unreachable_code)]
+                    ""
+                }),
+            )
+            .layer(super::catch_panic());
+        let response = router
+            .oneshot(Request::get("/").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 500);
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(json["code"], "internal");
+        assert!(!String::from_utf8_lossy(&body).contains("secret"));
+    }
+}

@@ -116,6 +116,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/sample.webm", get(playground::sample))
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .fallback(endpoint::handle)
+        .layer(error::catch_panic())
         .layer(middleware::from_fn_with_state(app.clone(), log_request))
         .with_state(app)
 }

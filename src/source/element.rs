@@ -63,6 +63,11 @@ impl HttpSrc {
     pub fn failure(&self) -> Option<FetchError> {
         self.imp().failure.lock().unwrap().clone()
     }
+
+    /// The first bytes of the source, as first read (a container's header).
+    pub fn head(&self) -> Option<bytes::Bytes> {
+        self.imp().head.lock().unwrap().clone()
+    }
 }
 
 /// Registers the element with the rank that puts it before souphttpsrc.
@@ -168,6 +173,8 @@ mod imp {
         /// An opened, unread whole response kept across a stop and start.
         spare: Mutex<Option<(Reader, Known)>>,
         pub(super) failure: Mutex<Option<FetchError>>,
+        /// The first bytes read from offset 0, kept for a look at the container's header.
+        pub(super) head: Mutex<Option<Bytes>>,
         /// True while the element is being unlocked: the read in flight stops at once.
         cancel: watch::Sender<bool>,
     }
@@ -180,6 +187,7 @@ mod imp {
                 known: Mutex::default(),
                 spare: Mutex::default(),
                 failure: Mutex::default(),
+                head: Mutex::default(),
                 cancel: watch::channel(false).0,
             }
         }
@@ -340,6 +348,12 @@ mod imp {
             let fetched =
                 self.run(async move { origins().block(&url, from, len, &forward).await })?;
             super::super::count(fetched.len() as u64);
+            if from == 0 {
+                self.head
+                    .lock()
+                    .unwrap()
+                    .get_or_insert_with(|| fetched.clone());
+            }
             let rest = fetched.slice(..((end - from) as usize).min(fetched.len()));
             blocks.push((from, fetched));
             if blocks.len() > CACHED_BLOCKS {
@@ -383,6 +397,12 @@ mod imp {
                 match chunk? {
                     Some(chunk) => {
                         super::super::count(chunk.len() as u64);
+                        if *position == 0 {
+                            self.head
+                                .lock()
+                                .unwrap()
+                                .get_or_insert_with(|| chunk.clone());
+                        }
                         *pending = chunk;
                         *response = Some(body);
                     }
@@ -428,6 +448,7 @@ mod imp {
             let mode = match opened.body {
                 Body::Block(block) => {
                     super::super::count(block.len() as u64);
+                    *self.head.lock().unwrap() = Some(block.clone());
                     Mode::Ranged {
                         blocks: vec![(0, block)],
                     }
@@ -491,7 +512,7 @@ mod imp {
         fn create(
             &self,
             offset: u64,
-            _buffer: Option<&mut gst::BufferRef>,
+            passed: Option<&mut gst::BufferRef>,
             length: u32,
         ) -> Result<CreateSuccess, gst::FlowError> {
             let mut state = self.state.lock().unwrap();
@@ -504,14 +525,7 @@ mod imp {
             if bytes.is_empty() {
                 return Err(gst::FlowError::Eos);
             }
-            let size = bytes.len() as u64;
-            let mut buffer = gst::Buffer::from_slice(bytes);
-            {
-                let buffer = buffer.get_mut().expect("a new buffer");
-                buffer.set_offset(offset);
-                buffer.set_offset_end(offset + size);
-            }
-            Ok(CreateSuccess::NewBuffer(buffer))
+            super::super::deliver(offset, bytes, passed)
         }
 
         fn unlock(&self) -> Result<(), gst::ErrorMessage> {

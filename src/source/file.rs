@@ -22,6 +22,20 @@ glib::wrapper! {
         @implements gst::URIHandler;
 }
 
+impl FileSrc {
+    /// The first bytes of the open file (a container's header).
+    pub fn head(&self) -> Option<bytes::Bytes> {
+        let state = self.imp().state.lock().unwrap();
+        let opened = state.as_ref()?;
+        let mut head = vec![0; (HEAD as u64).min(opened.size) as usize];
+        opened.file.read_exact_at(&mut head, 0).ok()?;
+        Some(head.into())
+    }
+}
+
+/// How much of a file [`FileSrc::head`] reads.
+const HEAD: usize = 64 * 1024;
+
 /// Registers the element with the rank that puts it before filesrc and giosrc.
 pub fn register() -> Result<(), glib::BoolError> {
     gst::Element::register(
@@ -36,15 +50,15 @@ mod imp {
     use super::*;
 
     /// An opened file and its size.
-    struct Opened {
-        file: std::fs::File,
-        size: u64,
+    pub(super) struct Opened {
+        pub(super) file: std::fs::File,
+        pub(super) size: u64,
     }
 
     #[derive(Default)]
     pub struct FileSrc {
         url: Mutex<Option<Url>>,
-        state: Mutex<Option<Opened>>,
+        pub(super) state: Mutex<Option<Opened>>,
     }
 
     #[glib::object_subclass]
@@ -147,7 +161,7 @@ mod imp {
         fn create(
             &self,
             offset: u64,
-            _buffer: Option<&mut gst::BufferRef>,
+            passed: Option<&mut gst::BufferRef>,
             length: u32,
         ) -> Result<CreateSuccess, gst::FlowError> {
             let state = self.state.lock().unwrap();
@@ -177,13 +191,7 @@ mod imp {
                 return Err(gst::FlowError::Eos);
             }
             data.truncate(read);
-            let mut buffer = gst::Buffer::from_mut_slice(data);
-            {
-                let buffer = buffer.get_mut().expect("a new buffer");
-                buffer.set_offset(offset);
-                buffer.set_offset_end(offset + read as u64);
-            }
-            Ok(CreateSuccess::NewBuffer(buffer))
+            super::super::deliver(offset, data, passed)
         }
     }
 }

@@ -5,6 +5,7 @@
 pub mod element;
 pub mod fetch;
 pub mod file;
+pub mod memory;
 pub mod policy;
 pub mod refusal;
 pub mod refused;
@@ -152,12 +153,62 @@ pub(crate) fn src_pad_template() -> &'static [gstreamer::PadTemplate] {
     TEMPLATES.as_ref()
 }
 
+/// The answer of a source element's `create` for `bytes` read at `offset`. A demuxer that
+/// passes its own buffer (oggdemux does) gets it filled here: the bindings' copy of a new buffer
+/// into a passed one asserts that the new one is at least as large, which a short read at the
+/// end of the file is not.
+pub(crate) fn deliver<T: AsRef<[u8]> + Send + 'static>(
+    offset: u64,
+    bytes: T,
+    passed: Option<&mut gstreamer::BufferRef>,
+) -> Result<gstreamer_base::subclass::base_src::CreateSuccess, gstreamer::FlowError> {
+    use gstreamer_base::subclass::base_src::CreateSuccess;
+    let size = bytes.as_ref().len();
+    let end = offset + size as u64;
+    if let Some(passed) = passed {
+        if passed.maxsize() < size {
+            return Err(gstreamer::FlowError::Error);
+        }
+        passed.set_size(size);
+        passed
+            .copy_from_slice(0, bytes.as_ref())
+            .map_err(|_| gstreamer::FlowError::Error)?;
+        passed.set_offset(offset);
+        passed.set_offset_end(end);
+        return Ok(CreateSuccess::FilledBuffer);
+    }
+    let mut buffer = gstreamer::Buffer::from_slice(bytes);
+    {
+        let buffer = buffer.get_mut().expect("a new buffer");
+        buffer.set_offset(offset);
+        buffer.set_offset_end(end);
+    }
+    Ok(CreateSuccess::NewBuffer(buffer))
+}
+
+/// The first bytes a source element of the service has read (a container's header), if it
+/// is one of them and has read them.
+pub fn head_of(element: &gstreamer::Element) -> Option<bytes::Bytes> {
+    use gstreamer::prelude::*;
+    if let Some(http) = element.downcast_ref::<HttpSrc>() {
+        return http.head();
+    }
+    element.downcast_ref::<file::FileSrc>()?.head()
+}
+
 /// Demuxers that download their segments themselves (with libsoup, past every source element):
 /// never plugged.
 pub const SELF_FETCHING: [&str; 3] = ["hlsdemux2", "dashdemux2", "mssdemux2"];
 
 /// The URI schemes the service's own elements take.
-const OWN_SCHEMES: [&str; 5] = ["http", "https", "pythumbio+http", "pythumbio+https", "file"];
+const OWN_SCHEMES: [&str; 6] = [
+    "http",
+    "https",
+    "pythumbio+http",
+    "pythumbio+https",
+    "file",
+    memory::SCHEME,
+];
 
 /// Registers the service's source elements, above every other element for the same schemes, and
 /// the refusing element for every other scheme; takes the self-fetching demuxers out of
@@ -166,6 +217,7 @@ pub fn register() -> Result<(), gstreamer::glib::BoolError> {
     use gstreamer::prelude::*;
     element::register()?;
     file::register()?;
+    memory::register()?;
     refused::register(&OWN_SCHEMES)?;
     for name in SELF_FETCHING {
         if let Some(factory) = gstreamer::ElementFactory::find(name) {

@@ -1,0 +1,78 @@
+//! The picture of a source without video: an audio file's cover (ID3 `APIC`, MP4 `covr`, FLAC
+//! picture block), which ffmpeg and players show for it. A still or a storyboard of such a
+//! source is made from the cover, read by the service's memory source.
+
+use super::error::PipelineError;
+use super::launch::Launch;
+use crate::source::memory::Held;
+use gstreamer as gst;
+use std::time::Instant;
+
+/// A source's cover, held where a pipeline can read it.
+pub(crate) struct Cover {
+    held: Held,
+    /// The properties of the launch, with the source reading the cover instead.
+    properties: Vec<(String, String, String)>,
+    /// The source's duration (its audio's).
+    pub duration: Option<gst::ClockTime>,
+}
+
+impl Cover {
+    /// The cover of the source `launch` reads, if it has one; read by the Discoverer before
+    /// `deadline`.
+    pub(crate) fn of(launch: &Launch<'_>, deadline: Instant) -> Option<Self> {
+        let uri = source_uri(launch.properties)?;
+        let left = deadline.saturating_duration_since(Instant::now());
+        let forward = crate::source::Forward::from_pairs(launch.forward);
+        let found = super::discover::discover(uri, left, &forward, launch.limits).ok()?;
+        let tags = found.info.tags()?;
+        let (_, sample) = super::picture::cover(&tags)?;
+        let bytes = bytes::Bytes::copy_from_slice(&sample.buffer()?.map_readable().ok()?);
+        let held = Held::new(bytes);
+        let properties = launch
+            .properties
+            .iter()
+            .map(
+                |(element, property, value)| match is_source(element, property) {
+                    true => (element.clone(), property.clone(), held.uri()),
+                    false => (element.clone(), property.clone(), value.clone()),
+                },
+            )
+            .collect();
+        Some(Self {
+            held,
+            properties,
+            duration: found.info.duration(),
+        })
+    }
+
+    /// `launch`, reading the cover.
+    pub(crate) fn launch<'a>(&'a self, launch: &Launch<'a>) -> Launch<'a> {
+        debug_assert!(self
+            .properties
+            .iter()
+            .any(|(_, _, v)| *v == self.held.uri()));
+        Launch {
+            properties: &self.properties,
+            still: None,
+            skip_before: None,
+            ..*launch
+        }
+    }
+}
+
+/// Whether a failure says the source has no video: worth a look for a cover.
+pub(crate) fn wants_cover(error: &PipelineError) -> bool {
+    error.failure == super::Failure::NoUsableStream && error.message.contains("its streams")
+}
+
+fn is_source(element: &str, property: &str) -> bool {
+    element == "src" && property == "uri"
+}
+
+fn source_uri(properties: &[(String, String, String)]) -> Option<&str> {
+    properties
+        .iter()
+        .find(|(e, p, _)| is_source(e, p))
+        .map(|(_, _, v)| v.as_str())
+}
