@@ -122,10 +122,23 @@ async fn origin_failures_are_502_with_the_origins_status() {
 async fn not_media_is_415_and_no_video_is_422() {
     let service = Service::start();
     let text = origin_url("not-a-video.mp4");
-    for path in ["/thumb", "/webm", "/preview", "/meta"] {
-        service
-            .expect_error(path, &[("url", &text)], 415, "unsupported_media")
-            .await;
+    let page = support::media::media_dir().join("error-page.mp4");
+    std::fs::write(
+        &page,
+        "<!DOCTYPE html>\n<html><head><title>Sign in</title></head><body>".to_string()
+            + &"<p>Please sign in to see this video.</p>".repeat(40)
+            + "</body></html>\n",
+    )
+    .unwrap();
+    let page = origin_url("error-page.mp4");
+    // The answer says what the source is: the commonest wrong URL is a page, not a video.
+    for (url, kind) in [(&text, "text/plain"), (&page, "text/html")] {
+        for path in ["/thumb", "/webm", "/preview", "/meta", "/storyboard"] {
+            let json = service
+                .expect_error(path, &[("url", url)], 415, "unsupported_media")
+                .await;
+            assert_eq!(json["error"], format!("not a media file: {kind}"), "{path}");
+        }
     }
     let audio_only = Media {
         video: None,

@@ -95,7 +95,18 @@ pub fn discover(
         || src
             .as_ref()
             .is_some_and(|s| s.is::<crate::source::HttpSrc>());
-    let info = result.map_err(|e| PipelineError::from_glib(&e, origin_answered))?;
+    // A source that is not media at all says what it is (an HTML page, JSON).
+    let not_media = || {
+        let head = src.as_ref().and_then(crate::source::head_of)?;
+        super::sniff::text_kind(&head).map(super::error::not_media)
+    };
+    let info = result.map_err(|e| {
+        let error = PipelineError::from_glib(&e, origin_answered);
+        match (error.failure == Failure::Unsupported, not_media()) {
+            (true, Some(message)) => PipelineError { message, ..error },
+            _ => error,
+        }
+    })?;
     match info.result() {
         pbutils::DiscovererResult::Ok => {}
         pbutils::DiscovererResult::Timeout => {
@@ -105,10 +116,8 @@ pub fn discover(
             ))
         }
         pbutils::DiscovererResult::MissingPlugins => {
-            return Err(PipelineError::new(
-                Failure::Unsupported,
-                "no decoder for this media",
-            ))
+            let message = not_media().unwrap_or_else(|| "no decoder for this media".into());
+            return Err(PipelineError::new(Failure::Unsupported, message));
         }
         other => {
             return Err(PipelineError {

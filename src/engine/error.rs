@@ -154,9 +154,25 @@ impl PipelineError {
         let own = refused.is_some()
             || fetch.is_some() && failure != Failure::Internal
             || details.is_some_and(|d| [NO_USABLE_STREAM, TOO_LARGE].contains(&d.name().as_str()));
+        // A source that is not media at all says what it is instead (an HTML page, JSON).
+        let text_kind = match failure {
+            Failure::Unsupported => msg.src().and_then(not_media_kind),
+            _ => None,
+        };
+        let own = own || text_kind.is_some();
+        let error_text = match text_kind {
+            Some(kind) => not_media(kind),
+            None => error.to_string(),
+        };
         let (message, debug) = match (own, fetch) {
             (true, Some(fetch)) => (crate::source::public_text(&fetch), debug),
-            (true, None) => (error.to_string(), debug),
+            (true, None) => (
+                error_text,
+                Some(match debug {
+                    Some(debug) => format!("{error} ({debug})"),
+                    None => error.to_string(),
+                }),
+            ),
             (false, _) => (
                 failure.public_message(),
                 Some(match debug {
@@ -197,6 +213,28 @@ impl PipelineError {
             ..Self::new(failure, message)
         }
     }
+}
+
+/// What the source of the decoder that `element` is part of is, if it is text rather than
+/// media: read from the first bytes its source element fetched.
+fn not_media_kind(element: &gst::Object) -> Option<&'static str> {
+    let mut at = Some(element.clone());
+    while let Some(object) = at {
+        if let Some(bin) = object.downcast_ref::<gst::Element>() {
+            if bin.find_property("source").is_some() {
+                let source = bin.property::<Option<gst::Element>>("source")?;
+                let head = crate::source::head_of(&source)?;
+                return super::sniff::text_kind(&head);
+            }
+        }
+        at = object.parent();
+    }
+    None
+}
+
+/// What a source that is not media says to clients: what it is.
+pub(crate) fn not_media(kind: &str) -> String {
+    format!("not a media file: {kind}")
 }
 
 /// A panic inside one of the service's own elements, as the bindings report it: a bug of the

@@ -186,8 +186,65 @@ fn full_box_value(body: &[u8], v0: usize, v1: usize) -> Option<u64> {
     }
 }
 
+/// What a source that is not media is, from its first bytes, when it is text: an HTML page (an
+/// error page or a login wall, the commonest wrong URL), XML, JSON or plain text.
+pub fn text_kind(head: &[u8]) -> Option<&'static str> {
+    let head = &head[..head.len().min(1024)];
+    let text = std::str::from_utf8(head)
+        .or_else(|e| std::str::from_utf8(&head[..e.valid_up_to()]))
+        .ok()?;
+    if text.len() < head.len().saturating_sub(4) || text.is_empty() {
+        return None;
+    }
+    let printable = text.chars().all(|c| !c.is_control() || c.is_whitespace());
+    if !printable {
+        return None;
+    }
+    let start = text
+        .trim_start_matches('\u{feff}')
+        .trim_start()
+        .to_ascii_lowercase();
+    Some(
+        if start.starts_with("<!doctype html")
+            || start.starts_with("<html")
+            || start.contains("<body")
+        {
+            "text/html"
+        } else if start.starts_with("<?xml") || start.starts_with('<') {
+            "application/xml"
+        } else if start.starts_with('{') || start.starts_with('[') {
+            "application/json"
+        } else {
+            "text/plain"
+        },
+    )
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn text_is_told_from_media() {
+        assert_eq!(
+            super::text_kind(b"\n<!DOCTYPE html><html><body>404</body></html>"),
+            Some("text/html")
+        );
+        assert_eq!(
+            super::text_kind(b"{\"error\": 1}"),
+            Some("application/json")
+        );
+        assert_eq!(
+            super::text_kind(b"this is a text file\n"),
+            Some("text/plain")
+        );
+        assert_eq!(
+            super::text_kind(b"\x1aE\xdf\xa3\x9fB\x86\x81\x01"),
+            None,
+            "WebM"
+        );
+        assert_eq!(super::text_kind(b"\0\0\0\x20ftypisom"), None, "MP4");
+        assert_eq!(super::text_kind(b""), None);
+    }
+
     use super::*;
 
     /// An EBML element with a one-byte size.
