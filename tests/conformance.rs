@@ -309,6 +309,22 @@ fn corpus() -> Vec<Source> {
                 )
             })
         },
+        Source {
+            still: true,
+            ..s("cf-cover.flac", "FLAC with a picture block", || {
+                with_cover(
+                    "cf-cover.flac",
+                    &[
+                        "-c:a",
+                        "flac",
+                        "-c:v",
+                        "png",
+                        "-disposition:v",
+                        "attached_pic",
+                    ],
+                )
+            })
+        },
         s(
             "cf-interlaced.mp4",
             "MP4: interlaced H.264 (top field first)",
@@ -342,6 +358,30 @@ fn corpus() -> Vec<Source> {
                     "322x182",
                     false,
                     &[&X264[..], &["-metadata:s:v", "rotate=90"]].concat(),
+                )
+            },
+        ),
+        s(
+            "cf-rotated-180.mp4",
+            "MP4: 322x182 H.264 tagged to turn 180°",
+            || {
+                palette_file(
+                    "cf-rotated-180.mp4",
+                    "322x182",
+                    false,
+                    &[&X264[..], &["-metadata:s:v", "rotate=180"]].concat(),
+                )
+            },
+        ),
+        s(
+            "cf-rotated-270.mp4",
+            "MP4: 322x182 H.264 tagged to turn 270°",
+            || {
+                palette_file(
+                    "cf-rotated-270.mp4",
+                    "322x182",
+                    false,
+                    &[&X264[..], &["-metadata:s:v", "rotate=270"]].concat(),
                 )
             },
         ),
@@ -451,6 +491,7 @@ const ENDPOINTS: [&str; 5] = ["/thumb", "/storyboard", "/webm", "/preview", "/me
 const UNSUPPORTED: &[(&str, &str, &str)] = &[
     ("cf-cover.mp3", "/preview", "a cover is one picture"),
     ("cf-cover.m4a", "/preview", "a cover is one picture"),
+    ("cf-cover.flac", "/preview", "a cover is one picture"),
 ];
 
 /// `/meta` fields that differ from ffprobe's for a file, and why.
