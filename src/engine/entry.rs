@@ -196,7 +196,7 @@ fn segment_of(pad: &gst::Pad) -> Option<gst::FormattedSegment<gst::ClockTime>> {
 /// muxer never sees data from before the seek: a seek after preroll would flush the header it
 /// had already written.
 ///
-/// With `at_demuxer` (a pipeline that decodes no audio), the seek goes to the demuxer instead,
+/// With `at_demuxer` (a pipeline that decodes no audio, an MP4 of H.264), the seek goes to the demuxer instead,
 /// as soon as it has found its streams and before any frame reaches a decoder: the frames at
 /// the start of the file are never decoded (a keyframe, and with frame threads a few more: 8 ms
 /// of a 38 ms thumbnail). A pipeline that decodes audio keeps the first way: its audio decoder
@@ -350,6 +350,13 @@ fn seek_at_demuxer(
             let Some(src) = src.upgrade() else {
                 return;
             };
+            // Only H.264 is sought here: an HEVC decoder that gets a keyframe of the middle as
+            // its very first picture gives a grey frame now and then (2 in 30 thumbnails of a
+            // 10-bit x265 file); it is sought after decoding, the other way.
+            if !pads.iter().all(|(pad, _)| h264_or_not_video(pad)) {
+                release(pads);
+                return;
+            }
             if seek_from(&src, &pads, entry, Seeking::Exactly, &start) {
                 sought.store(true, Ordering::SeqCst);
                 wake_undecoded(&pads);
@@ -357,6 +364,17 @@ fn seek_at_demuxer(
             }
         });
     });
+}
+
+/// Whether `pad` carries H.264, or anything but video.
+fn h264_or_not_video(pad: &gst::Pad) -> bool {
+    let caps = pad.current_caps();
+    let name = caps
+        .as_ref()
+        .and_then(|c| c.structure(0))
+        .map(|s| s.name().to_string())
+        .unwrap_or_default();
+    name == "video/x-h264" || !name.starts_with("video/")
 }
 
 /// Seeks from the first of `pads` to where `entry` says; false (with an error posted by `src`)
