@@ -108,6 +108,8 @@ pub struct MediaStart {
     clocked: Arc<AtomicBool>,
     /// The stream time of each pad's first buffer, as they come.
     firsts: Arc<Mutex<Vec<gst::ClockTime>>>,
+    /// How far into its playlist segment a stream's window starts, once sought there.
+    into_segment: Arc<Mutex<Option<gst::ClockTime>>>,
 }
 
 impl MediaStart {
@@ -155,6 +157,17 @@ impl MediaStart {
                     .unwrap_or(gst::ClockTime::ZERO)
             })
         })
+    }
+
+    fn set_into_segment(&self, into: gst::ClockTime) {
+        *self.into_segment.lock().unwrap() = Some(into);
+    }
+
+    /// How far into its playlist segment a window starts, if it was sought by segment: its
+    /// streams' timestamps then have their own zero, and the window's end counts from where
+    /// each stream's data starts.
+    pub fn into_segment(&self) -> Option<gst::ClockTime> {
+        *self.into_segment.lock().unwrap()
     }
 
     /// A buffer timestamp of `pad` as the media's own time: its stream time (an MP4 edit list
@@ -226,6 +239,8 @@ pub fn enter(src: &gst::Element, entry: Entry, at_demuxer: bool, start: MediaSta
                 seeking.store(Seeking::Not as u8, Ordering::SeqCst);
             } else if SEEKS_ROUGHLY.contains(&name.as_str()) {
                 seeking.store(Seeking::Roughly as u8, Ordering::SeqCst);
+            } else if name == "hlsdemux" {
+                seeking.store(Seeking::BySegment as u8, Ordering::SeqCst);
             } else if at_demuxer && ANNOUNCE_STREAMS_FIRST.contains(&name.as_str()) {
                 seek_at_demuxer(
                     src.upcast_ref(),
@@ -260,6 +275,9 @@ enum Seeking {
     Roughly = 1,
     /// Not where asked at all ([`SEEKS_INEXACTLY`]).
     Not = 2,
+    /// To the start of the playlist segment that holds the time, on timestamps whose zero is
+    /// not the playlist's (hlsdemux, 1.22): sought there, and decoded forward to the time.
+    BySegment = 3,
 }
 
 impl From<u8> for Seeking {
@@ -267,6 +285,7 @@ impl From<u8> for Seeking {
         match value {
             1 => Self::Roughly,
             2 => Self::Not,
+            3 => Self::BySegment,
             _ => Self::Exactly,
         }
     }
@@ -404,6 +423,22 @@ fn seek_from(
         },
     };
     let window = matches!(entry, Entry::At(_));
+    // A playlist: sought to the start of the segment holding the time (a keyframe), then each
+    // stream is decoded forward from its first frame by the time's distance into the segment.
+    if let (Seeking::BySegment, true, Some(at)) = (how, can_seek, target) {
+        let segment = playlist_segments(src).and_then(|starts| segment_start(&starts, at));
+        if let Some(from) = segment {
+            let flags = gst::SeekFlags::KEY_UNIT | gst::SeekFlags::SNAP_BEFORE;
+            let into = at - from;
+            start.set_into_segment(into);
+            if first.send_event(seek(1.0, flags, position(at), gst::ClockTime::NONE)) {
+                for (pad, _) in pads {
+                    drop_into_segment(pad, into);
+                }
+                return true;
+            }
+        }
+    }
     if let (Seeking::Roughly, true, Some(at)) = (how, can_seek, target) {
         let from = at.saturating_sub(ROUGH_MARGIN);
         // From the start, nothing is sought, and the start is known from the first data.
@@ -438,6 +473,48 @@ fn seek_from(
         let _ = src.post_message(msg);
     }
     sought
+}
+
+/// The start times of the segments of the HLS media playlist `src` (a uridecodebin) reads, from
+/// its first bytes; None for a master playlist or one cut short of its end there.
+fn playlist_segments(src: &gst::Element) -> Option<Vec<gst::ClockTime>> {
+    let source = src.property::<Option<gst::Element>>("source")?;
+    let head = crate::source::head_of(&source)?;
+    let text = std::str::from_utf8(&head).ok()?;
+    if text.contains("#EXT-X-STREAM-INF") || !text.contains("#EXT-X-ENDLIST") {
+        return None;
+    }
+    let mut starts = Vec::new();
+    let mut at = 0.0f64;
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("#EXTINF:") {
+            let seconds: f64 = rest.split(',').next()?.trim().parse().ok()?;
+            starts.push(gst::ClockTime::from_nseconds((at * 1e9) as u64));
+            at += seconds;
+        }
+    }
+    (!starts.is_empty()).then_some(starts)
+}
+
+/// The start of the segment that holds `at`.
+fn segment_start(starts: &[gst::ClockTime], at: gst::ClockTime) -> Option<gst::ClockTime> {
+    starts.iter().copied().filter(|s| *s <= at).max()
+}
+
+/// Drops `pad`'s buffers until `into` after its first one (the first frame of the segment
+/// sought to).
+fn drop_into_segment(pad: &gst::Pad, into: gst::ClockTime) {
+    let first = Mutex::new(None::<gst::ClockTime>);
+    pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+        let Some(pts) = info.buffer().and_then(|b| b.pts()) else {
+            return gst::PadProbeReturn::Ok;
+        };
+        let first = *first.lock().unwrap().get_or_insert(pts);
+        match pts < first + into {
+            true => super::discard(info),
+            false => gst::PadProbeReturn::Remove,
+        }
+    });
 }
 
 /// Drops `pad`'s buffers before the media time `at`; with `shift` (a window decoded from that

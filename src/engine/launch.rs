@@ -501,7 +501,11 @@ fn end_at(
             let time = start.media_time(pad, pts);
             let end = *end.lock().unwrap().get_or_insert_with(|| {
                 fed.fetch_add(1, Ordering::SeqCst);
-                time.max(window.start) + length
+                match start.into_segment() {
+                    // The first data is the segment's start: the window starts `into` later.
+                    Some(into) => time + into + length,
+                    None => time.max(window.start) + length,
+                }
             });
             if time < end && !ended.load(Ordering::SeqCst) {
                 return gst::PadProbeReturn::Ok;
