@@ -166,7 +166,7 @@ impl MediaStart {
     /// How far into its playlist segment a window starts, if it was sought by segment: its
     /// streams' timestamps then have their own zero, and the window's end counts from where
     /// each stream's data starts.
-    pub fn into_segment(&self) -> Option<gst::ClockTime> {
+    pub fn distance_into_segment(&self) -> Option<gst::ClockTime> {
         *self.into_segment.lock().unwrap()
     }
 

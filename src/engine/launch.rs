@@ -501,7 +501,7 @@ fn end_at(
             let time = start.media_time(pad, pts);
             let end = *end.lock().unwrap().get_or_insert_with(|| {
                 fed.fetch_add(1, Ordering::SeqCst);
-                match start.into_segment() {
+                match start.distance_into_segment() {
                     // The first data is the segment's start: the window starts `into` later.
                     Some(into) => time + into + length,
                     None => time.max(window.start) + length,
