@@ -356,13 +356,7 @@ fn end_unfed_branches(pipeline: &gst::Pipeline, src: &gst::Element) {
             let found: Vec<String> = src
                 .src_pads()
                 .iter()
-                // A pad still held before its first event has its caps on the pad it stands for.
-                .filter_map(|p| {
-                    p.current_caps().or_else(|| {
-                        let ghost = p.downcast_ref::<gst::GhostPad>()?;
-                        ghost.target()?.current_caps()
-                    })
-                })
+                .filter_map(caps_behind)
                 .filter_map(|c| {
                     c.structure(0)
                         .map(|s| s.name().split('/').next().unwrap_or("").to_string())
@@ -386,6 +380,23 @@ fn end_unfed_branches(pipeline: &gst::Pipeline, src: &gst::Element) {
             pad.send_event(gst::event::Eos::new());
         }
     });
+}
+
+/// `pad`'s caps, or (a ghost pad held before its first event) those of the pad it stands for,
+/// however deep: uridecodebin's pads stand for decodebin's, which stand for its queues'.
+/// Before any caps event has come that far, the caps the pad can give (a caps query upstream).
+fn caps_behind(pad: &gst::Pad) -> Option<gst::Caps> {
+    let mut at = pad.clone();
+    loop {
+        if let Some(caps) = at.current_caps() {
+            return Some(caps);
+        }
+        match at.downcast::<gst::GhostPad>().ok().and_then(|g| g.target()) {
+            Some(target) => at = target,
+            None => break,
+        }
+    }
+    Some(pad.query_caps(None)).filter(|c| !c.is_any() && !c.is_empty())
 }
 
 /// Fails the pipeline when the decoder announces pictures beyond `limits`, or (`moving`: a
