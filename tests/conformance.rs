@@ -28,7 +28,32 @@ struct Source {
     same_as: Option<fn() -> PathBuf>,
     /// The picture is a still (cover art): every time shows it.
     still: bool,
-    make: fn() -> PathBuf,
+    make: Make,
+}
+
+/// How a corpus file is made.
+enum Make {
+    /// From the palette video at this size (and a sine tone with `audio`), by ffmpeg with these
+    /// encoder and muxer arguments.
+    Palette {
+        size: &'static str,
+        audio: bool,
+        args: &'static [&'static str],
+    },
+    /// A tone with a cover picture, by ffmpeg with these arguments.
+    Cover(&'static [&'static str]),
+    /// Otherwise.
+    By(fn() -> PathBuf),
+}
+
+impl Source {
+    fn path(&self) -> PathBuf {
+        match self.make {
+            Make::Palette { size, audio, args } => palette_file(self.file, size, audio, args),
+            Make::Cover(args) => with_cover(self.file, args),
+            Make::By(make) => make(),
+        }
+    }
 }
 
 /// The colour graph of the corpus, `size` pictures at 25 fps.
@@ -64,336 +89,74 @@ fn with_cover(name: &str, args: &[&str]) -> PathBuf {
     ffmpeg::made(name, &all)
 }
 
+/// x264 as ffmpeg's users run it: `medium` (B-frames; MP4 gets an edit list).
 const X264: [&str; 6] = [
     "-c:v", "libx264", "-preset", "medium", "-pix_fmt", "yuv420p",
 ];
 
+/// The files, as data: (file, what, how).
+#[rustfmt::skip]
 fn corpus() -> Vec<Source> {
-    fn s(file: &'static str, what: &'static str, make: fn() -> PathBuf) -> Source {
-        Source {
+    const SD: &str = "320x240";
+    fn palette(size: &'static str, audio: bool, args: &'static [&'static str]) -> Make {
+        Make::Palette { size, audio, args }
+    }
+    let files: Vec<(&'static str, &'static str, Make)> = vec![
+        ("cf-h264-aac.mp4", "MP4: H.264 (x264 `medium`: B-frames, edit list) + AAC",
+            palette(SD, true, &["-c:v", "libx264", "-preset", "medium", "-pix_fmt", "yuv420p", "-c:a", "aac"])),
+        ("cf-hevc.mp4", "MP4: HEVC 8-bit (`hvc1`) + AAC",
+            palette(SD, true, &["-c:v", "libx265", "-x265-params", "log-level=error", "-tag:v", "hvc1", "-pix_fmt", "yuv420p", "-c:a", "aac"])),
+        ("cf-hevc10.mp4", "MP4: HEVC 10-bit",
+            palette(SD, false, &["-c:v", "libx265", "-x265-params", "log-level=error", "-tag:v", "hvc1", "-pix_fmt", "yuv420p10le"])),
+        ("cf-av1.mp4", "MP4: AV1 + Opus",
+            palette(SD, true, &["-c:v", "libaom-av1", "-cpu-used", "8", "-row-mt", "1", "-b:v", "200k", "-c:a", "libopus"])),
+        ("cf-vp9-opus.webm", "WebM: VP9 + Opus",
+            palette(SD, true, &["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "300k", "-c:a", "libopus"])),
+        ("cf-live.webm", "WebM written live (MediaRecorder, `-live 1`): no Cues, no Duration",
+            palette(SD, true, &["-c:v", "libvpx", "-deadline", "realtime", "-b:v", "300k", "-c:a", "libopus", "-f", "webm", "-live", "1"])),
+        ("cf-fragmented.mp4", "Fragmented MP4 (empty `moov`, `moof` fragments)",
+            palette(SD, true, &["-c:v", "libx264", "-preset", "medium", "-pix_fmt", "yuv420p", "-c:a", "aac", "-movflags", "frag_keyframe+empty_moov"])),
+        ("cf-offset.ts", "MPEG-TS: H.264 + AAC, timestamps from 1.4 s",
+            palette(SD, true, &["-c:v", "libx264", "-preset", "medium", "-pix_fmt", "yuv420p", "-c:a", "aac", "-f", "mpegts"])),
+        ("cf-hls/index.m3u8", "HLS VOD playlist, MPEG-TS segments, relative URLs", Make::By(hls)),
+        ("cf-hls/absolute.m3u8", "HLS VOD playlist, absolute segment URLs", Make::By(hls_absolute)),
+        ("cf-tracks.mkv", "Matroska: H.264, two audio tracks, a SubRip track", Make::By(tracks)),
+        ("cf-prores.mov", "MOV: ProRes 422 + PCM",
+            palette(SD, true, &["-c:v", "prores_ks", "-c:a", "pcm_s16le"])),
+        ("cf-mjpeg.avi", "AVI: Motion JPEG + PCM",
+            palette(SD, true, &["-c:v", "mjpeg", "-q:v", "3", "-c:a", "pcm_s16le"])),
+        ("cf-theora.ogv", "Ogg: Theora + Vorbis",
+            palette(SD, true, &["-c:v", "libtheora", "-q:v", "7", "-c:a", "libvorbis"])),
+        ("cf-animated.gif", "Animated GIF, 10 frames a second", palette(SD, false, &["-vf", "fps=10"])),
+        ("cf-cover.mp3", "MP3 with an ID3 cover picture",
+            Make::Cover(&["-c:a", "libmp3lame", "-c:v", "mjpeg", "-disposition:v", "attached_pic", "-id3v2_version", "3"])),
+        ("cf-cover.m4a", "M4A (AAC) with a `covr` picture",
+            Make::Cover(&["-c:a", "aac", "-c:v", "png", "-disposition:v", "attached_pic"])),
+        ("cf-cover.flac", "FLAC with a picture block",
+            Make::Cover(&["-c:a", "flac", "-c:v", "png", "-disposition:v", "attached_pic"])),
+        ("cf-interlaced.mp4", "MP4: interlaced H.264 (top field first)",
+            palette(SD, false, &["-c:v", "libx264", "-preset", "medium", "-pix_fmt", "yuv420p", "-flags", "+ildct+ilme", "-x264opts", "tff=1"])),
+        ("cf-anamorphic.mp4", "MP4: 720x576 H.264 at 16:9 (non-square pixels)",
+            palette("720x576", false, &["-c:v", "libx264", "-preset", "medium", "-pix_fmt", "yuv420p", "-aspect", "16:9"])),
+        ("cf-rotated.mp4", "MP4: 322x182 H.264 tagged to turn 90°",
+            palette("322x182", false, &["-c:v", "libx264", "-preset", "medium", "-pix_fmt", "yuv420p", "-metadata:s:v", "rotate=90"])),
+        ("cf-rotated-180.mp4", "MP4: 322x182 H.264 tagged to turn 180°",
+            palette("322x182", false, &["-c:v", "libx264", "-preset", "medium", "-pix_fmt", "yuv420p", "-metadata:s:v", "rotate=180"])),
+        ("cf-rotated-270.mp4", "MP4: 322x182 H.264 tagged to turn 270°",
+            palette("322x182", false, &["-c:v", "libx264", "-preset", "medium", "-pix_fmt", "yuv420p", "-metadata:s:v", "rotate=270"])),
+        ("cf-yuv422.mp4", "MP4: H.264 4:2:2", palette(SD, false, &["-c:v", "libx264", "-pix_fmt", "yuv422p"])),
+        ("cf-yuv444.mp4", "MP4: H.264 4:4:4", palette(SD, false, &["-c:v", "libx264", "-pix_fmt", "yuv444p"])),
+    ];
+    files
+        .into_iter()
+        .map(|(file, what, make)| Source {
             file,
             what,
-            same_as: None,
-            still: false,
+            same_as: (file == "cf-hls/absolute.m3u8").then_some(hls as fn() -> PathBuf),
+            still: matches!(make, Make::Cover(_)),
             make,
-        }
-    }
-    vec![
-        s(
-            "cf-h264-aac.mp4",
-            "MP4: H.264 (x264 `medium`: B-frames, edit list) + AAC",
-            || {
-                palette_file(
-                    "cf-h264-aac.mp4",
-                    "320x240",
-                    true,
-                    &[&X264[..], &["-c:a", "aac"]].concat(),
-                )
-            },
-        ),
-        s("cf-hevc.mp4", "MP4: HEVC 8-bit (`hvc1`) + AAC", || {
-            palette_file(
-                "cf-hevc.mp4",
-                "320x240",
-                true,
-                &[
-                    "-c:v",
-                    "libx265",
-                    "-x265-params",
-                    "log-level=error",
-                    "-tag:v",
-                    "hvc1",
-                    "-pix_fmt",
-                    "yuv420p",
-                    "-c:a",
-                    "aac",
-                ],
-            )
-        }),
-        s("cf-hevc10.mp4", "MP4: HEVC 10-bit", || {
-            palette_file(
-                "cf-hevc10.mp4",
-                "320x240",
-                false,
-                &[
-                    "-c:v",
-                    "libx265",
-                    "-x265-params",
-                    "log-level=error",
-                    "-tag:v",
-                    "hvc1",
-                    "-pix_fmt",
-                    "yuv420p10le",
-                ],
-            )
-        }),
-        s("cf-av1.mp4", "MP4: AV1 + Opus", || {
-            palette_file(
-                "cf-av1.mp4",
-                "320x240",
-                true,
-                &[
-                    "-c:v",
-                    "libaom-av1",
-                    "-cpu-used",
-                    "8",
-                    "-row-mt",
-                    "1",
-                    "-b:v",
-                    "200k",
-                    "-c:a",
-                    "libopus",
-                ],
-            )
-        }),
-        s("cf-vp9-opus.webm", "WebM: VP9 + Opus", || {
-            palette_file(
-                "cf-vp9-opus.webm",
-                "320x240",
-                true,
-                &[
-                    "-c:v",
-                    "libvpx-vp9",
-                    "-deadline",
-                    "realtime",
-                    "-cpu-used",
-                    "8",
-                    "-b:v",
-                    "300k",
-                    "-c:a",
-                    "libopus",
-                ],
-            )
-        }),
-        s(
-            "cf-live.webm",
-            "WebM written live (MediaRecorder, `-live 1`): no Cues, no Duration",
-            || {
-                palette_file(
-                    "cf-live.webm",
-                    "320x240",
-                    true,
-                    &[
-                        "-c:v",
-                        "libvpx",
-                        "-deadline",
-                        "realtime",
-                        "-b:v",
-                        "300k",
-                        "-c:a",
-                        "libopus",
-                        "-f",
-                        "webm",
-                        "-live",
-                        "1",
-                    ],
-                )
-            },
-        ),
-        s(
-            "cf-fragmented.mp4",
-            "Fragmented MP4 (empty `moov`, `moof` fragments)",
-            || {
-                palette_file(
-                    "cf-fragmented.mp4",
-                    "320x240",
-                    true,
-                    &[
-                        &X264[..],
-                        &["-c:a", "aac", "-movflags", "frag_keyframe+empty_moov"],
-                    ]
-                    .concat(),
-                )
-            },
-        ),
-        s(
-            "cf-offset.ts",
-            "MPEG-TS: H.264 + AAC, timestamps from 1.4 s",
-            || {
-                palette_file(
-                    "cf-offset.ts",
-                    "320x240",
-                    true,
-                    &[&X264[..], &["-c:a", "aac", "-f", "mpegts"]].concat(),
-                )
-            },
-        ),
-        s(
-            "cf-hls/index.m3u8",
-            "HLS VOD playlist, MPEG-TS segments, relative URLs",
-            hls,
-        ),
-        Source {
-            same_as: Some(hls),
-            ..s(
-                "cf-hls/absolute.m3u8",
-                "HLS VOD playlist, absolute segment URLs",
-                hls_absolute,
-            )
-        },
-        s(
-            "cf-tracks.mkv",
-            "Matroska: H.264, two audio tracks, a SubRip track",
-            tracks,
-        ),
-        s("cf-prores.mov", "MOV: ProRes 422 + PCM", || {
-            palette_file(
-                "cf-prores.mov",
-                "320x240",
-                true,
-                &["-c:v", "prores_ks", "-c:a", "pcm_s16le"],
-            )
-        }),
-        s("cf-mjpeg.avi", "AVI: Motion JPEG + PCM", || {
-            palette_file(
-                "cf-mjpeg.avi",
-                "320x240",
-                true,
-                &["-c:v", "mjpeg", "-q:v", "3", "-c:a", "pcm_s16le"],
-            )
-        }),
-        s("cf-theora.ogv", "Ogg: Theora + Vorbis", || {
-            palette_file(
-                "cf-theora.ogv",
-                "320x240",
-                true,
-                &["-c:v", "libtheora", "-q:v", "7", "-c:a", "libvorbis"],
-            )
-        }),
-        Source {
-            ..s(
-                "cf-animated.gif",
-                "Animated GIF, 10 frames a second",
-                || palette_file("cf-animated.gif", "320x240", false, &["-vf", "fps=10"]),
-            )
-        },
-        Source {
-            still: true,
-            ..s("cf-cover.mp3", "MP3 with an ID3 cover picture", || {
-                with_cover(
-                    "cf-cover.mp3",
-                    &[
-                        "-c:a",
-                        "libmp3lame",
-                        "-c:v",
-                        "mjpeg",
-                        "-disposition:v",
-                        "attached_pic",
-                        "-id3v2_version",
-                        "3",
-                    ],
-                )
-            })
-        },
-        Source {
-            still: true,
-            ..s("cf-cover.m4a", "M4A (AAC) with a `covr` picture", || {
-                with_cover(
-                    "cf-cover.m4a",
-                    &[
-                        "-c:a",
-                        "aac",
-                        "-c:v",
-                        "png",
-                        "-disposition:v",
-                        "attached_pic",
-                    ],
-                )
-            })
-        },
-        Source {
-            still: true,
-            ..s("cf-cover.flac", "FLAC with a picture block", || {
-                with_cover(
-                    "cf-cover.flac",
-                    &[
-                        "-c:a",
-                        "flac",
-                        "-c:v",
-                        "png",
-                        "-disposition:v",
-                        "attached_pic",
-                    ],
-                )
-            })
-        },
-        s(
-            "cf-interlaced.mp4",
-            "MP4: interlaced H.264 (top field first)",
-            || {
-                palette_file(
-                    "cf-interlaced.mp4",
-                    "320x240",
-                    false,
-                    &[&X264[..], &["-flags", "+ildct+ilme", "-x264opts", "tff=1"]].concat(),
-                )
-            },
-        ),
-        s(
-            "cf-anamorphic.mp4",
-            "MP4: 720x576 H.264 at 16:9 (non-square pixels)",
-            || {
-                palette_file(
-                    "cf-anamorphic.mp4",
-                    "720x576",
-                    false,
-                    &[&X264[..], &["-aspect", "16:9"]].concat(),
-                )
-            },
-        ),
-        s(
-            "cf-rotated.mp4",
-            "MP4: 322x182 H.264 tagged to turn 90°",
-            || {
-                palette_file(
-                    "cf-rotated.mp4",
-                    "322x182",
-                    false,
-                    &[&X264[..], &["-metadata:s:v", "rotate=90"]].concat(),
-                )
-            },
-        ),
-        s(
-            "cf-rotated-180.mp4",
-            "MP4: 322x182 H.264 tagged to turn 180°",
-            || {
-                palette_file(
-                    "cf-rotated-180.mp4",
-                    "322x182",
-                    false,
-                    &[&X264[..], &["-metadata:s:v", "rotate=180"]].concat(),
-                )
-            },
-        ),
-        s(
-            "cf-rotated-270.mp4",
-            "MP4: 322x182 H.264 tagged to turn 270°",
-            || {
-                palette_file(
-                    "cf-rotated-270.mp4",
-                    "322x182",
-                    false,
-                    &[&X264[..], &["-metadata:s:v", "rotate=270"]].concat(),
-                )
-            },
-        ),
-        s("cf-yuv422.mp4", "MP4: H.264 4:2:2", || {
-            palette_file(
-                "cf-yuv422.mp4",
-                "320x240",
-                false,
-                &["-c:v", "libx264", "-pix_fmt", "yuv422p"],
-            )
-        }),
-        s("cf-yuv444.mp4", "MP4: H.264 4:4:4", || {
-            palette_file(
-                "cf-yuv444.mp4",
-                "320x240",
-                false,
-                &["-c:v", "libx264", "-pix_fmt", "yuv444p"],
-            )
-        }),
-    ]
+        })
+        .collect()
 }
 
 /// An HLS VOD playlist of 2 s MPEG-TS segments, as ffmpeg's HLS muxer writes it.
@@ -520,7 +283,7 @@ async fn every_endpoint_on_every_file_of_the_corpus() {
     let mut table = Vec::new();
     let mut wrong = Vec::new();
     for source in &corpus {
-        let path = (source.make)();
+        let path = source.path();
         let reference = Reference::of(&source.same_as.map_or(path, |f| f()), source);
         let mut row = Vec::new();
         for endpoint in ENDPOINTS {
