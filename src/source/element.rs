@@ -210,25 +210,12 @@ mod imp {
         }
     }
 
-    impl GstObjectImpl for HttpSrc {}
-
-    impl ElementImpl for HttpSrc {
-        fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
-            static META: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
-                gst::subclass::ElementMetadata::new(
-                    "pythumbio HTTP source",
-                    "Source/Network",
-                    "Reads http(s) sources under pythumbio's source policy, in Range blocks",
-                    "pythumbio",
-                )
-            });
-            Some(&META)
-        }
-
-        fn pad_templates() -> &'static [gst::PadTemplate] {
-            super::super::src_pad_template()
-        }
-    }
+    super::super::source_element_impl!(
+        HttpSrc,
+        "pythumbio HTTP source",
+        "Source/Network",
+        "Reads http(s) sources under pythumbio's source policy, in Range blocks"
+    );
 
     impl URIHandlerImpl for HttpSrc {
         const URI_TYPE: gst::URIType = gst::URIType::Src;

@@ -13,7 +13,7 @@ use gstreamer_base::prelude::*;
 use gstreamer_base::subclass::base_src::CreateSuccess;
 use gstreamer_base::subclass::prelude::*;
 use std::os::unix::fs::FileExt;
-use std::sync::{LazyLock, Mutex};
+use std::sync::Mutex;
 use url::Url;
 
 glib::wrapper! {
@@ -76,25 +76,12 @@ mod imp {
         }
     }
 
-    impl GstObjectImpl for FileSrc {}
-
-    impl ElementImpl for FileSrc {
-        fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
-            static META: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
-                gst::subclass::ElementMetadata::new(
-                    "pythumbio file source",
-                    "Source/File",
-                    "Reads file:// sources that pythumbio's source policy lets through",
-                    "pythumbio",
-                )
-            });
-            Some(&META)
-        }
-
-        fn pad_templates() -> &'static [gst::PadTemplate] {
-            super::super::src_pad_template()
-        }
-    }
+    super::super::source_element_impl!(
+        FileSrc,
+        "pythumbio file source",
+        "Source/File",
+        "Reads file:// sources that pythumbio's source policy lets through"
+    );
 
     impl URIHandlerImpl for FileSrc {
         const URI_TYPE: gst::URIType = gst::URIType::Src;

@@ -86,25 +86,12 @@ mod imp {
         }
     }
 
-    impl GstObjectImpl for MemorySrc {}
-
-    impl ElementImpl for MemorySrc {
-        fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
-            static META: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
-                gst::subclass::ElementMetadata::new(
-                    "pythumbio memory source",
-                    "Source",
-                    "Serves bytes pythumbio holds (cover pictures) to its own pipelines",
-                    "pythumbio",
-                )
-            });
-            Some(&META)
-        }
-
-        fn pad_templates() -> &'static [gst::PadTemplate] {
-            super::super::src_pad_template()
-        }
-    }
+    super::super::source_element_impl!(
+        MemorySrc,
+        "pythumbio memory source",
+        "Source",
+        "Serves bytes pythumbio holds (cover pictures) to its own pipelines"
+    );
 
     impl URIHandlerImpl for MemorySrc {
         const URI_TYPE: gst::URIType = gst::URIType::Src;

@@ -2,6 +2,34 @@
 //! enforces it on every resolved address and redirect hop, and the GStreamer element through
 //! which every pipeline and the Discoverer read http(s) URIs.
 
+/// `GstObjectImpl` and `ElementImpl` of one of the service's source elements: its metadata and
+/// the one pad every one of them has. Used inside each element's `imp` module.
+macro_rules! source_element_impl {
+    ($imp:ty, $long_name:expr, $klass:expr, $description:expr) => {
+        impl GstObjectImpl for $imp {}
+
+        impl ElementImpl for $imp {
+            fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+                static META: std::sync::LazyLock<gst::subclass::ElementMetadata> =
+                    std::sync::LazyLock::new(|| {
+                        gst::subclass::ElementMetadata::new(
+                            $long_name,
+                            $klass,
+                            $description,
+                            "pythumbio",
+                        )
+                    });
+                Some(&META)
+            }
+
+            fn pad_templates() -> &'static [gst::PadTemplate] {
+                crate::source::src_pad_template()
+            }
+        }
+    };
+}
+pub(crate) use source_element_impl;
+
 pub mod element;
 pub mod fetch;
 pub mod file;

@@ -13,7 +13,7 @@ use gstreamer::prelude::*;
 use gstreamer::subclass::prelude::*;
 use gstreamer_base as gst_base;
 use gstreamer_base::subclass::prelude::*;
-use std::sync::{LazyLock, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
 
 /// The schemes claimed: set once, before the element is registered.
 static SCHEMES: OnceLock<Vec<&'static str>> = OnceLock::new();
@@ -91,25 +91,12 @@ mod imp {
 
     impl ObjectImpl for RefusedSrc {}
 
-    impl GstObjectImpl for RefusedSrc {}
-
-    impl ElementImpl for RefusedSrc {
-        fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
-            static META: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
-                gst::subclass::ElementMetadata::new(
-                    "pythumbio refused source",
-                    "Source",
-                    "Takes every URI scheme pythumbio does not read, and refuses to start",
-                    "pythumbio",
-                )
-            });
-            Some(&META)
-        }
-
-        fn pad_templates() -> &'static [gst::PadTemplate] {
-            super::super::src_pad_template()
-        }
-    }
+    super::super::source_element_impl!(
+        RefusedSrc,
+        "pythumbio refused source",
+        "Source",
+        "Takes every URI scheme pythumbio does not read, and refuses to start"
+    );
 
     impl URIHandlerImpl for RefusedSrc {
         const URI_TYPE: gst::URIType = gst::URIType::Src;
