@@ -376,3 +376,42 @@ async fn health_and_readiness() {
         std::fs::read_dir(dir).unwrap().count()
     );
 }
+
+/// HEAD answers as GET would, without a body: the same status, type and ETag for a whole
+/// output, the same type for a stream, and nothing left running.
+#[tokio::test]
+async fn head_answers_like_get_without_a_body() {
+    let service = Service::start();
+    let url = media_url(VIDEO_ONLY);
+    let client = reqwest::Client::new();
+    let get = service.get("/thumb", &[("url", &url)]).await;
+    assert_eq!(get.status(), 200);
+    let etag = get.headers()["etag"].clone();
+    for (path, content_type) in [("/thumb", "image/jpeg"), ("/webm", "video/webm")] {
+        let head = client
+            .head(service.url(path, &[("url", &url)]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(head.status(), 200, "HEAD {path}");
+        assert_eq!(head.headers()["content-type"], content_type, "HEAD {path}");
+        if path == "/thumb" {
+            assert_eq!(head.headers()["etag"], etag, "HEAD {path} has GET's ETag");
+        }
+        assert!(
+            head.bytes().await.unwrap().is_empty(),
+            "HEAD {path} has no body"
+        );
+    }
+    let missing = client
+        .head(service.url("/thumb", &[]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        missing.status(),
+        400,
+        "HEAD checks the arguments as GET does"
+    );
+    service.assert_nothing_left().await;
+}

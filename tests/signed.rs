@@ -117,7 +117,9 @@ async fn only_signed_requests_are_served() {
         403
     );
     // The service's own pages need no signature.
-    assert_eq!(status(&service, "/version").await.0, 200);
+    for page in ["/version", "/metrics", "/healthz", "/readyz"] {
+        assert_eq!(status(&service, page).await.0, 200, "{page}");
+    }
 }
 
 #[test]
