@@ -383,20 +383,16 @@ fn end_unfed_branches(pipeline: &gst::Pipeline, src: &gst::Element) {
 }
 
 /// `pad`'s caps, or (a ghost pad held before its first event) those of the pad it stands for,
-/// however deep: uridecodebin's pads stand for decodebin's, which stand for its queues'.
-/// Before any caps event has come that far, the caps the pad can give (a caps query upstream).
+/// however deep: uridecodebin's pads stand for decodebin's, which stand for its queues'. No
+/// query: this runs inside decodebin's no-more-pads, under its locks.
 fn caps_behind(pad: &gst::Pad) -> Option<gst::Caps> {
     let mut at = pad.clone();
     loop {
         if let Some(caps) = at.current_caps() {
             return Some(caps);
         }
-        match at.downcast::<gst::GhostPad>().ok().and_then(|g| g.target()) {
-            Some(target) => at = target,
-            None => break,
-        }
+        at = at.downcast::<gst::GhostPad>().ok()?.target()?;
     }
-    Some(pad.query_caps(None)).filter(|c| !c.is_any() && !c.is_empty())
 }
 
 /// Fails the pipeline when the decoder announces pictures beyond `limits`, or (`moving`: a
