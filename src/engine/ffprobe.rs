@@ -28,31 +28,23 @@ pub fn to_json(url: &str, found: &Discovered) -> Value {
     let mut format = Map::new();
     format.insert("filename".into(), json!(url));
     format.insert("nb_streams".into(), json!(streams.len()));
-    if let Some((name, long_name)) = info
+    let container = info
         .stream_info()
         .and_then(|s| s.caps())
         .as_deref()
-        .and_then(format_name)
-    {
+        .and_then(format_name);
+    if let Some((name, long_name)) = container {
         format.insert("format_name".into(), json!(name));
         format.insert("format_long_name".into(), json!(long_name));
     }
     // A duration the container does not state (a live WebM, a fragmented MP4 without `mehd`)
     // is what the demuxer has seen so far, short of the end: left out, as ffprobe leaves it.
-    let unstated = found
-        .head
-        .as_deref()
-        .zip(info.stream_info().and_then(|s| s.caps()));
-    let unstated = unstated.is_some_and(|(head, caps)| {
-        let declared = match caps.structure(0).map(|s| s.name().as_str()) {
-            Some("video/x-matroska" | "video/webm" | "audio/webm" | "audio/x-matroska") => {
-                super::sniff::matroska(head)
-            }
-            Some("video/quicktime" | "audio/x-m4a") => super::sniff::mp4(head),
-            _ => None,
-        };
-        declared.is_some_and(|d| !d.duration)
+    let declared = found.head.as_deref().and_then(|head| match container?.0 {
+        "matroska,webm" => super::sniff::matroska(head),
+        "mov,mp4,m4a,3gp,3g2,mj2" => super::sniff::mp4(head),
+        _ => None,
     });
+    let unstated = declared.is_some_and(|d| !d.duration);
     let duration = info.duration().filter(|d| !d.is_zero() && !unstated);
     if let Some(d) = duration {
         format.insert("duration".into(), json!(seconds(d)));

@@ -26,7 +26,10 @@ pub struct Held {
 
 impl Held {
     pub fn new(bytes: bytes::Bytes) -> Self {
-        let name: String = (0..4).map(|_| format!("{:08x}", rand_u32())).collect();
+        // 128 random bits from GLib's generator (seeded from the system's entropy).
+        let name: String = (0..4)
+            .map(|_| format!("{:08x}", glib::random_int()))
+            .collect();
         HELD.lock().unwrap().insert(name.clone(), bytes);
         Self { name }
     }
@@ -40,11 +43,6 @@ impl Drop for Held {
     fn drop(&mut self) {
         HELD.lock().unwrap().remove(&self.name);
     }
-}
-
-/// A random word from GLib's generator (seeded from the system's entropy).
-fn rand_u32() -> u32 {
-    glib::random_int()
 }
 
 glib::wrapper! {
