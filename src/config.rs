@@ -105,7 +105,7 @@ pub struct Config {
         long,
         env = "PYTHUMBIO_MAX_SOURCE_WIDTH",
         value_name = "PYTHUMBIO_MAX_SOURCE_WIDTH",
-        default_value_t = 8192
+        default_value_t = crate::limits::MAX_SOURCE_SIDE
     )]
     pub max_source_width: u32,
 
@@ -114,7 +114,7 @@ pub struct Config {
         long,
         env = "PYTHUMBIO_MAX_SOURCE_HEIGHT",
         value_name = "PYTHUMBIO_MAX_SOURCE_HEIGHT",
-        default_value_t = 8192
+        default_value_t = crate::limits::MAX_SOURCE_SIDE
     )]
     pub max_source_height: u32,
 
@@ -123,7 +123,7 @@ pub struct Config {
         long,
         env = "PYTHUMBIO_MAX_SOURCE_PIXELS",
         value_name = "PYTHUMBIO_MAX_SOURCE_PIXELS",
-        default_value_t = 40_000_000
+        default_value_t = crate::limits::MAX_SOURCE_PIXELS
     )]
     pub max_source_pixels: u64,
 
@@ -267,8 +267,16 @@ pub enum LogFormat {
 #[derive(Debug, Clone, Subcommand)]
 pub enum Command {
     /// Check the pipeline set (built in, or PYTHUMBIO_PIPELINES) against this GStreamer install:
-    /// parse every file, find every element, match parameters to placeholders; exit 2 on a problem
-    Check,
+    /// parse every file, find every element, match parameters to placeholders; exit 2 on a problem.
+    /// With --render ROUTE NAME=VALUE...: print the gst-launch-1.0 line that request runs
+    Check {
+        /// A route (`/thumb`, `/storyboard.vtt`) whose pipeline to print
+        #[arg(long, value_name = "ROUTE")]
+        render: Option<String>,
+        /// The request's parameters, as NAME=VALUE
+        #[arg(requires = "render", value_name = "NAME=VALUE")]
+        values: Vec<String>,
+    },
     /// Print PATH?QUERY signed with PYTHUMBIO_KEY and PYTHUMBIO_SALT, e.g.
     /// `pythumbio sign '/thumb?url=https%3A%2F%2Fexample.com%2Fv.mp4'`
     Sign { path_and_query: String },

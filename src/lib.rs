@@ -10,5 +10,6 @@ pub mod catalog;
 pub mod config;
 pub mod engine;
 pub mod http;
+pub mod limits;
 pub mod signature;
 pub mod source;

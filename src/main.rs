@@ -55,10 +55,17 @@ fn main() -> ExitCode {
         }
     };
     match config.command {
-        Some(Command::Check) => {
+        Some(Command::Check {
+            render: None,
+            values: _,
+        }) => {
             report(&catalog);
             return ExitCode::SUCCESS;
         }
+        Some(Command::Check {
+            render: Some(route),
+            values,
+        }) => return render(&catalog, &route, &values),
         Some(Command::Openapi) => {
             let document = http::openapi::document(&catalog);
             let text = serde_json::to_string_pretty(&document).expect("JSON values serialise");
@@ -96,9 +103,62 @@ fn report(catalog: &Catalog) {
         println!(
             "{:<24} {:?} <- {} [{}]",
             endpoint.routes.join(" "),
-            endpoint.kind,
+            endpoint.kind(),
             endpoint.file,
             endpoint.elements().join(" ")
         );
     }
+}
+
+/// What `pythumbio check --render ROUTE NAME=VALUE...` prints: the pipeline that request runs,
+/// as a line to paste after `gst-launch-1.0`, and on stderr what the service does around it.
+fn render(catalog: &Catalog, route: &str, values: &[String]) -> ExitCode {
+    let Some(found) = catalog.get(route) else {
+        let routes: Vec<String> = catalog
+            .endpoints
+            .iter()
+            .flat_map(|e| e.routes.clone())
+            .collect();
+        eprintln!(
+            "pythumbio: no route {route}; there is: {}",
+            routes.join(" ")
+        );
+        return ExitCode::from(2);
+    };
+    let mut query = Vec::new();
+    for pair in values {
+        let Some((name, value)) = pair.split_once('=') else {
+            eprintln!("pythumbio: {pair:?} is not NAME=VALUE");
+            return ExitCode::from(2);
+        };
+        query.push((name.to_string(), value.to_string()));
+    }
+    query.extend(found.preset.clone());
+    let endpoint = &found.endpoint;
+    let bound = match pythumbio::catalog::params::bind(&endpoint.params, &query) {
+        Ok(bound) => bound,
+        Err(e) => {
+            eprintln!("pythumbio: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let lines = endpoint.launch_lines(&bound);
+    match lines {
+        Ok(lines) if lines.is_empty() => {
+            eprintln!("{route} runs no pipeline of its own: GStreamer's Discoverer reads the url");
+        }
+        Ok(lines) => {
+            for line in lines {
+                println!("{line}");
+            }
+            for note in endpoint.notes(&bound) {
+                eprintln!("# {note}");
+            }
+        }
+        Err(e) => {
+            eprintln!("pythumbio: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    ExitCode::SUCCESS
 }

@@ -206,15 +206,21 @@ async fn a_failure_after_the_first_byte_aborts_the_body() {
     );
 }
 
-/// The parameter names a pipeline file declares (`[params.NAME]`), sorted.
+/// The parameter names a pipeline file declares (`[params.NAME]`), its own and those of the
+/// parts it uses (`use = [...]`), sorted.
 fn declared_params(file: &str) -> Vec<String> {
-    let mut names: Vec<String> = file
-        .lines()
-        .filter_map(|l| {
-            l.strip_prefix("[params.")?
-                .strip_suffix(']')
-                .map(str::to_string)
-        })
+    let table: toml::Table = file.parse().unwrap();
+    let parts = table.get("use").and_then(|u| u.as_array()).cloned();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/parts");
+    let mut texts = vec![file.to_string()];
+    for part in parts.unwrap_or_default() {
+        let path = dir.join(format!("{}.toml", part.as_str().unwrap()));
+        texts.push(std::fs::read_to_string(path).unwrap());
+    }
+    let mut names: Vec<String> = texts
+        .iter()
+        .flat_map(|t| t.lines().map(str::to_string).collect::<Vec<_>>())
+        .filter_map(|l| Some(l.strip_prefix("[params.")?.strip_suffix(']')?.to_string()))
         .filter(|n| !n.contains('.'))
         .collect();
     names.sort();

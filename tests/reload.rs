@@ -21,6 +21,7 @@ src. ! video/x-raw ! videoscale ! video/x-raw,width=64,height=64 ! videoconvert 
 [params.url]
 type = "url"
 required = true
+role = "source"
 to = "src.uri"
 "#
     )

@@ -1,16 +1,22 @@
 //! The endpoints the service answers, read from pipeline files: one TOML file per endpoint with
-//! its routes, kind, content type, gst-launch description and declared parameters. The binary
-//! embeds `pipelines/`; `PYTHUMBIO_PIPELINES=DIR` replaces that set with the files in DIR.
+//! its routes, kind, content type, gst-launch description and declared parameters, built on
+//! shared parts (`use`) or on another endpoint (`extends`). The binary embeds `pipelines/`;
+//! `PYTHUMBIO_PIPELINES=DIR` replaces that set with the files in DIR.
 
+mod check;
+pub mod error;
+mod load;
 pub mod params;
+mod render;
+pub mod template;
 
-use crate::engine;
-use params::{Bound, Param, ParamKind, RawParam, Target, Value};
+pub use error::LoadError;
+use error::{Problem, Shape};
+use load::{Composed, FileText};
+use params::{Bound, Limit, Param, ParamKind, RawParam, ServiceTarget, Target};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
-use std::{collections::BTreeMap, collections::HashMap, fs, sync::Arc};
-
-include!(concat!(env!("OUT_DIR"), "/embedded_pipelines.rs"));
+use std::{collections::BTreeMap, collections::HashMap, sync::Arc};
 
 /// Paths the service answers itself; a pipeline file may not take them.
 pub const RESERVED_ROUTES: &[&str] = &[
@@ -24,131 +30,220 @@ pub const RESERVED_ROUTES: &[&str] = &[
     "/sample.webm",
 ];
 
-/// How an endpoint turns its pipeline into a response.
+/// Assemblers the service has: `assemble = { from = "format", webp = "webp" }`.
+const ASSEMBLERS: &[&str] = &["webp"];
+
+/// Layouts a storyboard writes instead of its sheet: `layout = { from = "format", vtt = "vtt" }`.
+const LAYOUTS: &[&str] = &["vtt", "json"];
+
+/// How an endpoint turns its pipeline into a response, as a file names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
-    /// Every appsink buffer is sent as it comes, in a chunked body.
     Stream,
-    /// One buffer, taken from the preroll after a seek.
     Still,
-    /// No description: the Discoverer's metadata as ffprobe-shaped JSON.
     Discover,
-    /// Frames sampled over the video as tiles of one sprite sheet (`sheet` encodes it), or the
-    /// sheet's layout as WebVTT or JSON.
     Storyboard,
 }
 
-/// The parameters a storyboard reads by name (`to = "kind"`), all ints or seconds.
-pub const STORYBOARD_PARAMS: &[&str] = &["interval", "max_tiles", "columns"];
-
-/// One endpoint, as declared by its pipeline file and checked against this GStreamer install.
+/// What an endpoint runs, by kind: each holds exactly what its kind needs.
 #[derive(Debug)]
-pub struct Endpoint {
-    pub file: String,
-    pub routes: Vec<String>,
-    pub kind: Kind,
-    content_type: ContentType,
-    pub summary: String,
-    pub description: String,
-    pub params: Vec<Param>,
-    /// Still: seconds into the source of the frame taken when the request names no time.
-    pub start: f64,
-    rate: Rate,
-    /// An enum parameter whose values are also path suffixes: `/thumb.png` is `format=png`.
-    pub suffix: Option<String>,
-    /// Storyboard: the description that encodes the assembled sheet, fed by `appsrc name=tiles`.
-    pub sheet: Option<String>,
-    /// The output depends only on the source and the parameters: it gets an ETag and may be
-    /// cached (not for encoders whose output varies from run to run, such as /webm's).
-    pub cacheable: bool,
-    /// Stream: values of an enum parameter whose output is collected whole and assembled by the
-    /// service instead of streamed: `{ from = "format", webp = "webp" }` (animated WebP).
-    assemble: Option<BTreeMap<String, String>>,
-    elements: Vec<String>,
+pub enum Spec {
+    /// One buffer, taken from the preroll after a seek.
+    Still {
+        description: String,
+        /// Seconds into the source of the frame taken when the request names no time.
+        start: f64,
+    },
+    /// Every appsink buffer is sent as it comes, in a chunked body, unless an assembler takes
+    /// the whole output (`assemble`: animated WebP from WebP stills).
+    Stream {
+        description: String,
+        rate: Rate,
+        assemble: Option<Choice>,
+    },
+    /// Frames sampled over the video as tiles of one sheet (`sheet` encodes it), or the
+    /// sheet's layout as WebVTT or JSON (`layout`).
+    Storyboard {
+        description: String,
+        sheet: String,
+        layout: Choice,
+        /// The value of the layout's `from` parameter that gives the sheet its layout points at.
+        sprite: String,
+    },
+    /// No description: the Discoverer's metadata as ffprobe-shaped JSON.
+    Discover,
+}
+
+impl Spec {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Spec::Still { .. } => Kind::Still,
+            Spec::Stream { .. } => Kind::Stream,
+            Spec::Storyboard { .. } => Kind::Storyboard,
+            Spec::Discover => Kind::Discover,
+        }
+    }
+
+    fn description(&self) -> Option<&str> {
+        match self {
+            Spec::Still { description, .. }
+            | Spec::Stream { description, .. }
+            | Spec::Storyboard { description, .. } => Some(description),
+            Spec::Discover => None,
+        }
+    }
+
+    fn sheet(&self) -> Option<&str> {
+        match self {
+            Spec::Storyboard { sheet, .. } => Some(sheet),
+            _ => None,
+        }
+    }
+}
+
+/// A value chosen by an enum parameter's word: `{ from = "format", jpg = "image/jpeg" }`.
+#[derive(Debug, Clone)]
+pub struct Choice {
+    pub from: String,
+    pub by_word: BTreeMap<String, String>,
+}
+
+impl Choice {
+    /// What this request's word chooses, if the table names it.
+    pub fn pick(&self, bound: &Bound) -> Option<&str> {
+        self.by_word
+            .get(bound.word(&self.from)?)
+            .map(String::as_str)
+    }
 }
 
 /// The content type, fixed or chosen by an enum parameter's value.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone)]
 enum ContentType {
     Fixed(String),
-    /// `{ from = "format", jpg = "image/jpeg", png = "image/png" }`
-    ByValue(BTreeMap<String, String>),
+    ByValue(Choice),
 }
 
 /// How many times faster than real time the source plays: a number, or the product of numeric
 /// parameters (`"interval*fps"`: one frame every `interval` s shown at `fps`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
-enum Rate {
+pub enum Rate {
     Fixed(f64),
     Product(String),
 }
 
+/// One endpoint, as declared by its pipeline file and checked against this GStreamer install.
+#[derive(Debug)]
+pub struct Endpoint {
+    pub file: String,
+    pub routes: Vec<String>,
+    pub spec: Spec,
+    content_type: ContentType,
+    pub summary: String,
+    pub params: Vec<Param>,
+    /// Named fragments the descriptions insert as `{name}`.
+    parts: BTreeMap<String, String>,
+    /// An enum parameter whose values are also path suffixes: `/thumb.png` is `format=png`.
+    pub suffix: Option<String>,
+    /// The output depends only on the source and the parameters: it gets an ETag and may be
+    /// cached (not for encoders whose output varies from run to run, such as /webm's).
+    pub cacheable: bool,
+    /// The composed file (base and parts merged) as TOML: what an ETag says the output came from.
+    pub fingerprint: String,
+    elements: Vec<String>,
+}
+
 impl Endpoint {
-    /// The description with validated values in place of its `{name}` placeholders (an enum's
-    /// fragment may hold placeholders of its own).
-    pub fn render(&self, text: &[(String, String)]) -> String {
-        fill(&self.description, text)
+    pub fn kind(&self) -> Kind {
+        self.spec.kind()
+    }
+
+    /// `text` with this request's values and the endpoint's parts in place of its placeholders.
+    fn fill(&self, text: &str, bound: &Bound) -> Result<String, template::TemplateError> {
+        template::fill(text, &|name| {
+            bound
+                .text
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+                .or_else(|| self.parts.get(name).map(String::as_str))
+        })
+    }
+
+    /// The gst-launch description this request runs (empty for the Discoverer).
+    pub fn render(&self, bound: &Bound) -> Result<String, template::TemplateError> {
+        self.fill(self.spec.description().unwrap_or_default(), bound)
     }
 
     /// The sheet description with this request's values, for a storyboard.
-    pub fn render_sheet(&self, text: &[(String, String)]) -> Option<String> {
-        self.sheet.as_deref().map(|sheet| fill(sheet, text))
+    pub fn render_sheet(&self, bound: &Bound) -> Option<Result<String, template::TemplateError>> {
+        self.spec.sheet().map(|sheet| self.fill(sheet, bound))
     }
 
     /// The assembler this request's output goes to instead of being streamed, if any.
     pub fn assembler(&self, bound: &Bound) -> Option<&str> {
-        let map = self.assemble.as_ref()?;
-        match bound.values.get(map.get("from")?)? {
-            Value::Word(word) => map.get(word).map(String::as_str),
+        match &self.spec {
+            Spec::Stream {
+                assemble: Some(choice),
+                ..
+            } => choice.pick(bound),
+            _ => None,
+        }
+    }
+
+    /// The layout (`vtt`, `json`) a storyboard request asks for instead of the sheet, if any.
+    pub fn layout(&self, bound: &Bound) -> Option<&str> {
+        match &self.spec {
+            Spec::Storyboard { layout, .. } => layout.pick(bound),
             _ => None,
         }
     }
 
     /// Every content type the endpoint can answer with.
     pub fn content_types(&self) -> Vec<String> {
-        match &self.content_type {
+        let mut types: Vec<String> = match &self.content_type {
             ContentType::Fixed(t) => vec![t.clone()],
-            ContentType::ByValue(map) => {
-                let mut types: Vec<String> = map
-                    .iter()
-                    .filter(|(k, _)| *k != "from")
-                    .map(|(_, v)| v.clone())
-                    .collect();
-                types.sort();
-                types.dedup();
-                types
-            }
-        }
+            ContentType::ByValue(choice) => choice.by_word.values().cloned().collect(),
+        };
+        types.sort();
+        types.dedup();
+        types
     }
 
-    /// The content type of this request's output.
+    /// The content type of this request's output (every value has one: checked at load).
     pub fn content_type(&self, bound: &Bound) -> String {
         match &self.content_type {
             ContentType::Fixed(t) => t.clone(),
-            ContentType::ByValue(map) => match bound.values.get(&map["from"]) {
-                Some(Value::Word(word)) => map[word].clone(),
-                _ => unreachable!("checked at load: `from` names an enum with a default"),
-            },
+            ContentType::ByValue(choice) => choice
+                .pick(bound)
+                .unwrap_or("application/octet-stream")
+                .into(),
         }
     }
 
     /// The playback rate of this request.
     pub fn rate(&self, bound: &Bound) -> f64 {
-        match &self.rate {
-            Rate::Fixed(r) => *r,
-            Rate::Product(names) => names
+        match &self.spec {
+            Spec::Stream {
+                rate: Rate::Fixed(r),
+                ..
+            } => *r,
+            Spec::Stream {
+                rate: Rate::Product(names),
+                ..
+            } => names
                 .split('*')
                 .map(|n| {
                     bound
                         .values
                         .get(n.trim())
-                        .and_then(Value::as_f64)
+                        .and_then(params::Value::as_f64)
                         .unwrap_or(1.0)
                 })
                 .product(),
+            _ => 1.0,
         }
     }
 
@@ -156,38 +251,14 @@ impl Endpoint {
     /// its suffix parameter, paired with the value the suffix sets.
     pub fn paths(&self) -> Vec<(String, Option<(String, String)>)> {
         let mut paths: Vec<_> = self.routes.iter().map(|r| (r.clone(), None)).collect();
-        if let Some(values) = self.suffix.as_ref().and_then(|s| self.enum_words(s)) {
+        if let Some(suffix) = &self.suffix {
             for route in &self.routes {
-                for word in &values {
-                    let preset = (self.suffix.clone().unwrap(), word.clone());
-                    paths.push((format!("{route}.{word}"), Some(preset)));
+                for word in enum_words(&self.params, suffix).unwrap_or_default() {
+                    paths.push((format!("{route}.{word}"), Some((suffix.clone(), word))));
                 }
             }
         }
         paths
-    }
-
-    fn enum_words(&self, name: &str) -> Option<Vec<String>> {
-        self.params
-            .iter()
-            .find(|p| p.name == name)
-            .and_then(|p| match &p.kind {
-                ParamKind::Enum { values } => Some(values.iter().map(|v| v.word.clone()).collect()),
-                _ => None,
-            })
-    }
-
-    /// The descriptions and every enum fragment: all the text a request can make.
-    fn texts(&self) -> Vec<&str> {
-        let mut texts = vec![self.description.as_str()];
-        texts.extend(self.sheet.as_deref());
-        texts.extend(self.params.iter().filter_map(|p| p.inserts.as_deref()));
-        for p in &self.params {
-            if let ParamKind::Enum { values } = &p.kind {
-                texts.extend(values.iter().map(|v| v.text.as_str()));
-            }
-        }
-        texts
     }
 
     /// Factory names of the elements the endpoint can use, over every enum value (uridecodebin
@@ -197,12 +268,20 @@ impl Endpoint {
     }
 }
 
+fn enum_words(params: &[Param], name: &str) -> Option<Vec<String>> {
+    let param = params.iter().find(|p| p.name == name)?;
+    match &param.kind {
+        ParamKind::Enum { values } => Some(values.iter().map(|v| v.word.clone()).collect()),
+        _ => None,
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawEndpoint {
     routes: Vec<String>,
     kind: Kind,
-    content_type: ContentType,
+    content_type: RawContentType,
     #[serde(default)]
     summary: String,
     #[serde(default)]
@@ -212,14 +291,25 @@ struct RawEndpoint {
     suffix: Option<String>,
     sheet: Option<String>,
     assemble: Option<BTreeMap<String, String>>,
+    layout: Option<BTreeMap<String, String>>,
     #[serde(default)]
     cacheable: bool,
+    #[serde(default)]
+    parts: BTreeMap<String, String>,
     #[serde(default)]
     params: BTreeMap<String, RawParam>,
 }
 
-/// The largest output the configuration allows: `width` and `height` parameters of every
-/// pipeline file are capped to it, whatever the file declares.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawContentType {
+    Fixed(String),
+    /// `{ from = "format", jpg = "image/jpeg", png = "image/png" }`
+    ByValue(BTreeMap<String, String>),
+}
+
+/// The largest output the configuration allows: parameters with `limit = "width"` or
+/// `"height"` are capped to it, whatever the file declares.
 #[derive(Debug, Clone, Copy)]
 pub struct OutputLimits {
     pub width: i64,
@@ -227,21 +317,18 @@ pub struct OutputLimits {
 }
 
 impl OutputLimits {
-    fn apply(&self, param: &mut Param) -> Result<(), String> {
-        let cap = match param.name.as_str() {
-            "width" => self.width,
-            "height" => self.height,
-            _ => return Ok(()),
+    fn apply(&self, param: &mut Param) -> Result<(), params::DeclError> {
+        let cap = match param.limit {
+            Some(Limit::Width) => self.width,
+            Some(Limit::Height) => self.height,
+            None => return Ok(()),
         };
         if let ParamKind::Int { min, max } = &mut param.kind {
             if *min > cap {
-                return Err(format!(
-                    "param {}: min {min} is above the configured limit {cap}",
-                    param.name
-                ));
+                return Err(params::DeclError::AboveLimit { min: *min, cap });
             }
             *max = (*max).min(cap);
-            if let Some(Value::Int(default)) = &mut param.default {
+            if let Some(params::Value::Int(default)) = &mut param.default {
                 *default = (*default).min(cap);
             }
         }
@@ -258,23 +345,29 @@ pub struct Source {
 }
 
 impl Source {
-    pub fn load(&self) -> Result<Catalog, String> {
+    pub fn load(&self) -> Result<Catalog, LoadError> {
         Catalog::load(self.dir.as_deref(), self.limits)
     }
 
-    /// Names, sizes and modification times of the directory's pipeline files: it changes when
-    /// a file is added, removed or written. None for the embedded set.
+    /// Names, sizes and modification times of the directory's pipeline files (its parts
+    /// included): it changes when a file is added, removed or written. None for the embedded set.
     pub fn fingerprint(&self) -> Option<Vec<(PathBuf, u64, Option<std::time::SystemTime>)>> {
         let dir = self.dir.as_ref()?;
-        let mut files: Vec<_> = fs::read_dir(dir)
-            .ok()?
-            .filter_map(|e| e.ok())
-            .filter(|e| e.path().extension().is_some_and(|x| x == "toml"))
-            .filter_map(|e| {
-                let meta = e.metadata().ok()?;
-                Some((e.path(), meta.len(), meta.modified().ok()))
-            })
-            .collect();
+        let mut files = Vec::new();
+        for dir in [dir.clone(), dir.join("parts")] {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            files.extend(
+                entries
+                    .filter_map(|e| e.ok())
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "toml"))
+                    .filter_map(|e| {
+                        let meta = e.metadata().ok()?;
+                        Some((e.path(), meta.len(), meta.modified().ok()))
+                    }),
+            );
+        }
         files.sort();
         Some(files)
     }
@@ -296,58 +389,26 @@ pub struct Catalog {
 
 impl Catalog {
     /// The `*.toml` files of `dir` when given, else the set built into the binary.
-    pub fn load(dir: Option<&Path>, limits: OutputLimits) -> Result<Self, String> {
-        match dir {
-            Some(dir) => Self::from_files(Self::read_dir(dir)?, limits),
-            None => Self::from_files(
-                EMBEDDED.iter().map(|(n, t)| (n.to_string(), t.to_string())),
-                limits,
-            ),
-        }
-    }
-
-    fn read_dir(dir: &Path) -> Result<Vec<(String, String)>, String> {
-        let entries = fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let mut files = Vec::new();
-        for entry in entries {
-            let path = entry.map_err(|e| format!("{}: {e}", dir.display()))?.path();
-            if path.extension().is_some_and(|x| x == "toml") {
-                let text =
-                    fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-                files.push((path.display().to_string(), text));
-            }
-        }
-        files.sort();
-        if files.is_empty() {
-            return Err(format!("{}: no *.toml pipeline files", dir.display()));
-        }
-        Ok(files)
-    }
-
-    fn from_files(
-        files: impl IntoIterator<Item = (String, String)>,
-        limits: OutputLimits,
-    ) -> Result<Self, String> {
+    pub fn load(dir: Option<&Path>, limits: OutputLimits) -> Result<Self, LoadError> {
+        let files = match dir {
+            Some(dir) => load::read_dir(dir)?,
+            None => load::embedded(),
+        };
         let mut catalog = Catalog::default();
-        for (file, text) in files {
-            let endpoint = Arc::new(
-                parse_endpoint(&file, &text, limits)
-                    .map_err(|e| format!("{file}: {}", locate(&text, e)))?,
-            );
+        for file in &files.endpoints {
+            let composed = load::compose(&files, file)?;
+            let endpoint = Arc::new(build(file, &composed, limits)?);
             for (path, preset) in endpoint.paths() {
                 if let Some(other) = catalog.by_path.get(&path) {
-                    return Err(format!(
-                        "{file}: route {path} is already taken by {}",
-                        other.endpoint.file
-                    ));
+                    let by = other.endpoint.file.clone();
+                    let problem = Problem::RouteTaken { route: path, by };
+                    return Err(composed.error(&file.name, problem));
                 }
-                catalog.by_path.insert(
-                    path,
-                    Route {
-                        endpoint: endpoint.clone(),
-                        preset,
-                    },
-                );
+                let route = Route {
+                    endpoint: endpoint.clone(),
+                    preset,
+                };
+                catalog.by_path.insert(path, route);
             }
             catalog.endpoints.push(endpoint);
         }
@@ -371,29 +432,159 @@ impl Catalog {
     }
 }
 
-/// Reads one pipeline file and checks it: routes, placeholders against parameters, elements, and
-/// trial parses (the defaults, then each enum value) so that a missing element or property is
-/// found at start, not per request.
-/// Parses and checks one pipeline file's text, as loading does (GStreamer must be initialised:
-/// its descriptions are trial-parsed).
-pub fn parse_file(file: &str, text: &str, limits: OutputLimits) -> Result<Endpoint, String> {
-    parse_endpoint(file, text, limits)
+/// Builds one endpoint from its composed file and checks it: routes, roles, the keys its kind
+/// needs, placeholders against parts and parameters, and trial parses (the defaults, then each
+/// enum value) so that a missing element or property is found at start, not per request.
+fn build(
+    file: &FileText,
+    composed: &Composed,
+    limits: OutputLimits,
+) -> Result<Endpoint, LoadError> {
+    let fail = |problem| composed.error(&file.name, problem);
+    let raw: RawEndpoint = toml::Value::Table(composed.table.clone())
+        .try_into()
+        .map_err(|e: toml::de::Error| fail(Problem::Toml(e.message().to_string())))?;
+    let mut params = Vec::new();
+    for (name, raw) in raw.params {
+        let param_error = |problem| Problem::Param {
+            name: name.clone(),
+            problem,
+        };
+        let mut param = raw.into_param(&name).map_err(|e| fail(param_error(e)))?;
+        limits.apply(&mut param).map_err(|e| fail(param_error(e)))?;
+        params.push(param);
+    }
+    check_routes(&raw.routes).map_err(fail)?;
+    let choice = |key: &'static str, table: BTreeMap<String, String>| {
+        choice(key, table, &params).map_err(|s| fail(Problem::Shape(s)))
+    };
+    let content_type = match raw.content_type {
+        RawContentType::Fixed(t) => ContentType::Fixed(t),
+        RawContentType::ByValue(table) => {
+            let choice = choice("content_type", table)?;
+            ContentType::ByValue(covering(choice, &params).map_err(|s| fail(Problem::Shape(s)))?)
+        }
+    };
+    let misplaced = |key, only| fail(Problem::Shape(Shape::Misplaced { key, only }));
+    if raw.kind != Kind::Storyboard && raw.sheet.is_some() {
+        return Err(misplaced("sheet", "storyboard"));
+    }
+    if raw.kind != Kind::Storyboard && raw.layout.is_some() {
+        return Err(misplaced("layout", "storyboard"));
+    }
+    if raw.kind != Kind::Stream && (raw.assemble.is_some() || raw.rate.is_some()) {
+        let key = if raw.rate.is_some() {
+            "rate"
+        } else {
+            "assemble"
+        };
+        return Err(misplaced(key, "stream"));
+    }
+    if raw.kind != Kind::Still && raw.start.is_some() {
+        return Err(misplaced("start", "still"));
+    }
+    let description = raw.description.trim().to_string();
+    let spec = match raw.kind {
+        Kind::Discover => {
+            let to_pipeline =
+                |p: &Param| matches!(p.target, Target::Text | Target::Property { .. });
+            if !description.is_empty() || params.iter().any(to_pipeline) {
+                return Err(fail(Problem::Shape(Shape::DiscoverDescription)));
+            }
+            Spec::Discover
+        }
+        Kind::Still => {
+            let start = raw.start.unwrap_or(0.0);
+            if !(start.is_finite() && start >= 0.0) {
+                return Err(fail(Problem::Shape(Shape::Start)));
+            }
+            Spec::Still { description, start }
+        }
+        Kind::Stream => {
+            let rate = raw.rate.unwrap_or(Rate::Fixed(1.0));
+            check_rate(&rate, &params).map_err(|s| fail(Problem::Shape(s)))?;
+            let assemble = match raw.assemble {
+                None => None,
+                Some(table) => Some(choice("assemble", table)?),
+            };
+            if let Some(assemble) = &assemble {
+                known(assemble, "assemble", "assembler", ASSEMBLERS).map_err(fail)?;
+            }
+            Spec::Stream {
+                description,
+                rate,
+                assemble,
+            }
+        }
+        Kind::Storyboard => {
+            let sheet = raw
+                .sheet
+                .ok_or_else(|| fail(Problem::Shape(Shape::NoSheet)))?;
+            let layout = raw
+                .layout
+                .ok_or_else(|| fail(Problem::Shape(Shape::NoFrom { key: "layout" })))?;
+            let layout = choice("layout", layout)?;
+            known(&layout, "layout", "layout", LAYOUTS).map_err(fail)?;
+            let default = params
+                .iter()
+                .find(|p| p.name == layout.from)
+                .and_then(|p| p.default.as_ref())
+                .map(|v| v.to_string())
+                .unwrap_or_default();
+            if layout.by_word.contains_key(&default) {
+                let word = default.clone();
+                let from = layout.from.clone();
+                return Err(fail(Problem::Shape(Shape::NotAValue {
+                    key: "layout",
+                    from,
+                    word,
+                })));
+            }
+            Spec::Storyboard {
+                description,
+                sheet: sheet.trim().to_string(),
+                layout,
+                sprite: default,
+            }
+        }
+    };
+    if raw.kind != Kind::Discover && spec.description().is_some_and(str::is_empty) {
+        let kind = match raw.kind {
+            Kind::Still => "still",
+            Kind::Stream => "stream",
+            _ => "storyboard",
+        };
+        return Err(fail(Problem::Shape(Shape::NoDescription { kind })));
+    }
+    check_roles(raw.kind, &params).map_err(fail)?;
+    if let Some(suffix) = &raw.suffix {
+        if enum_words(&params, suffix).is_none() {
+            return Err(fail(Problem::Shape(Shape::Suffix(suffix.clone()))));
+        }
+    }
+    let fingerprint = toml::to_string(&composed.table).unwrap_or_default();
+    let mut endpoint = Endpoint {
+        file: file.name.clone(),
+        routes: raw.routes,
+        spec,
+        content_type,
+        summary: raw.summary,
+        params,
+        parts: raw.parts,
+        suffix: raw.suffix,
+        cacheable: raw.cacheable,
+        fingerprint,
+        elements: Vec::new(),
+    };
+    endpoint.elements = check::against_gstreamer(&endpoint).map_err(fail)?;
+    Ok(endpoint)
 }
 
-fn parse_endpoint(file: &str, text: &str, limits: OutputLimits) -> Result<Endpoint, String> {
-    let raw: RawEndpoint = toml::from_str(text).map_err(|e| e.to_string())?;
-    let mut params = raw
-        .params
-        .into_iter()
-        .map(|(name, p)| p.into_param(&name))
-        .collect::<Result<Vec<_>, _>>()?;
-    for param in &mut params {
-        limits.apply(param)?;
+fn check_routes(routes: &[String]) -> Result<(), Problem> {
+    if routes.is_empty() {
+        return Err(Problem::NoRoutes);
     }
-    if raw.routes.is_empty() {
-        return Err("routes is empty".into());
-    }
-    for route in &raw.routes {
+    for route in routes {
         let valid = route.starts_with('/')
             && route.len() > 1
             && route[1..].split('/').all(|s| {
@@ -402,419 +593,161 @@ fn parse_endpoint(file: &str, text: &str, limits: OutputLimits) -> Result<Endpoi
                         .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
             });
         if !valid {
-            return Err(format!(
-                "route {route:?} is not a path like /name or /name/variant"
-            ));
+            return Err(Problem::BadRoute(route.clone()));
         }
         if RESERVED_ROUTES.contains(&route.as_str()) {
-            return Err(format!("route {route} is reserved by the service"));
+            return Err(Problem::ReservedRoute(route.clone()));
         }
     }
-    if !params
-        .iter()
-        .any(|p| p.name == "url" && p.kind == ParamKind::Url && p.required)
-    {
-        return Err("a required parameter `url` of type \"url\" names the source".into());
-    }
-    let description = raw.description.trim().to_string();
-    let endpoint = Endpoint {
-        file: file.into(),
-        routes: raw.routes,
-        kind: raw.kind,
-        content_type: raw.content_type,
-        summary: raw.summary,
-        description,
-        params,
-        start: raw.start.unwrap_or(0.0),
-        rate: raw.rate.unwrap_or(Rate::Fixed(1.0)),
-        suffix: raw.suffix,
-        sheet: raw.sheet.map(|s| s.trim().to_string()),
-        assemble: raw.assemble,
-        cacheable: raw.cacheable,
-        elements: Vec::new(),
-    };
-    let mut endpoint = endpoint;
-    if !(endpoint.start.is_finite() && endpoint.start >= 0.0) {
-        return Err("start must be a number of seconds, 0 or more".into());
-    }
-    check_rate(&endpoint)?;
-    check_content_type(&endpoint)?;
-    if let Some(suffix) = &endpoint.suffix {
-        if endpoint.enum_words(suffix).is_none() {
-            return Err(format!("suffix = {suffix:?} is not an enum parameter"));
-        }
-    }
-    if endpoint.kind == Kind::Discover {
-        if !endpoint.description.is_empty() {
-            return Err("a discover endpoint has no description".into());
-        }
-        if endpoint
-            .params
-            .iter()
-            .any(|p| matches!(p.target, Target::Text | Target::Property { .. }))
-        {
-            return Err("a discover endpoint has no description for parameters to go to".into());
-        }
-        endpoint.elements = vec!["uridecodebin".into()];
-        return Ok(endpoint);
-    }
-    check_kind(&endpoint)?;
-    check_assemble(&endpoint)?;
-    check_placeholders(&endpoint)?;
-    for query in trial_queries(&endpoint.params) {
-        let bound = params::bind(&endpoint.params, &query)
-            .map_err(|e| format!("{} does not validate: {e}", describe(&query)))?;
-        let description = endpoint.render(&bound.text);
-        let sheet = endpoint.render_sheet(&bound.text);
-        let names = element_names(&description)
-            .into_iter()
-            .chain(sheet.iter().flat_map(|s| element_names(s)));
-        for element in names {
-            if !engine::element_exists(&element) {
-                let line = text.lines().position(|l| {
-                    l.split(|c: char| c.is_whitespace() || c == '!' || c == '"')
-                        .any(|w| w == element)
-                });
-                let at = line
-                    .map(|n| format!("line {}: ", n + 1))
-                    .unwrap_or_default();
-                let package = engine::debian_package(&element)
-                    .map(|p| format!(" (Debian package {p})"))
-                    .unwrap_or_default();
-                return Err(format!("{at}element {element} is not installed{package}"));
-            }
-            if !endpoint.elements.contains(&element) {
-                endpoint.elements.push(element);
-            }
-        }
-        if let Some(sheet) = &sheet {
-            engine::launch::check(sheet, &[], false)
-                .map_err(|e| format!("sheet, with {}: {e}", describe(&query)))?;
-        }
-        engine::launch::check(&description, &bound.properties, true)
-            .map_err(|e| format!("with {}: {e}", describe(&query)))?;
-    }
-    Ok(endpoint)
+    Ok(())
 }
 
-/// Puts "line N: " before an error that does not say where it is, when the text it names can be
-/// found: a parameter's table, or a `{placeholder}`.
-fn locate(text: &str, error: String) -> String {
-    if error.starts_with("line ") || error.starts_with("TOML parse error") {
-        return error;
+/// What the service reads from the parameters, by role and target: one source; a watermark
+/// with its place, only on a still; a storyboard's plan, only and always on a storyboard.
+fn check_roles(kind: Kind, params: &[Param]) -> Result<(), Problem> {
+    use params::UrlRole;
+    let with_role = |role| params.iter().filter(move |p| p.role == Some(role));
+    let sources: Vec<_> = with_role(UrlRole::Source).collect();
+    match sources.as_slice() {
+        [] => return Err(Problem::NoSource),
+        [source] => {
+            let reaches_element = matches!(source.target, Target::Property { .. });
+            if !source.required || (kind != Kind::Discover && !reaches_element) {
+                return Err(Problem::NoSource);
+            }
+        }
+        _ => return Err(Problem::TwoRoles("source")),
     }
-    let needle = if let Some(rest) = error.strip_prefix("param ") {
-        rest.split(':')
-            .next()
-            .map(|name| format!("[params.{name}]"))
-    } else if let Some(rest) = error.strip_prefix("parameter ") {
-        rest.split_whitespace()
-            .next()
-            .map(|name| format!("[params.{name}]"))
-    } else {
-        error.find('{').and_then(|open| {
-            error[open..]
-                .find('}')
-                .map(|close| error[open..=open + close].to_string())
+    let declares = |target: ServiceTarget| {
+        params.iter().any(|p| {
+            p.target == Target::Service(target) && p.default.is_some() && p.kind.is_positive()
         })
     };
-    match needle.and_then(|n| text.lines().position(|l| l.contains(&n))) {
-        Some(line) => format!("line {}: {error}", line + 1),
-        None => error,
-    }
-}
-
-fn describe(query: &[(String, String)]) -> String {
-    let set: Vec<String> = query
-        .iter()
-        .filter(|(n, _)| n != "url")
-        .map(|(n, v)| format!("{n}={v}"))
-        .collect();
-    if set.is_empty() {
-        "the defaults".into()
-    } else {
-        set.join("&")
-    }
-}
-
-/// What a kind needs of its file: a storyboard its sheet and sampling parameters; only a
-/// storyboard has a sheet.
-fn check_kind(endpoint: &Endpoint) -> Result<(), String> {
-    let to_kind = |p: &&Param| p.target == Target::Service(params::ServiceTarget::Kind);
-    if endpoint.kind != Kind::Storyboard {
-        if endpoint.sheet.is_some() {
-            return Err("only a storyboard has a sheet".into());
-        }
-        return Ok(());
-    }
-    if endpoint.sheet.is_none() {
-        return Err("a storyboard needs a sheet: the description that encodes the sheet from appsrc name=tiles".into());
-    }
-    for name in STORYBOARD_PARAMS {
-        let declared = endpoint.params.iter().filter(to_kind).any(|p| {
-            &p.name == name
-                && p.default.is_some()
-                && matches!(p.kind, ParamKind::Int { min, .. } if min > 0)
-                    | matches!(p.kind, ParamKind::Seconds { min, .. } if min > 0.0)
-        });
-        if !declared {
-            return Err(format!(
-                "a storyboard declares `{name}` (to = \"kind\", a default, a minimum above 0)"
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// Assemblers the service has.
-const ASSEMBLERS: &[&str] = &["webp"];
-
-fn check_assemble(endpoint: &Endpoint) -> Result<(), String> {
-    let Some(map) = &endpoint.assemble else {
-        return Ok(());
+    let targets = |wanted: &[ServiceTarget]| {
+        params
+            .iter()
+            .any(|p| matches!(p.target, Target::Service(t) if wanted.contains(&t)))
     };
-    if endpoint.kind != Kind::Stream {
-        return Err("only a stream's output can be assembled".into());
+    let watermarks = with_role(UrlRole::Watermark).count();
+    let place = [
+        ServiceTarget::WatermarkScale,
+        ServiceTarget::WatermarkOffset,
+    ];
+    if watermarks > 1 {
+        return Err(Problem::TwoRoles("watermark"));
     }
-    let from = map
-        .get("from")
-        .ok_or("assemble: a table needs `from` (an enum parameter)")?;
-    let words = endpoint
-        .enum_words(from)
-        .ok_or_else(|| format!("assemble: from = {from:?} is not an enum parameter"))?;
-    for (word, assembler) in map.iter().filter(|(k, _)| *k != "from") {
-        if !words.contains(word) {
-            return Err(format!("assemble: {word:?} is not a value of {from}"));
+    let placed = place.iter().all(|t| {
+        params
+            .iter()
+            .any(|p| p.target == Target::Service(*t) && p.default.is_some())
+    });
+    if (watermarks == 1) != placed || (watermarks == 0 && targets(&place)) {
+        return Err(Problem::Shape(Shape::Watermark));
+    }
+    if watermarks == 1 && kind != Kind::Still {
+        return Err(Problem::Shape(Shape::Misplaced {
+            key: "role = \"watermark\"",
+            only: "still",
+        }));
+    }
+    let plan = [
+        ServiceTarget::StoryboardInterval,
+        ServiceTarget::StoryboardMaxTiles,
+        ServiceTarget::StoryboardColumns,
+    ];
+    if kind == Kind::Storyboard {
+        if let Some(missing) = plan.iter().find(|t| !declares(**t)) {
+            return Err(Problem::Shape(Shape::Needs {
+                kind: "storyboard",
+                target: missing.name(),
+            }));
         }
-        if !ASSEMBLERS.contains(&assembler.as_str()) {
-            return Err(format!(
-                "assemble: no assembler {assembler:?} (there is: {})",
-                ASSEMBLERS.join(", ")
-            ));
-        }
+    } else if targets(&plan) {
+        return Err(Problem::Shape(Shape::Misplaced {
+            key: "to = \"storyboard.*\"",
+            only: "storyboard",
+        }));
     }
     Ok(())
 }
 
-fn check_rate(endpoint: &Endpoint) -> Result<(), String> {
-    match &endpoint.rate {
+/// A `{ from = ..., word = value }` table, checked: `from` is an enum parameter with a default,
+/// and every other key one of its words.
+fn choice(
+    key: &'static str,
+    mut table: BTreeMap<String, String>,
+    params: &[Param],
+) -> Result<Choice, Shape> {
+    let from = table.remove("from").ok_or(Shape::NoFrom { key })?;
+    let has_default = params.iter().any(|p| p.name == from && p.default.is_some());
+    let words = enum_words(params, &from)
+        .filter(|_| has_default)
+        .ok_or_else(|| Shape::BadFrom {
+            key,
+            from: from.clone(),
+        })?;
+    if let Some(word) = table.keys().find(|w| !words.contains(w)) {
+        return Err(Shape::NotAValue {
+            key,
+            from,
+            word: word.clone(),
+        });
+    }
+    Ok(Choice {
+        from,
+        by_word: table,
+    })
+}
+
+/// `choice`, if it has a value for every word of its parameter.
+fn covering(choice: Choice, params: &[Param]) -> Result<Choice, Shape> {
+    let words = enum_words(params, &choice.from).unwrap_or_default();
+    match words.into_iter().find(|w| !choice.by_word.contains_key(w)) {
+        Some(word) => Err(Shape::Uncovered {
+            key: "content_type",
+            from: choice.from,
+            word,
+        }),
+        None => Ok(choice),
+    }
+}
+
+/// Every value of `choice` is one the service has.
+fn known(
+    choice: &Choice,
+    key: &'static str,
+    what: &'static str,
+    have: &[&str],
+) -> Result<(), Problem> {
+    match choice
+        .by_word
+        .values()
+        .find(|v| !have.contains(&v.as_str()))
+    {
+        Some(name) => Err(Problem::Shape(Shape::Unknown {
+            key,
+            what,
+            name: name.clone(),
+            known: have.join(", "),
+        })),
+        None => Ok(()),
+    }
+}
+
+fn check_rate(rate: &Rate, params: &[Param]) -> Result<(), Shape> {
+    match rate {
         Rate::Fixed(r) if r.is_finite() && *r > 0.0 => Ok(()),
-        Rate::Fixed(_) => Err("rate must be a number above 0".into()),
+        Rate::Fixed(_) => Err(Shape::Rate),
         Rate::Product(names) => {
             for name in names.split('*').map(str::trim) {
-                let numeric = endpoint.params.iter().any(|p| {
-                    p.name == name
-                        && p.default.is_some()
-                        && matches!(p.kind, ParamKind::Int { min, .. } if min > 0)
-                            | matches!(p.kind, ParamKind::Float { min, .. } | ParamKind::Seconds { min, .. } if min > 0.0)
-                });
+                let numeric = params
+                    .iter()
+                    .any(|p| p.name == name && p.default.is_some() && p.kind.is_positive());
                 if !numeric {
-                    return Err(format!("rate: {name:?} is not a numeric parameter with a default and a minimum above 0"));
+                    return Err(Shape::RateFactor(name.into()));
                 }
             }
             Ok(())
         }
-    }
-}
-
-fn check_content_type(endpoint: &Endpoint) -> Result<(), String> {
-    let ContentType::ByValue(map) = &endpoint.content_type else {
-        return Ok(());
-    };
-    let from = map
-        .get("from")
-        .ok_or("content_type: a table needs `from` (an enum parameter)")?;
-    let param = endpoint.params.iter().find(|p| &p.name == from);
-    let words = endpoint
-        .enum_words(from)
-        .filter(|_| param.is_some_and(|p| p.default.is_some()));
-    let words = words.ok_or_else(|| {
-        format!("content_type: from = {from:?} is not an enum parameter with a default")
-    })?;
-    for word in words {
-        if !map.contains_key(&word) {
-            return Err(format!("content_type: no type for {from} = {word:?}"));
-        }
-    }
-    Ok(())
-}
-
-/// Queries for the trial parses: the defaults, then each enum value in turn (with what that
-/// value needs), each satisfying the required parameters.
-fn trial_queries(params: &[Param]) -> Vec<Vec<(String, String)>> {
-    let sample = |p: &Param| match (&p.default, &p.kind) {
-        (Some(v), _) => value_text(v),
-        (None, ParamKind::Url) => "http://127.0.0.1/check.mp4".to_string(),
-        (None, ParamKind::Int { min, .. }) => min.to_string(),
-        (None, ParamKind::Float { min, .. } | ParamKind::Seconds { min, .. }) => min.to_string(),
-        (None, ParamKind::Bool) => "true".into(),
-        (None, ParamKind::Enum { values }) => values[0].word.clone(),
-    };
-    let base: Vec<(String, String)> = params
-        .iter()
-        .filter(|p| p.required)
-        .map(|p| (p.name.clone(), sample(p)))
-        .collect();
-    let mut queries = vec![base.clone()];
-    // Every branch a parameter switches on, switched on.
-    let inserting: Vec<_> = params
-        .iter()
-        .filter(|p| p.inserts.is_some() && !p.required)
-        .collect();
-    if !inserting.is_empty() {
-        let mut query = base.clone();
-        query.extend(inserting.iter().map(|p| (p.name.clone(), sample(p))));
-        queries.push(query);
-    }
-    for p in params.iter().filter(|p| p.target == Target::Text) {
-        let ParamKind::Enum { values } = &p.kind else {
-            continue;
-        };
-        for v in values {
-            let mut query = base.clone();
-            query.retain(|(n, _)| n != &p.name);
-            query.push((p.name.clone(), v.word.clone()));
-            for need in &v.needs {
-                if let Some(other) = params.iter().find(|o| &o.name == need && !o.required) {
-                    query.push((other.name.clone(), sample(other)));
-                }
-            }
-            queries.push(query);
-        }
-    }
-    queries
-}
-
-fn value_text(v: &Value) -> String {
-    match v {
-        Value::Int(i) => i.to_string(),
-        Value::Float(f) => f.to_string(),
-        Value::Bool(b) => b.to_string(),
-        Value::Word(w) | Value::Url(w) => w.clone(),
-    }
-}
-
-/// Every `{name}` in the description and the enum fragments is a text parameter, and every text
-/// parameter is used.
-fn check_placeholders(endpoint: &Endpoint) -> Result<(), String> {
-    let mut used = Vec::new();
-    for text in endpoint.texts() {
-        for name in placeholders(text) {
-            if !used.contains(&name) {
-                used.push(name);
-            }
-        }
-    }
-    let stands_for_text = |p: &Param| p.target == Target::Text || p.inserts.is_some();
-    for name in &used {
-        if !endpoint
-            .params
-            .iter()
-            .any(|p| &p.name == name && stands_for_text(p))
-        {
-            return Err(format!(
-                "{{{name}}} in the description is not a parameter with to = \"text\" or `inserts`"
-            ));
-        }
-    }
-    for p in endpoint.params.iter().filter(|p| stands_for_text(p)) {
-        if !used.contains(&p.name) {
-            return Err(format!(
-                "parameter {} has to = \"text\" but {{{}}} is not in the description",
-                p.name, p.name
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// `{name}` replaced by its value; a few passes, since an enum's fragment may hold placeholders.
-fn fill(description: &str, text: &[(String, String)]) -> String {
-    let mut out = description.to_string();
-    for _ in 0..3 {
-        for (name, value) in text {
-            out = out.replace(&format!("{{{name}}}"), value);
-        }
-    }
-    out
-}
-
-/// Names in `{name}` form (lower-case identifiers; caps lists such as `{I420, NV12}` are not).
-fn placeholders(description: &str) -> Vec<String> {
-    let mut names = Vec::new();
-    let mut rest = description;
-    while let Some(open) = rest.find('{') {
-        rest = &rest[open + 1..];
-        let Some(close) = rest.find('}') else { break };
-        let name = &rest[..close];
-        let is_name = name.starts_with(|c: char| c.is_ascii_lowercase())
-            && name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-        if is_name && !names.iter().any(|n| n == name) {
-            names.push(name.to_string());
-        }
-    }
-    names
-}
-
-/// Element factory names in a gst-launch description: in each `!`-separated part, the words that
-/// are neither properties (`a=b`), caps (`video/x-raw,...`) nor pad references (`mux.`).
-fn element_names(description: &str) -> Vec<String> {
-    let mut names = Vec::new();
-    for part in description.split('!') {
-        let mut quoted = false;
-        for word in part.split_whitespace() {
-            let starts_quote = word.matches('"').count() % 2 == 1;
-            if quoted {
-                quoted ^= starts_quote;
-                continue;
-            }
-            quoted = starts_quote;
-            if word.starts_with('{')
-                || word.contains('=')
-                || word.contains('/')
-                || word.contains('.')
-                || word.contains('(')
-            {
-                continue;
-            }
-            if !names.iter().any(|n| n == word) {
-                names.push(word.to_string());
-            }
-        }
-    }
-    names
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn finds_placeholders_not_caps_lists() {
-        let d = "a ! video/x-raw,format={ I420, NV12 },width=[1,{width}] ! b x={bitrate}000 {I420}";
-        assert_eq!(
-            placeholders(d),
-            vec!["width".to_string(), "bitrate".to_string()]
-        );
-    }
-
-    #[test]
-    fn finds_element_names() {
-        let d = "uridecodebin name=src\nwebmmux name=mux streamable=true ! appsink name=sink\n\
-                 src. ! video/x-raw,width=[1,426] ! queue ! vp8enc deadline=1 ! mux.\n\
-                 textoverlay text=\"a b c\" ! mux.sink_1";
-        assert_eq!(
-            element_names(d),
-            [
-                "uridecodebin",
-                "webmmux",
-                "appsink",
-                "queue",
-                "vp8enc",
-                "textoverlay"
-            ]
-        );
     }
 }

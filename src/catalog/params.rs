@@ -2,13 +2,15 @@
 //! values safe to use. Only validated numbers and words, or fragments the file itself declares
 //! for an enum's values, ever become description text; strings such as the url are set as
 //! properties on named elements after parsing, so no request can rewrite a pipeline.
+//!
+//! What the service itself does with a value is said by the file, never by the parameter's
+//! name: `to = "seek.start"`, `to = "storyboard.interval"`, `role = "source"`.
 
+pub use crate::engine::launch::{Setting, UrlRole};
+use crate::limits::MAX_URL_LEN;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
-
-/// Longest url accepted; longer ones are refused before anything is fetched.
-const MAX_URL_LEN: usize = 8192;
 
 /// Where a validated value goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,15 +19,15 @@ pub enum Target {
     Text,
     /// Set as `element.property` after the description is parsed.
     Property { element: String, property: String },
-    /// Used by the service: the source url, or where and how to seek.
+    /// Used by the service: where and how to seek, a storyboard's plan, a watermark's place.
     Service(ServiceTarget),
+    /// Read by the service only: the Discoverer's source url.
+    NoElement,
 }
 
 /// What the service itself does with a value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum ServiceTarget {
-    /// The source url (the Discoverer's, or any url parameter without `to`).
-    Source,
     /// Seconds into the source where the output starts.
     SeekStart,
     /// Seconds of source the output covers.
@@ -34,9 +36,48 @@ pub enum ServiceTarget {
     SeekAccurate,
     /// A factor of the endpoint's playback rate (`rate = "interval*fps"`), and nothing else.
     Rate,
-    /// Read by name by the service: a storyboard's `interval`, `max_tiles` and `columns`, a
-    /// watermark's `scale` and `offset`.
-    Kind,
+    /// Seconds of video between two storyboard tiles.
+    StoryboardInterval,
+    /// Most tiles on a storyboard's sheet.
+    StoryboardMaxTiles,
+    /// Tiles per row of a storyboard's sheet.
+    StoryboardColumns,
+    /// A watermark's width, as a share of the frame's shorter side.
+    WatermarkScale,
+    /// A watermark's distance from the bottom-right corner, as a share of the shorter side.
+    WatermarkOffset,
+}
+
+impl ServiceTarget {
+    /// Every target by the name a file gives it in `to`.
+    pub const ALL: &'static [(&'static str, ServiceTarget)] = &[
+        ("seek.start", Self::SeekStart),
+        ("seek.duration", Self::SeekDuration),
+        ("seek.accurate", Self::SeekAccurate),
+        ("rate", Self::Rate),
+        ("storyboard.interval", Self::StoryboardInterval),
+        ("storyboard.max_tiles", Self::StoryboardMaxTiles),
+        ("storyboard.columns", Self::StoryboardColumns),
+        ("watermark.scale", Self::WatermarkScale),
+        ("watermark.offset", Self::WatermarkOffset),
+    ];
+
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(_, t)| *t == self)
+            .map(|(n, _)| *n)
+            .expect("every target is named")
+    }
+
+    /// Whether a parameter of `kind` can go here.
+    fn takes(self, kind: &ParamKind) -> bool {
+        match self {
+            Self::SeekAccurate => *kind == ParamKind::Bool,
+            Self::SeekStart | Self::SeekDuration => matches!(kind, ParamKind::Seconds { .. }),
+            _ => kind.is_numeric(),
+        }
+    }
 }
 
 /// The type of a parameter and its bounds.
@@ -61,6 +102,24 @@ pub enum ParamKind {
         values: Vec<EnumValue>,
     },
     Url,
+}
+
+impl ParamKind {
+    fn is_numeric(&self) -> bool {
+        matches!(
+            self,
+            Self::Int { .. } | Self::Float { .. } | Self::Seconds { .. }
+        )
+    }
+
+    /// Whether every value is above 0 (a count, an interval, a rate's factor).
+    pub fn is_positive(&self) -> bool {
+        match self {
+            Self::Int { min, .. } => *min > 0,
+            Self::Float { min, .. } | Self::Seconds { min, .. } => *min > 0.0,
+            _ => false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -91,6 +150,24 @@ impl Value {
     }
 }
 
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Int(i) => write!(f, "{i}"),
+            Value::Float(v) => write!(f, "{v}"),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Word(w) | Value::Url(w) => f.write_str(w),
+        }
+    }
+}
+
+/// Which configured output limit caps a parameter (`limit = "width"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    Width,
+    Height,
+}
+
 /// One declared parameter of an endpoint.
 #[derive(Debug, Clone)]
 pub struct Param {
@@ -99,12 +176,16 @@ pub struct Param {
     pub default: Option<Value>,
     pub required: bool,
     pub target: Target,
+    /// A url's part in the request: the source, or a picture laid over it.
+    pub role: Option<UrlRole>,
     /// Members of a group take their defaults only when no member is given; otherwise an absent
     /// member takes its `max` (no limit): `width` alone scales to that width.
     pub group: Option<String>,
     /// Description text that stands for `{name}` when the parameter is given (nothing when it
     /// is not): a branch the parameter switches on, such as a watermark's.
     pub inserts: Option<String>,
+    /// The configured output limit that caps `max` and the default.
+    pub limit: Option<Limit>,
     pub doc: String,
 }
 
@@ -121,8 +202,10 @@ pub(super) struct RawParam {
     #[serde(default)]
     required: bool,
     to: Option<String>,
+    role: Option<String>,
     group: Option<String>,
     inserts: Option<String>,
+    limit: Option<String>,
     #[serde(default)]
     doc: String,
 }
@@ -147,35 +230,88 @@ enum RawFragment {
     },
 }
 
-fn number(name: &str, what: &str, v: &Option<toml::Value>) -> Result<Option<f64>, String> {
+/// What is wrong with one parameter's declaration.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DeclError {
+    #[error("{what} {value} is not a number")]
+    NotANumber { what: &'static str, value: String },
+    #[error("min is above max")]
+    MinAboveMax,
+    #[error("a {0} needs min and max")]
+    NeedsBounds(String),
+    #[error("an int's bounds are whole numbers")]
+    NotWhole,
+    #[error("only an enum has values")]
+    ValuesOutsideEnum,
+    #[error("an enum needs values")]
+    NoValues,
+    #[error("value {0:?} is not a plain word")]
+    NotAWord(String),
+    #[error("unknown type {0:?} (int, float, seconds, bool, enum, url)")]
+    UnknownType(String),
+    #[error("`to` says where the value goes")]
+    NoTarget,
+    #[error("to = {0:?} is none of \"text\", \"element.property\", {targets}", targets = service_targets())]
+    BadTarget(String),
+    #[error("a {kind} cannot go to {to:?}")]
+    WrongTarget { kind: String, to: String },
+    #[error("role = {0:?} is none of \"source\", \"watermark\"")]
+    BadRole(String),
+    #[error("only a url has a role")]
+    RoleOutsideUrl,
+    #[error("a url needs a role: \"source\" or \"watermark\"")]
+    NoRole,
+    #[error("limit = {0:?} is none of \"width\", \"height\"")]
+    BadLimit(String),
+    #[error("a limit caps an int")]
+    LimitOutsideInt,
+    #[error("default: {0}")]
+    BadDefault(ParamError),
+    #[error("an optional parameter pasted into text needs a default")]
+    TextNeedsDefault,
+    #[error("only ints form groups")]
+    GroupOutsideInt,
+    #[error("min {min} is above the configured limit {cap}")]
+    AboveLimit { min: i64, cap: i64 },
+}
+
+fn service_targets() -> String {
+    let names: Vec<String> = ServiceTarget::ALL
+        .iter()
+        .map(|(n, _)| format!("{n:?}"))
+        .collect();
+    names.join(", ")
+}
+
+fn number(what: &'static str, v: &Option<toml::Value>) -> Result<Option<f64>, DeclError> {
     match v {
         None => Ok(None),
         Some(toml::Value::Integer(i)) => Ok(Some(*i as f64)),
         Some(toml::Value::Float(f)) if f.is_finite() => Ok(Some(*f)),
-        Some(other) => Err(format!("param {name}: {what} {other} is not a number")),
+        Some(other) => Err(DeclError::NotANumber {
+            what,
+            value: other.to_string(),
+        }),
     }
 }
 
 impl RawParam {
     /// Checks a declaration and gives the parameter it declares.
-    pub(super) fn into_param(self, name: &str) -> Result<Param, String> {
+    pub(super) fn into_param(self, name: &str) -> Result<Param, DeclError> {
         let bounds = |min: Option<f64>, max: Option<f64>| match (min, max) {
             (Some(min), Some(max)) if min <= max => Ok((min, max)),
-            (Some(_), Some(_)) => Err(format!("param {name}: min is above max")),
-            _ => Err(format!("param {name}: a {} needs min and max", self.kind)),
+            (Some(_), Some(_)) => Err(DeclError::MinAboveMax),
+            _ => Err(DeclError::NeedsBounds(self.kind.clone())),
         };
-        let (min, max) = (
-            number(name, "min", &self.min)?,
-            number(name, "max", &self.max)?,
-        );
+        let (min, max) = (number("min", &self.min)?, number("max", &self.max)?);
         if self.kind != "enum" && self.values.is_some() {
-            return Err(format!("param {name}: only an enum has values"));
+            return Err(DeclError::ValuesOutsideEnum);
         }
         let kind = match self.kind.as_str() {
             "int" => {
                 let (min, max) = bounds(min, max)?;
                 if min.fract() != 0.0 || max.fract() != 0.0 {
-                    return Err(format!("param {name}: an int's bounds are whole numbers"));
+                    return Err(DeclError::NotWhole);
                 }
                 ParamKind::Int {
                     min: min as i64,
@@ -192,58 +328,54 @@ impl RawParam {
             }
             "bool" => ParamKind::Bool,
             "enum" => ParamKind::Enum {
-                values: enum_values(name, self.values)?,
+                values: enum_values(self.values)?,
             },
             "url" => ParamKind::Url,
-            other => {
-                return Err(format!(
-                    "param {name}: unknown type {other:?} (int, float, seconds, bool, enum, url)"
-                ))
-            }
+            other => return Err(DeclError::UnknownType(other.into())),
+        };
+        let role = match (self.role.as_deref(), &kind) {
+            (None, ParamKind::Url) => return Err(DeclError::NoRole),
+            (None, _) => None,
+            (Some(_), kind) if *kind != ParamKind::Url => return Err(DeclError::RoleOutsideUrl),
+            (Some("source"), _) => Some(UrlRole::Source),
+            (Some("watermark"), _) => Some(UrlRole::Watermark),
+            (Some(other), _) => return Err(DeclError::BadRole(other.into())),
         };
         let target = match self.to.as_deref() {
-            None if kind == ParamKind::Url => Target::Service(ServiceTarget::Source),
-            None => return Err(format!("param {name}: `to` says where the value goes")),
+            None if role == Some(UrlRole::Source) => Target::NoElement,
+            None => return Err(DeclError::NoTarget),
             Some("text") => Target::Text,
-            Some("seek.start") => Target::Service(ServiceTarget::SeekStart),
-            Some("seek.duration") => Target::Service(ServiceTarget::SeekDuration),
-            Some("seek.accurate") => Target::Service(ServiceTarget::SeekAccurate),
-            Some("rate") => Target::Service(ServiceTarget::Rate),
-            Some("kind") => Target::Service(ServiceTarget::Kind),
-            Some(path) => match path.split_once('.') {
-                Some((element, property)) if !element.is_empty() && !property.is_empty() => {
-                    Target::Property {
-                        element: element.into(),
-                        property: property.into(),
+            Some(path) => match ServiceTarget::ALL.iter().find(|(n, _)| *n == path) {
+                Some((_, target)) => Target::Service(*target),
+                // `seek.`, `storyboard.` and `watermark.` are the service's, whatever follows.
+                None if ServiceTarget::ALL.iter().any(|(n, _)| {
+                    n.split_once('.')
+                        .is_some_and(|(ns, _)| path.starts_with(&format!("{ns}.")))
+                }) =>
+                {
+                    return Err(DeclError::BadTarget(path.into()))
+                }
+                None => match path.split_once('.') {
+                    Some((element, property)) if !element.is_empty() && !property.is_empty() => {
+                        Target::Property {
+                            element: element.into(),
+                            property: property.into(),
+                        }
                     }
-                }
-                _ => {
-                    return Err(format!(
-                        "param {name}: to = {path:?} is none of \"text\", \"element.property\", \
-                         \"seek.start\", \"seek.duration\", \"seek.accurate\", \"rate\", \"kind\""
-                    ))
-                }
+                    _ => return Err(DeclError::BadTarget(path.into())),
+                },
             },
         };
-        let service_kind_ok = match target {
-            Target::Service(ServiceTarget::Source) => kind == ParamKind::Url,
-            Target::Service(ServiceTarget::SeekAccurate) => kind == ParamKind::Bool,
-            Target::Service(ServiceTarget::Rate | ServiceTarget::Kind) => {
-                matches!(
-                    kind,
-                    ParamKind::Int { .. } | ParamKind::Float { .. } | ParamKind::Seconds { .. }
-                )
-            }
-            Target::Service(_) => matches!(kind, ParamKind::Seconds { .. }),
+        let fits = match &target {
+            Target::Service(target) => target.takes(&kind),
             Target::Text => kind != ParamKind::Url,
-            Target::Property { .. } => true,
+            Target::Property { .. } | Target::NoElement => true,
         };
-        if !service_kind_ok {
-            return Err(format!(
-                "param {name}: a {} cannot go to {:?}",
-                self.kind,
-                self.to.unwrap_or_default()
-            ));
+        if !fits {
+            return Err(DeclError::WrongTarget {
+                kind: self.kind,
+                to: self.to.unwrap_or_default(),
+            });
         }
         let default = match &self.default {
             None => None,
@@ -252,34 +384,42 @@ impl RawParam {
                     toml::Value::String(s) => s.clone(),
                     other => other.to_string(),
                 };
-                Some(parse(name, &kind, &text).map_err(|e| format!("param {name}: default: {e}"))?)
+                Some(parse(name, &kind, &text).map_err(DeclError::BadDefault)?)
             }
         };
-        let optional_scalar = !self.required && default.is_none();
-        if optional_scalar && target == Target::Text {
-            return Err(format!(
-                "param {name}: an optional parameter pasted into text needs a default"
-            ));
+        if !self.required && default.is_none() && target == Target::Text {
+            return Err(DeclError::TextNeedsDefault);
         }
         if self.group.is_some() && !matches!(kind, ParamKind::Int { .. }) {
-            return Err(format!("param {name}: only ints form groups"));
+            return Err(DeclError::GroupOutsideInt);
         }
+        let limit = match self.limit.as_deref() {
+            None => None,
+            Some(_) if !matches!(kind, ParamKind::Int { .. }) => {
+                return Err(DeclError::LimitOutsideInt)
+            }
+            Some("width") => Some(Limit::Width),
+            Some("height") => Some(Limit::Height),
+            Some(other) => return Err(DeclError::BadLimit(other.into())),
+        };
         Ok(Param {
             name: name.into(),
             kind,
             default,
             required: self.required,
             target,
+            role,
             group: self.group,
             inserts: self.inserts,
+            limit,
             doc: self.doc,
         })
     }
 }
 
-fn enum_values(name: &str, raw: Option<RawValues>) -> Result<Vec<EnumValue>, String> {
+fn enum_values(raw: Option<RawValues>) -> Result<Vec<EnumValue>, DeclError> {
     let values: Vec<EnumValue> = match raw {
-        None => return Err(format!("param {name}: an enum needs values")),
+        None => return Err(DeclError::NoValues),
         Some(RawValues::Words(words)) => words
             .into_iter()
             .map(|w| EnumValue {
@@ -301,19 +441,12 @@ fn enum_values(name: &str, raw: Option<RawValues>) -> Result<Vec<EnumValue>, Str
             .collect(),
     };
     if values.is_empty() {
-        return Err(format!("param {name}: an enum needs values"));
+        return Err(DeclError::NoValues);
     }
     for v in &values {
-        if v.word.is_empty()
-            || !v
-                .word
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        {
-            return Err(format!(
-                "param {name}: value {:?} is not a plain word",
-                v.word
-            ));
+        let plain = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+        if v.word.is_empty() || !v.word.chars().all(plain) {
+            return Err(DeclError::NotAWord(v.word.clone()));
         }
     }
     Ok(values)
@@ -384,15 +517,34 @@ pub struct Seek {
 pub struct Bound {
     /// `{name}` -> text, for the description; enum fragments may hold further placeholders.
     pub text: Vec<(String, String)>,
-    /// (element, property, value), set after parsing.
-    pub properties: Vec<(String, String, String)>,
-    /// The source url.
+    /// Values set on named elements after parsing, urls among them.
+    pub properties: Vec<Setting>,
+    /// The source url (`role = "source"`).
     pub url: String,
+    /// Whether the request names a watermark (`role = "watermark"`).
+    pub watermark: bool,
     /// Request headers the service forwards to the source's origin (name, value).
     pub forward: Vec<(String, String)>,
     pub seek: Seek,
+    /// Numbers the service reads itself (a storyboard's plan, a watermark's place).
+    pub numbers: BTreeMap<ServiceTarget, f64>,
     /// Every value given or defaulted, by name.
     pub values: BTreeMap<String, Value>,
+}
+
+impl Bound {
+    /// The value that went to `target`, if any.
+    pub fn number(&self, target: ServiceTarget) -> Option<f64> {
+        self.numbers.get(&target).copied()
+    }
+
+    /// The word an enum parameter took.
+    pub fn word(&self, name: &str) -> Option<&str> {
+        match self.values.get(name)? {
+            Value::Word(word) => Some(word),
+            _ => None,
+        }
+    }
 }
 
 /// Validates `query` against `params`: every value checked, unknown and repeated names refused.
@@ -472,36 +624,38 @@ fn place(bound: &mut Bound, param: &Param, value: &Value) {
     if let Some(inserts) = &param.inserts {
         bound.text.push((param.name.clone(), inserts.clone()));
     }
-    let text = match value {
-        Value::Int(v) => v.to_string(),
-        Value::Float(v) => v.to_string(),
-        Value::Bool(v) => v.to_string(),
-        Value::Url(v) => v.clone(),
-        Value::Word(word) => match &param.kind {
-            ParamKind::Enum { values } => values
-                .iter()
-                .find(|v| &v.word == word)
-                .expect("validated")
-                .text
-                .clone(),
-            _ => word.clone(),
-        },
+    let text = match (value, &param.kind) {
+        (Value::Word(word), ParamKind::Enum { values }) => values
+            .iter()
+            .find(|v| &v.word == word)
+            .expect("validated")
+            .text
+            .clone(),
+        _ => value.to_string(),
     };
-    if param.name == "url" {
-        bound.url = text.clone();
+    match param.role {
+        Some(UrlRole::Source) => bound.url = text.clone(),
+        Some(UrlRole::Watermark) => bound.watermark = true,
+        None => {}
     }
     match &param.target {
         Target::Text => bound.text.push((param.name.clone(), text)),
-        Target::Property { element, property } => {
-            bound
-                .properties
-                .push((element.clone(), property.clone(), text))
-        }
-        Target::Service(ServiceTarget::Source | ServiceTarget::Rate | ServiceTarget::Kind) => {}
+        Target::Property { element, property } => bound.properties.push(Setting {
+            element: element.clone(),
+            property: property.clone(),
+            value: text,
+            url: param.role,
+        }),
+        Target::NoElement => {}
         Target::Service(ServiceTarget::SeekStart) => bound.seek.start = value.as_f64(),
         Target::Service(ServiceTarget::SeekDuration) => bound.seek.duration = value.as_f64(),
         Target::Service(ServiceTarget::SeekAccurate) => {
             bound.seek.accurate = Some(*value == Value::Bool(true))
+        }
+        Target::Service(target) => {
+            if let Some(number) = value.as_f64() {
+                bound.numbers.insert(*target, number);
+            }
         }
     }
 }
@@ -619,12 +773,12 @@ mod tests {
 
     fn param(name: &str, toml_text: &str) -> Result<Param, String> {
         let raw: RawParam = toml::from_str(toml_text).map_err(|e| e.to_string())?;
-        raw.into_param(name)
+        raw.into_param(name).map_err(|e| e.to_string())
     }
 
     fn params() -> Vec<Param> {
         vec![
-            param("url", "type = 'url'\nrequired = true\nto = 'src.uri'").unwrap(),
+            param("url", "type = 'url'\nrequired = true\nto = 'src.uri'\nrole = 'source'").unwrap(),
             param("width", "type = 'int'\ndefault = 426\nmin = 16\nmax = 3840\nto = 'text'\ngroup = 'size'").unwrap(),
             param("height", "type = 'int'\ndefault = 240\nmin = 16\nmax = 2160\nto = 'text'\ngroup = 'size'").unwrap(),
             param("time", "type = 'seconds'\nto = 'seek.start'").unwrap(),
@@ -665,7 +819,12 @@ mod tests {
         assert_eq!(text(&b, "alpha"), "0.5");
         assert_eq!(
             b.properties,
-            vec![("src".into(), "uri".into(), "http://h/v.mp4".into())]
+            vec![Setting {
+                element: "src".into(),
+                property: "uri".into(),
+                value: "http://h/v.mp4".into(),
+                url: Some(UrlRole::Source)
+            }]
         );
         assert_eq!(b.url, "http://h/v.mp4");
         assert_eq!(
@@ -840,7 +999,13 @@ mod tests {
     #[test]
     fn declarations_are_checked() {
         let bad = [
-            "type = 'url'\nto = 'text'",
+            "type = 'url'\nrole = 'source'\nto = 'text'",
+            "type = 'url'\nto = 'src.uri'",
+            "type = 'url'\nrole = 'cover'\nto = 'src.uri'",
+            "type = 'int'\nmin = 0\nmax = 10\ndefault = 1\nto = 'text'\nrole = 'source'",
+            "type = 'enum'\nvalues = ['a']\ndefault = 'a'\nto = 'storyboard.interval'",
+            "type = 'int'\nmin = 0\nmax = 10\ndefault = 1\nto = 'text'\nlimit = 'depth'",
+            "type = 'float'\nmin = 0\nmax = 1\ndefault = 0.5\nto = 'text'\nlimit = 'width'",
             "type = 'int'\nmin = 0\nmax = 10\ndefault = 11\nto = 'text'",
             "type = 'int'\nmin = 0\nmax = 10\nto = 'text'",
             "type = 'int'\nmin = 0.5\nmax = 10\ndefault = 1\nto = 'text'",

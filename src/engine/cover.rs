@@ -3,7 +3,7 @@
 //! source is made from the cover, read by the service's memory source.
 
 use super::error::PipelineError;
-use super::launch::Launch;
+use super::launch::{Launch, Setting, UrlRole};
 use crate::source::memory::Held;
 use gstreamer as gst;
 use std::time::Instant;
@@ -12,7 +12,7 @@ use std::time::Instant;
 pub(crate) struct Cover {
     held: Held,
     /// The properties of the launch, with the source reading the cover instead.
-    properties: Vec<(String, String, String)>,
+    properties: Vec<Setting>,
     /// The source's duration (its audio's).
     pub duration: Option<gst::ClockTime>,
 }
@@ -32,12 +32,13 @@ impl Cover {
         let properties = launch
             .properties
             .iter()
-            .map(
-                |(element, property, value)| match is_source(element, property) {
-                    true => (element.clone(), property.clone(), held.uri()),
-                    false => (element.clone(), property.clone(), value.clone()),
+            .map(|setting| match setting.url {
+                Some(UrlRole::Source) => Setting {
+                    value: held.uri(),
+                    ..setting.clone()
                 },
-            )
+                _ => setting.clone(),
+            })
             .collect();
         Some(Self {
             held,
@@ -48,10 +49,7 @@ impl Cover {
 
     /// `launch`, reading the cover.
     pub(crate) fn launch<'a>(&'a self, launch: &Launch<'a>) -> Launch<'a> {
-        debug_assert!(self
-            .properties
-            .iter()
-            .any(|(_, _, v)| *v == self.held.uri()));
+        debug_assert!(self.properties.iter().any(|s| s.value == self.held.uri()));
         Launch {
             properties: &self.properties,
             still: None,
@@ -66,13 +64,9 @@ pub(crate) fn wants_cover(error: &PipelineError) -> bool {
     error.failure == super::Failure::NoUsableStream && error.message.contains("its streams")
 }
 
-fn is_source(element: &str, property: &str) -> bool {
-    element == "src" && property == "uri"
-}
-
-fn source_uri(properties: &[(String, String, String)]) -> Option<&str> {
+fn source_uri(properties: &[Setting]) -> Option<&str> {
     properties
         .iter()
-        .find(|(e, p, _)| is_source(e, p))
-        .map(|(_, _, v)| v.as_str())
+        .find(|s| s.url == Some(UrlRole::Source))
+        .map(|s| s.value.as_str())
 }

@@ -12,13 +12,32 @@ use gstreamer_app as gst_app;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+/// A value set on a named element after the description is parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Setting {
+    pub element: String,
+    pub property: String,
+    pub value: String,
+    /// A url the element reads through the service's source (the policy admitted it).
+    pub url: Option<UrlRole>,
+}
+
+/// What a url is to the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum UrlRole {
+    /// The media the output is made of.
+    Source,
+    /// A picture laid over the output.
+    Watermark,
+}
+
 /// What a request asks of a description.
 #[derive(Clone, Copy)]
 pub struct Launch<'a> {
     /// The description with its placeholders already filled with validated numbers.
     pub description: &'a str,
-    /// (element, property, value) pairs set after parsing.
-    pub properties: &'a [(String, String, String)],
+    /// Values set on named elements after parsing.
+    pub properties: &'a [Setting],
     /// How many times faster than real time the source plays (1.0 for normal speed).
     pub rate: f64,
     /// Decoded frames before this time are dropped (reaching a time without seeking).
@@ -50,16 +69,16 @@ pub struct SourceLimits {
 impl Default for SourceLimits {
     fn default() -> Self {
         Self {
-            width: 8192,
-            height: 8192,
-            pixels: 40_000_000,
+            width: crate::limits::MAX_SOURCE_SIDE,
+            height: crate::limits::MAX_SOURCE_SIDE,
+            pixels: crate::limits::MAX_SOURCE_PIXELS,
         }
     }
 }
 
 impl<'a> Launch<'a> {
     /// The description as it is: normal speed, the whole source, no overlay.
-    pub fn new(description: &'a str, properties: &'a [(String, String, String)]) -> Self {
+    pub fn new(description: &'a str, properties: &'a [Setting]) -> Self {
         Self {
             description,
             properties,
@@ -101,7 +120,7 @@ pub struct Built {
 /// `decoder` says whether the description must have the decoder named `src`.
 pub fn check(
     description: &str,
-    properties: &[(String, String, String)],
+    properties: &[Setting],
     decoder: bool,
 ) -> Result<(), PipelineError> {
     let built = build(&Launch::new(description, properties))?;
@@ -131,18 +150,25 @@ pub fn build(launch: &Launch<'_>) -> Result<Built, PipelineError> {
         }
     };
     crate::source::guard(pipeline.upcast_ref());
-    for (name, property, value) in launch.properties {
-        let target = pipeline.by_name(name).ok_or_else(|| {
-            internal(format!("no element named {name:?} for property {property}"))
+    for setting in launch.properties {
+        let Setting {
+            element, property, ..
+        } = setting;
+        let target = pipeline.by_name(element).ok_or_else(|| {
+            internal(format!(
+                "no element named {element:?} for property {property}"
+            ))
         })?;
         if target.find_property(property).is_none() {
             return Err(internal(format!(
-                "element {name:?} has no property {property:?}"
+                "element {element:?} has no property {property:?}"
             )));
         }
-        match property.as_str() {
-            "uri" => target.set_property_from_str(property, &crate::source::pull_uri(value)),
-            _ => target.set_property_from_str(property, value),
+        match setting.url {
+            Some(_) => {
+                target.set_property_from_str(property, &crate::source::pull_uri(&setting.value))
+            }
+            None => target.set_property_from_str(property, &setting.value),
         }
     }
     // Every decoder of the description (the source's, a watermark's) is under the limits.

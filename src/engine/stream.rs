@@ -140,11 +140,11 @@ pub fn run_to_end(launch: &Launch<'_>, timeout: std::time::Duration) -> Result<(
         .map_err(|e| internal(e.to_string()))?
         .downcast::<gst::Pipeline>()
         .map_err(|_| internal("not a pipeline".into()))?;
-    for (name, property, value) in launch.properties {
+    for setting in launch.properties {
         let element = pipeline
-            .by_name(name)
-            .ok_or_else(|| internal(format!("no element named {name}")))?;
-        element.set_property_from_str(property, value);
+            .by_name(&setting.element)
+            .ok_or_else(|| internal(format!("no element named {}", setting.element)))?;
+        element.set_property_from_str(&setting.property, &setting.value);
     }
     let guard = play(pipeline)?;
     guard.wait_for(

@@ -77,8 +77,7 @@ pub fn etag(endpoint: &Endpoint, bound: &Bound, context: &str) -> HeaderValue {
     let mut hash = Sha256::new();
     for part in [
         endpoint.file.as_str(),
-        endpoint.description.as_str(),
-        endpoint.sheet.as_deref().unwrap_or(""),
+        endpoint.fingerprint.as_str(),
         context,
     ] {
         hash.update(part.len().to_le_bytes());

@@ -3,7 +3,8 @@
 
 use super::error::ApiError;
 use super::{cache, App, RequestId};
-use crate::catalog::{params, Endpoint, Kind};
+use crate::catalog::params::{self, ServiceTarget, UrlRole};
+use crate::catalog::{template::TemplateError, Endpoint, Spec};
 use crate::engine::launch::{Launch, Moment, Overlay, Window};
 
 use crate::engine::storyboard::Plan;
@@ -78,13 +79,14 @@ pub async fn handle(
         .filter_map(|(name, value)| Some((name.to_string(), value.to_str().ok()?.to_string())))
         .collect();
     // Only a storyboard's layout holds its own URL; it is part of that output, so of its tag.
-    let sprite = match endpoint.kind {
-        Kind::Storyboard => sprite_url(
+    let sprite = match &endpoint.spec {
+        Spec::Storyboard { sprite, .. } => sprite_url(
             app.public_url.as_deref(),
             &headers,
             &uri,
             suffixed,
             endpoint.suffix.as_deref(),
+            sprite,
         )?,
         _ => String::new(),
     };
@@ -124,8 +126,29 @@ pub async fn handle(
 /// Puts every url the request names (the source, a watermark) to the source policy before
 /// anything is fetched; a `file://` url inside the file root is replaced by its real path.
 fn admit_sources(bound: &mut params::Bound) -> Result<(), ApiError> {
+    let urls = bound
+        .properties
+        .iter_mut()
+        .filter(|s| s.url.is_some())
+        .map(|s| (s.url == Some(UrlRole::Source), &mut s.value));
+    let mut source = None;
+    for (is_source, value) in urls {
+        *value = admit(value)?;
+        if is_source {
+            source = Some(value.clone());
+        }
+    }
+    // The Discoverer's source is set on no element.
+    bound.url = match source {
+        Some(url) => url,
+        None => admit(&bound.url)?,
+    };
+    Ok(())
+}
+
+/// One url through the source policy: the url to read.
+fn admit(text: &str) -> Result<String, ApiError> {
     use crate::source::policy::FileRefusal;
-    let policy = crate::source::policy();
     let refused = |refusal: crate::source::Refusal| {
         ApiError::Pipeline(PipelineError::new(
             Failure::Refused {
@@ -134,42 +157,23 @@ fn admit_sources(bound: &mut params::Bound) -> Result<(), ApiError> {
             refusal.to_string(),
         ))
     };
-    let mut replaced = vec![];
-    for (name, value) in &bound.values {
-        let params::Value::Url(text) = value else {
-            continue;
-        };
-        let url = url::Url::parse(text).expect("checked when bound");
-        if url.scheme() != "file" {
-            policy.check_url(&url).map_err(refused)?;
-            continue;
-        }
-        match policy.check_file(&url) {
-            Ok(path) => {
-                let url = url::Url::from_file_path(&path).expect("an absolute path");
-                replaced.push((name.clone(), text.clone(), url.to_string()));
-            }
-            Err(FileRefusal::Refused(refusal)) => return Err(refused(refusal)),
-            Err(FileRefusal::Missing) => {
-                return Err(PipelineError::new(
-                    Failure::Origin { status: Some(404) },
-                    "no such file in the file root",
-                )
-                .into())
-            }
-        }
+    let policy = crate::source::policy();
+    let url = url::Url::parse(text).expect("checked when bound");
+    if url.scheme() != "file" {
+        policy.check_url(&url).map_err(refused)?;
+        return Ok(text.into());
     }
-    for (name, given, url) in replaced {
-        if name == "url" {
-            bound.url = url.clone();
-        }
-        let texts = bound.text.iter_mut().map(|(_, text)| text);
-        let properties = bound.properties.iter_mut().map(|(_, _, value)| value);
-        for value in texts.chain(properties).filter(|v| **v == given) {
-            *value = url.clone();
-        }
+    match policy.check_file(&url) {
+        Ok(path) => Ok(url::Url::from_file_path(&path)
+            .expect("an absolute path")
+            .to_string()),
+        Err(FileRefusal::Refused(refusal)) => Err(refused(refusal)),
+        Err(FileRefusal::Missing) => Err(PipelineError::new(
+            Failure::Origin { status: Some(404) },
+            "no such file in the file root",
+        )
+        .into()),
     }
-    Ok(())
 }
 
 /// Runs the endpoint's pipeline the way its kind says.
@@ -182,7 +186,7 @@ async fn respond(
     tag: Option<&HeaderValue>,
 ) -> Result<Response, ApiError> {
     let content_type = [(header::CONTENT_TYPE, endpoint.content_type(&bound))];
-    if endpoint.kind == Kind::Stream && endpoint.assembler(&bound).is_none() {
+    if matches!(endpoint.spec, Spec::Stream { .. }) && endpoint.assembler(&bound).is_none() {
         let permit = app.admission.admit().await?;
         return stream(app, &endpoint, &bound, permit, id)
             .await
@@ -205,14 +209,14 @@ async fn whole(
     sprite: String,
 ) -> Result<Bytes, ApiError> {
     let permit = app.admission.admit().await?;
-    let body = match endpoint.kind {
-        Kind::Still => {
-            let app = app.clone();
+    let body = match &endpoint.spec {
+        Spec::Still { start, .. } => {
+            let (app, default) = (app.clone(), *start);
             blocking(move || {
-                let description = endpoint.render(&bound.text);
+                let description = rendered(endpoint.render(&bound))?;
                 let moment = Moment {
                     time: bound.seek.start,
-                    default: endpoint.start,
+                    default,
                     accurate: bound.seek.accurate.unwrap_or(true),
                 };
                 let launch = Launch {
@@ -224,7 +228,7 @@ async fn whole(
             })
             .await?
         }
-        Kind::Discover => {
+        Spec::Discover => {
             let (timeout, limits) = (app.timeout, app.limits);
             let url = bound.url.clone();
             let forward = crate::source::Forward::from_pairs(&bound.forward);
@@ -235,8 +239,8 @@ async fn whole(
             .await?;
             Bytes::from(serde_json::to_vec_pretty(&json).expect("JSON values serialise"))
         }
-        Kind::Storyboard => storyboard(app.clone(), endpoint, bound, sprite).await?,
-        Kind::Stream => assembled(app.clone(), endpoint, bound).await?,
+        Spec::Storyboard { .. } => storyboard(app.clone(), endpoint, bound, sprite).await?,
+        Spec::Stream { .. } => assembled(app.clone(), endpoint, bound).await?,
     };
     drop(permit);
     Ok(body)
@@ -251,7 +255,7 @@ async fn stream(
     permit: tokio::sync::OwnedSemaphorePermit,
     id: RequestId,
 ) -> Result<Body, ApiError> {
-    let description = endpoint.render(&bound.text);
+    let description = rendered(endpoint.render(bound))?;
     let (rate, window) = (endpoint.rate(bound), window(bound, app.max_stream));
     let (bound, limits, chunk_size) = (bound.clone(), app.limits, app.chunk_size);
     // Everything up to the first byte, origin reads included, ends by PYTHUMBIO_TIMEOUT.
@@ -350,7 +354,7 @@ async fn assembled(
 ) -> Result<Bytes, ApiError> {
     let timeout = app.timeout;
     blocking(move || {
-        let description = endpoint.render(&bound.text);
+        let description = rendered(endpoint.render(&bound))?;
         let launch = Launch {
             rate: endpoint.rate(&bound),
             window: Some(window(&bound, app.max_stream)),
@@ -384,40 +388,31 @@ async fn storyboard(
     bound: params::Bound,
     sprite: String,
 ) -> Result<Bytes, ApiError> {
-    let number = |name: &str| {
-        bound
-            .values
-            .get(name)
-            .and_then(params::Value::as_f64)
-            .unwrap_or(1.0)
-    };
+    // Declared with a default and a minimum above 0 on every storyboard (checked at load).
+    let number = |target| bound.number(target).unwrap_or(1.0);
     let plan = Plan {
-        interval: number("interval"),
-        max_tiles: number("max_tiles") as usize,
-        columns: number("columns") as usize,
+        interval: number(ServiceTarget::StoryboardInterval),
+        max_tiles: number(ServiceTarget::StoryboardMaxTiles) as usize,
+        columns: number(ServiceTarget::StoryboardColumns) as usize,
     };
-    let format = match bound.values.get("format") {
-        Some(params::Value::Word(w)) => w.clone(),
-        _ => String::new(),
-    };
+    let layout = endpoint.layout(&bound).map(str::to_string);
     let (timeout, limits) = (app.timeout, app.sheet_limits);
     blocking(move || {
-        let description = endpoint.render(&bound.text);
+        let description = rendered(endpoint.render(&bound))?;
         let tiles = app.launch(&description, &bound);
-        match format.as_str() {
-            "vtt" => Ok(Bytes::from(
+        match layout.as_deref() {
+            Some("vtt") => Ok(Bytes::from(
                 engine::storyboard::layout(&tiles, plan, limits, timeout)?.vtt(&sprite),
             )),
-            "json" => {
+            Some(_) => {
                 let json = engine::storyboard::layout(&tiles, plan, limits, timeout)?.json(&sprite);
                 Ok(Bytes::from(
                     serde_json::to_vec_pretty(&json).expect("JSON values serialise"),
                 ))
             }
-            _ => {
-                let sheet = endpoint
-                    .render_sheet(&bound.text)
-                    .expect("checked at load: a storyboard has a sheet");
+            None => {
+                let sheet = endpoint.render_sheet(&bound).unwrap_or(Ok(String::new()));
+                let sheet = rendered(sheet)?;
                 engine::storyboard::render(&tiles, &sheet, plan, limits, timeout)
             }
         }
@@ -435,6 +430,7 @@ fn sprite_url(
     uri: &Uri,
     suffixed: bool,
     suffix_param: Option<&str>,
+    sheet_suffix: &str,
 ) -> Result<String, ApiError> {
     let origin = match public_url {
         Some(base) => base.to_string(),
@@ -468,7 +464,7 @@ fn sprite_url(
             !pair.is_empty() && suffix_param.is_none_or(|p| pair.split('=').next() != Some(p))
         })
         .collect();
-    Ok(format!("{origin}{base}.jpg?{}", query.join("&")))
+    Ok(format!("{origin}{base}.{sheet_suffix}?{}", query.join("&")))
 }
 
 /// Whether `text` is a host name, an IPv4 address or a bracketed IPv6 address, with an optional
@@ -482,14 +478,22 @@ fn is_host_and_port(text: &str) -> bool {
             .is_ok_and(|u| u.path() == "/" && u.host_str().is_some())
 }
 
-/// A watermark's place when the request names one (`watermark`, with `scale` and `offset`).
+/// A watermark's place when the request names one (`role = "watermark"`, placed by the values
+/// that went to `watermark.scale` and `watermark.offset`).
 fn overlay(bound: &params::Bound) -> Option<Overlay> {
-    bound.values.get("watermark")?;
-    let number = |name: &str| bound.values.get(name).and_then(params::Value::as_f64);
+    if !bound.watermark {
+        return None;
+    }
     Some(Overlay {
-        scale: number("scale")?,
-        offset: number("offset")?,
+        scale: bound.number(ServiceTarget::WatermarkScale)?,
+        offset: bound.number(ServiceTarget::WatermarkOffset)?,
     })
+}
+
+/// A description filled for a request: a template the load check let through but that does not
+/// fill is the service's fault.
+fn rendered(text: Result<String, TemplateError>) -> Result<String, PipelineError> {
+    text.map_err(|e| PipelineError::new(Failure::Internal, format!("pipeline file: {e}")))
 }
 
 /// Logs a stream's bytes and duration when its body is dropped: finished, aborted or left.

@@ -128,7 +128,7 @@ fn operation(endpoint: &Endpoint, path: &str, preset: Option<&str>) -> Json {
         })
         .collect();
     let mut responses = Map::new();
-    let what = match endpoint.kind {
+    let what = match endpoint.kind() {
         Kind::Stream => "The output, sent as it is made (chunked)",
         _ => "The output",
     };
@@ -171,7 +171,9 @@ fn schema(kind: &ParamKind) -> Json {
         ParamKind::Enum { values } => {
             json!({ "type": "string", "enum": values.iter().map(|v| v.word.clone()).collect::<Vec<_>>() })
         }
-        ParamKind::Url => json!({ "type": "string", "format": "uri", "maxLength": 8192 }),
+        ParamKind::Url => {
+            json!({ "type": "string", "format": "uri", "maxLength": crate::limits::MAX_URL_LEN })
+        }
     }
 }
 
