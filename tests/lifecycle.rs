@@ -209,9 +209,12 @@ fn help_lists_every_variable() {
             })
             .collect()
     };
-    // The README's configuration table: the first cell of each row that names variables.
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    // docs/configuration.md's table: the first cell of each row that names variables.
+    let readme = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/configuration.md"
+    ))
+    .unwrap();
     let documented: String = readme
         .lines()
         .filter(|l| l.starts_with("| `PYTHUMBIO_"))
@@ -219,7 +222,10 @@ fn help_lists_every_variable() {
         .collect();
     let (in_help, in_readme) = (names(&help), names(&documented));
     assert!(in_help.len() >= 30, "{in_help:?}");
-    assert_eq!(in_help, in_readme, "--help and the README's table differ");
+    assert_eq!(
+        in_help, in_readme,
+        "--help and docs/configuration.md's table differ"
+    );
 }
 
 #[tokio::test]

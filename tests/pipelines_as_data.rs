@@ -387,35 +387,3 @@ fn check_renders_the_line_gst_launch_runs() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("width=\"1\" is not valid"));
 }
-
-/// The README's parameter tables (made by scripts/param-tables.py) name every parameter of every
-/// built-in endpoint under that endpoint's heading.
-#[test]
-fn readme_documents_every_parameter() {
-    let readme = include_str!("../README.md");
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines");
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
-        let route = text
-            .lines()
-            .find_map(|l| l.strip_prefix("routes = [\"")?.split('"').next())
-            .expect("a routes line");
-        let heading = format!("#### `{route}`");
-        let start = readme
-            .find(&format!("{heading}\n"))
-            .or_else(|| readme.find(&format!("{heading} ")));
-        let section = &readme[start.unwrap_or_else(|| panic!("no section {heading}"))..];
-        let section = &section[..section[5..].find("\n#").map_or(section.len(), |e| e + 5)];
-        for name in text
-            .lines()
-            .filter_map(|l| l.strip_prefix("[params.")?.strip_suffix(']'))
-        {
-            if !name.contains('.') {
-                assert!(
-                    section.contains(&format!("| `{name}` |")),
-                    "README: {heading} lacks `{name}`"
-                );
-            }
-        }
-    }
-}

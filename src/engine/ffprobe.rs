@@ -1,7 +1,7 @@
 //! Maps what the Discoverer found onto the JSON of `ffprobe -print_format json -show_format
 //! -show_streams`: the same field names and value conventions (durations as decimal strings in
 //! seconds, rates as "30/1", sample rates and bit rates as strings). A field GStreamer cannot
-//! tell is left out rather than guessed; the README lists which.
+//! tell is left out rather than guessed; docs/api.md lists which.
 
 use super::discover::Discovered;
 use gstreamer as gst;

@@ -151,6 +151,8 @@ fn operation(endpoint: &Endpoint, path: &str, preset: Option<&str>) -> Json {
     json!({
         "summary": endpoint.summary,
         "operationId": operation_id(path),
+        // Which endpoint a path is (an alias or a suffix form shares it), for generated docs.
+        "x-endpoint": endpoint.routes[0],
         "parameters": parameters,
         "responses": responses,
     })
@@ -166,6 +168,7 @@ fn schema(kind: &ParamKind) -> Json {
             "type": "string",
             "pattern": r"^(\d+:){0,2}\d*\.?\d+$",
             "description": format!("seconds from {min} to {max}: 12.5, 1:02.5 or 01:02:03"),
+            "x-seconds": { "minimum": min, "maximum": max },
         }),
         ParamKind::Bool => json!({ "type": "boolean" }),
         ParamKind::Enum { values } => {
