@@ -5,7 +5,9 @@ mod support;
 
 use image::ImageFormat;
 use support::media::{nearest, Media};
-use support::{inspect, media_url, origin_url, Image, Service};
+use support::{
+    binary_output, inspect, media_url, origin_url, run_binary, with_pipelines, Image, Service,
+};
 
 const PNG_AT_FOUR: &str = r#"
 routes = ["/frame.png"]
@@ -31,9 +33,7 @@ to = "text"
 
 #[tokio::test]
 async fn a_new_file_is_a_new_endpoint() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("frame.toml"), PNG_AT_FOUR).unwrap();
-    let service = Service::with_env(&[("PYTHUMBIO_PIPELINES", dir.path().to_str().unwrap())]);
+    let (service, _dir) = with_pipelines(&[("frame.toml", PNG_AT_FOUR)]);
     let response = service
         .get(
             "/frame.png",
@@ -124,11 +124,11 @@ fn a_broken_set_stops_the_start_and_says_where() {
     for (file, text, needle) in cases {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(file), text).unwrap();
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_pythumbio"))
-            .env("PYTHUMBIO_PIPELINES", dir.path())
-            .env("PYTHUMBIO_PORT", "0")
-            .output()
-            .unwrap();
+        let pipelines = dir.path().to_str().unwrap();
+        let output = run_binary(
+            &[],
+            &[("PYTHUMBIO_PIPELINES", pipelines), ("PYTHUMBIO_PORT", "0")],
+        );
         assert_eq!(output.status.code(), Some(2), "{file} was accepted");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(
@@ -140,16 +140,7 @@ fn a_broken_set_stops_the_start_and_says_where() {
 
 #[test]
 fn check_reports_the_set_and_names_the_package_of_a_missing_element() {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_pythumbio"))
-        .arg("check")
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = binary_output(&["check"], &[]);
     for route in ["/thumb /video", "/webm", "/preview", "/meta"] {
         assert!(stdout.contains(route), "{route}: {stdout}");
     }
@@ -161,11 +152,7 @@ fn check_reports_the_set_and_names_the_package_of_a_missing_element() {
         PNG_AT_FOUR.replace("pngenc", "avenc_nosuch"),
     )
     .unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_pythumbio"))
-        .args(["check", "--pipelines"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
+    let output = run_binary(&["check", "--pipelines", dir.path().to_str().unwrap()], &[]);
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("frame.toml: line 8: element avenc_nosuch is not installed (Debian package gstreamer1.0-libav)"), "{stderr}");
@@ -234,10 +221,7 @@ vtt = "identity"
 
 #[tokio::test]
 async fn a_file_of_shared_parts_and_names_of_its_own_is_an_endpoint() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("square.toml"), SQUARE).unwrap();
-    std::fs::write(dir.path().join("strip.toml"), STRIP).unwrap();
-    let service = Service::with_env(&[("PYTHUMBIO_PIPELINES", dir.path().to_str().unwrap())]);
+    let (service, _dir) = with_pipelines(&[("square.toml", SQUARE), ("strip.toml", STRIP)]);
     let url = media_url(Media::mp4());
     let response = service
         .get("/square", &[("src", &url), ("at", "5.5")])
@@ -310,11 +294,7 @@ fn check_names_the_line_of_a_broken_target_or_role() {
     for (text, needle) in cases {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("broken.toml"), text).unwrap();
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_pythumbio"))
-            .args(["check", "--pipelines"])
-            .arg(dir.path())
-            .output()
-            .unwrap();
+        let output = run_binary(&["check", "--pipelines", dir.path().to_str().unwrap()], &[]);
         assert_eq!(output.status.code(), Some(2), "{needle}");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(
@@ -333,28 +313,23 @@ fn check_renders_the_line_gst_launch_runs() {
         ..Media::mp4()
     };
     let url = media_url(short);
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_pythumbio"))
-        .args([
+    let source = format!("url={url}");
+    let line = binary_output(
+        &[
             "check",
             "--render",
             "/thumb.png",
-            &format!("url={url}"),
+            &source,
             "width=100",
             "rotate=90",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+        ],
+        &[],
     );
-    let line = String::from_utf8(output.stdout).unwrap();
     let pipeline = line.trim();
     assert!(pipeline.starts_with("gst-launch-1.0 "), "{pipeline}");
-    let source = format!("uridecodebin name=src uri={url} ");
+    let decoder = format!("uridecodebin name=src uri={url} ");
     for part in [
-        source.as_str(),
+        decoder.as_str(),
         "videoflip video-direction=90r",
         "'video/x-raw,width=[1,100],height=[1,2160],pixel-aspect-ratio=1/1'",
         "pngenc",
@@ -374,16 +349,16 @@ fn check_renders_the_line_gst_launch_runs() {
         .unwrap();
     assert!(status.success(), "gst-launch-1.0 {pipeline}");
 
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_pythumbio"))
-        .args([
+    let output = run_binary(
+        &[
             "check",
             "--render",
             "/thumb",
             "url=http://h/v.mp4",
             "width=1",
-        ])
-        .output()
-        .unwrap();
+        ],
+        &[],
+    );
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("width=\"1\" is not valid"));
 }

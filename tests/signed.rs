@@ -6,7 +6,7 @@ mod support;
 use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
 use support::media::Media;
-use support::{media_url, Service};
+use support::{binary_output, media_url, Service};
 
 const KEY: &str = "943b421c9eb07c830af81030552c86009268de4e532ba2ee2eab8247c6da0881";
 const SALT: &str = "520f986b998545b4785e0defbc4f3c1203f22de2374a3d53cb7a7fe9fea309c5";
@@ -17,18 +17,10 @@ fn signed_service() -> Service {
 
 /// What `pythumbio sign` prints for `path_and_query`.
 fn sign_with_cli(path_and_query: &str) -> String {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_pythumbio"))
-        .args(["sign", path_and_query])
-        .env("PYTHUMBIO_KEY", KEY)
-        .env("PYTHUMBIO_SALT", SALT)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap().trim().to_string()
+    let env = [("PYTHUMBIO_KEY", KEY), ("PYTHUMBIO_SALT", SALT)];
+    binary_output(&["sign", path_and_query], &env)
+        .trim()
+        .to_string()
 }
 
 /// The documented scheme, computed here independently of the service.

@@ -796,3 +796,32 @@ pub fn raw_chunked_get(addr: SocketAddr, path_and_query: &str) -> (String, Vec<u
     }
     (head, sizes)
 }
+
+/// Runs the binary to its end with `args` and `env` (a subcommand, or a start that must fail).
+pub fn run_binary(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pythumbio"));
+    command.args(args).envs(env.iter().copied());
+    command.output().unwrap()
+}
+
+/// `run_binary` that must succeed: what it printed.
+pub fn binary_output(args: &[&str], env: &[(&str, &str)]) -> String {
+    let output = run_binary(args, env);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// The service started on the pipeline files given as (file name, text), in a directory of
+/// their own (kept as long as the service).
+pub fn with_pipelines(files: &[(&str, &str)]) -> (Service, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let service = Service::with_env(&[("PYTHUMBIO_PIPELINES", dir.path().to_str().unwrap())]);
+    (service, dir)
+}
