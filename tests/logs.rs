@@ -50,7 +50,7 @@ async fn ids_are_kept_or_made_and_lines_are_json() {
     );
     assert_eq!(line["origin"], support::origin().to_string());
     assert!(
-        line["ms"].is_u64() && line["bytes"].as_str().unwrap().parse::<u64>().unwrap() > 0,
+        line["ms"].is_u64() && line["bytes"].as_u64().unwrap() > 0,
         "{line}"
     );
     assert!(
@@ -86,7 +86,8 @@ async fn a_stream_logs_its_bytes_when_it_ends() {
         let lines = lines_of(&service, "stream-1");
         if let Some(end) = lines.iter().find(|l| l["message"] == "stream ended") {
             assert_eq!(end["bytes"].as_u64(), Some(body.len() as u64));
-            assert_eq!(lines[0]["bytes"], "streamed");
+            assert_eq!(lines[0]["streamed"], true);
+            assert!(lines[0]["bytes"].is_null());
             break;
         }
         assert!(started.elapsed().as_secs() < 5, "{lines:?}");
@@ -123,4 +124,36 @@ async fn gstreamer_warnings_go_into_the_log_with_their_element() {
             || line["message"].as_str().unwrap().contains("not found"),
         "{line}"
     );
+}
+
+/// A failed request's detail (its code, the element, GStreamer's text) is logged once, on a line
+/// that names the request; the body keeps none of it.
+#[tokio::test]
+async fn a_failure_is_logged_once_with_its_request() {
+    let service = Service::with_env(&[("PYTHUMBIO_LOG_FORMAT", "json")]);
+    let missing = support::origin_url("no-such-file.mp4");
+    let response = reqwest::Client::new()
+        .get(service.url("/thumb", &[("url", &missing)]))
+        .header("x-request-id", "fail-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 502);
+    let body: serde_json::Value = response.json().await.unwrap();
+    let lines = wait_lines(&service, "fail-1").await;
+    let started = std::time::Instant::now();
+    let mut lines = lines;
+    while lines.len() < 2 && started.elapsed().as_secs() < 5 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        lines = lines_of(&service, "fail-1");
+    }
+    let failures: Vec<_> = lines.iter().filter(|l| l["code"] == body["code"]).collect();
+    assert_eq!(failures.len(), 1, "{lines:?}");
+    assert_eq!(failures[0]["level"], "WARN");
+    assert_eq!(failures[0]["message"], body["error"]);
+    assert!(
+        failures[0]["element"].as_str().unwrap().contains("source"),
+        "{lines:?}"
+    );
+    assert!(body["element"].is_null() && body["debug"].is_null());
 }

@@ -61,7 +61,7 @@ impl Cover {
 
 /// Whether a failure says the source has no video: worth a look for a cover.
 pub(crate) fn wants_cover(error: &PipelineError) -> bool {
-    error.failure == super::Failure::NoUsableStream && error.message.contains("its streams")
+    error.failure == super::Failure::NoUsableStream
 }
 
 fn source_uri(properties: &[Setting]) -> Option<&str> {

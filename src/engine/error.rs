@@ -23,6 +23,9 @@ pub enum Failure {
     Unsupported,
     /// The media has no stream of the kind the endpoint needs (e.g. no video for a thumbnail).
     NoUsableStream,
+    /// The pipeline ended without a frame (a time after the last video frame, a seek that
+    /// landed nowhere): the service may try another way in.
+    NoFrame,
     /// The source's pictures are larger than the configured limits.
     TooLarge,
     /// The media is recognised but broken.
@@ -73,6 +76,7 @@ impl Failure {
             },
             Self::Unsupported => "the source is not in a media format this service reads".into(),
             Self::NoUsableStream => "the source has no stream this endpoint uses".into(),
+            Self::NoFrame => "the source gave no frame".into(),
             Self::TooLarge => "the source's pictures are larger than this service decodes".into(),
             Self::Corrupt => "the source's media is damaged or cut short".into(),
             Self::OutputTooLarge { limit } => format!("the output would be beyond {limit}"),

@@ -31,7 +31,7 @@ pub fn capture(launch: &Launch<'_>, timeout: Duration) -> Result<Bytes, Pipeline
     match capture_at(launch, deadline) {
         // A time after the last video frame but before the movie's end (its audio runs on):
         // the frame asked for is the last one, sought as "past the end".
-        Err(e) if e.message == NO_FRAME && moment.time.is_some() => {
+        Err(e) if e.failure == Failure::NoFrame && moment.time.is_some() => {
             let end = Moment {
                 time: Some(PAST_ANY_END),
                 ..moment
@@ -41,11 +41,11 @@ pub fn capture(launch: &Launch<'_>, timeout: Duration) -> Result<Bytes, Pipeline
                 ..*launch
             };
             match capture_at(&last, deadline) {
-                Err(e) if e.message == NO_FRAME => capture_at(&forward, deadline),
+                Err(e) if e.failure == Failure::NoFrame => capture_at(&forward, deadline),
                 other => other,
             }
         }
-        Err(e) if e.message == NO_FRAME || e.failure == Failure::OriginCannotSeek => {
+        Err(e) if e.failure == Failure::NoFrame || e.failure == Failure::OriginCannotSeek => {
             capture_at(&forward, deadline)
         }
         // Audio without video: its cover picture, as players show it.
@@ -162,9 +162,7 @@ impl Prerolled {
         let left = gst::ClockTime::from_nseconds(left.as_nanos().try_into().unwrap_or(u64::MAX));
         match self.sink.try_pull_preroll(left) {
             Some(sample) => Ok(sample),
-            None if self.sink.is_eos() => {
-                Err(PipelineError::new(Failure::NoUsableStream, NO_FRAME))
-            }
+            None if self.sink.is_eos() => Err(PipelineError::new(Failure::NoFrame, NO_FRAME)),
             None => Err(PipelineError::new(
                 Failure::Timeout,
                 "the source gave no frame in time",

@@ -353,7 +353,10 @@ pub fn render(
 
 /// Whether a tile's seek failed for want of a seekable source rather than of media.
 fn cannot_seek(error: &PipelineError) -> bool {
-    error.failure == Failure::OriginCannotSeek || error.failure == Failure::NoUsableStream
+    matches!(
+        error.failure,
+        Failure::OriginCannotSeek | Failure::NoFrame | Failure::NoUsableStream
+    )
 }
 
 /// The frames showing at `times` (ascending), decoded in one pass from the start: for each time,
@@ -404,7 +407,7 @@ fn frames_forward(
                 (_, Some(before), None) => before.clone(),
                 (_, None, None) => {
                     return Err(PipelineError::new(
-                        Failure::NoUsableStream,
+                        Failure::NoFrame,
                         "the source gave no frame",
                     ))
                 }

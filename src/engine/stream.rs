@@ -87,7 +87,7 @@ pub fn start(launch: &Launch<'_>, chunk_size: usize) -> Result<PipelineStream, P
             gst::MessageView::Warning(w) => {
                 let element = msg.src().map(|s| s.path_string());
                 // A branch the source has no stream for: expected, and ended by launch.
-                if w.error().to_string().starts_with("Delayed linking failed") {
+                if w.error().kind::<gst::ParseError>() == Some(gst::ParseError::DelayedLink) {
                     tracing::debug!(element = ?element, "{}", w.error());
                 } else {
                     tracing::warn!(element = ?element, debug = ?w.debug(), "{}", w.error());

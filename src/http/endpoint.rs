@@ -363,7 +363,7 @@ async fn assembled(
         let buffers = engine::stream::collect(&launch, timeout)?;
         if buffers.is_empty() {
             return Err(PipelineError::new(
-                Failure::NoUsableStream,
+                Failure::NoFrame,
                 "the pipeline produced no frame",
             ));
         }

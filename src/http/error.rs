@@ -139,7 +139,9 @@ impl ApiError {
                     (StatusCode::FORBIDDEN, "source_refused")
                 }
                 Failure::Unsupported => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media"),
-                Failure::NoUsableStream => (StatusCode::UNPROCESSABLE_ENTITY, "no_usable_stream"),
+                Failure::NoUsableStream | Failure::NoFrame => {
+                    (StatusCode::UNPROCESSABLE_ENTITY, "no_usable_stream")
+                }
                 Failure::TooLarge => (StatusCode::UNPROCESSABLE_ENTITY, "source_too_large"),
                 Failure::Corrupt => (StatusCode::UNPROCESSABLE_ENTITY, "corrupt_media"),
                 Failure::OutputTooLarge { limit } => {
@@ -188,15 +190,20 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, message, extra) = self.parts();
-        if let Some(e) = self.pipeline() {
-            tracing::warn!(code, element = ?e.element, debug = ?e.debug, "{}", e.message);
-        }
+        // The response carries what went wrong; the request's log line says it.
+        let detail = Detail {
+            code,
+            message: message.clone(),
+            element: self.pipeline().and_then(|e| e.element.clone()),
+            debug: self.pipeline().and_then(|e| e.debug.clone()),
+        };
         let mut body = Map::new();
         body.insert("error".into(), json!(message));
         body.insert("code".into(), json!(code));
         body.insert("status".into(), json!(status.as_u16()));
         body.extend(extra);
         let mut response = (status, Json(Value::Object(body))).into_response();
+        response.extensions_mut().insert(detail);
         if let Self::Busy { retry_after_secs } = self.innermost() {
             response
                 .headers_mut()
@@ -204,6 +211,16 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// What a failed request's log line says beyond its status: the code, the client's message,
+/// and for a pipeline failure the element and GStreamer's own text (never in the body).
+#[derive(Debug, Clone)]
+pub struct Detail {
+    pub code: &'static str,
+    pub message: String,
+    pub element: Option<String>,
+    pub debug: Option<String>,
 }
 
 /// Turns a panic in a handler into a logged 500 with a generic message, so that a panic's text
@@ -221,12 +238,11 @@ fn answer_panic(payload: PanicPayload) -> Response {
         .map(String::as_str)
         .or_else(|| payload.downcast_ref::<&str>().copied())
         .unwrap_or("a panic without a message");
-    tracing::error!(panic = text, "a request handler panicked");
-    ApiError::Pipeline(PipelineError::new(
-        Failure::Internal,
-        Failure::Internal.public_message(),
-    ))
-    .into_response()
+    let error = PipelineError {
+        debug: Some(format!("a request handler panicked: {text}")),
+        ..PipelineError::new(Failure::Internal, Failure::Internal.public_message())
+    };
+    ApiError::Pipeline(error).into_response()
 }
 
 #[cfg(test)]
@@ -253,6 +269,9 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(response.status(), 500);
+        // The text goes to the request's log line, through the response's detail.
+        let detail = response.extensions().get::<super::Detail>().unwrap();
+        assert!(detail.debug.as_deref().unwrap().contains("secret detail"));
         let body = axum::body::to_bytes(response.into_body(), 1 << 16)
             .await
             .unwrap();

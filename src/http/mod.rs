@@ -214,14 +214,54 @@ async fn log_request(State(app): State<Arc<App>>, mut request: Request, next: Ne
     let started = Instant::now();
     let mut response = next.run(request).await;
     // A whole body's size is known now; a stream's is logged when it ends.
-    let bytes = axum::body::HttpBody::size_hint(response.body())
-        .exact()
-        .map(|n| n.to_string());
-    tracing::info!(
-        request_id = id.0, %method, path, status = response.status().as_u16(),
-        ms = started.elapsed().as_millis() as u64, bytes = bytes.as_deref().unwrap_or("streamed"), origin,
-        "request"
+    let bytes = axum::body::HttpBody::size_hint(response.body()).exact();
+    let (status, ms) = (
+        response.status().as_u16(),
+        started.elapsed().as_millis() as u64,
     );
+    let probe = ["/healthz", "/readyz", "/metrics"].contains(&path.as_str());
+    match (bytes, probe) {
+        (_, true) => tracing::debug!(request_id = id.0, %method, path, status, ms, "request"),
+        (Some(bytes), false) => {
+            tracing::info!(request_id = id.0, %method, path, status, ms, bytes, origin, "request")
+        }
+        (None, false) => tracing::info!(
+            request_id = id.0, %method, path, status, ms, streamed = true, origin, "request"
+        ),
+    }
+    if let Some(detail) = response.extensions().get::<error::Detail>() {
+        let error::Detail {
+            code,
+            message,
+            element,
+            debug: details,
+        } = detail;
+        // A refused query is the client's business: its status says enough at info.
+        let pipeline = element.is_some() || details.is_some();
+        let element = element.as_deref().unwrap_or("");
+        let details = details.as_deref().unwrap_or("");
+        match (status, pipeline) {
+            (500, _) => {
+                tracing::error!(
+                    request_id = id.0,
+                    code,
+                    element,
+                    debug = details,
+                    "{message}"
+                )
+            }
+            (_, true) => {
+                tracing::warn!(
+                    request_id = id.0,
+                    code,
+                    element,
+                    debug = details,
+                    "{message}"
+                )
+            }
+            _ => tracing::debug!(request_id = id.0, code, "{message}"),
+        }
+    }
     let endpoint = match app.catalog().get(&path) {
         Some(_) => path.as_str(),
         None if crate::catalog::RESERVED_ROUTES.contains(&path.as_str()) => path.as_str(),
@@ -229,7 +269,7 @@ async fn log_request(State(app): State<Arc<App>>, mut request: Request, next: Ne
     };
     app.metrics
         .request(endpoint, response.status().as_u16(), started.elapsed());
-    if let Some(n) = bytes.as_deref().and_then(|b| b.parse().ok()) {
+    if let Some(n) = bytes {
         app.metrics.sent(n);
     }
     if let Ok(value) = axum::http::HeaderValue::from_str(&id.0) {
