@@ -37,9 +37,9 @@ impl FileSrc {
 const HEAD: usize = 64 * 1024;
 
 /// Registers the element with the rank that puts it before filesrc and giosrc.
-pub fn register() -> Result<(), glib::BoolError> {
+pub fn register(plugin: Option<&gst::Plugin>) -> Result<(), glib::BoolError> {
     gst::Element::register(
-        None,
+        plugin,
         "pythumbiofilesrc",
         gst::Rank::PRIMARY + 100,
         FileSrc::static_type(),

@@ -51,9 +51,9 @@ glib::wrapper! {
         @implements gst::URIHandler;
 }
 
-pub fn register() -> Result<(), glib::BoolError> {
+pub fn register(plugin: Option<&gst::Plugin>) -> Result<(), glib::BoolError> {
     gst::Element::register(
-        None,
+        plugin,
         "pythumbiomemsrc",
         gst::Rank::PRIMARY + 100,
         MemorySrc::static_type(),

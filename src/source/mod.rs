@@ -30,16 +30,17 @@ macro_rules! source_element_impl {
 }
 pub(crate) use source_element_impl;
 
-pub mod element;
 pub mod fetch;
 pub mod file;
+pub mod http;
 pub mod memory;
+pub mod plugin;
 pub mod policy;
 pub mod refusal;
 pub mod refused;
 
-pub use element::HttpSrc;
 pub use fetch::{FetchError, Forward, Origins, Timeouts};
+pub use http::HttpSrc;
 pub use policy::{Policy, Refusal, Rule};
 
 use std::future::Future;
@@ -243,9 +244,7 @@ const OWN_SCHEMES: [&str; 6] = [
 /// autoplugging. Call once, after GStreamer is initialised.
 pub fn register() -> Result<(), gstreamer::glib::BoolError> {
     use gstreamer::prelude::*;
-    element::register()?;
-    file::register()?;
-    memory::register()?;
+    plugin::plugin_register_static()?;
     refused::register(&OWN_SCHEMES)?;
     for name in SELF_FETCHING {
         if let Some(factory) = gstreamer::ElementFactory::find(name) {

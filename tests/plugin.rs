@@ -1,0 +1,74 @@
+//! The service's source elements are a GStreamer plugin that GStreamer's own tools load:
+//! gst-inspect-1.0 describes `pythumbiohttpsrc` with its properties, and gst-launch-1.0 reads
+//! through it, under the default source policy (a loopback origin is refused).
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// A plugin directory holding only the built plugin, and a registry of its own.
+fn plugin_env() -> (tempfile::TempDir, Vec<(&'static str, PathBuf)>) {
+    let deps = std::path::Path::new(env!("CARGO_BIN_EXE_pythumbio"))
+        .parent()
+        .unwrap()
+        .join("deps");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        deps.join("libpythumbio.so"),
+        dir.path().join("libpythumbio.so"),
+    )
+    .unwrap();
+    let env = vec![
+        ("GST_PLUGIN_PATH", dir.path().to_path_buf()),
+        ("GST_REGISTRY", dir.path().join("registry.bin")),
+    ];
+    (dir, env)
+}
+
+#[test]
+fn gst_inspect_describes_the_element_and_its_properties() {
+    let (_dir, env) = plugin_env();
+    let output = Command::new("gst-inspect-1.0")
+        .arg("pythumbiohttpsrc")
+        .envs(env)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8_lossy(&output.stdout);
+    for needle in [
+        "Name                     pythumbio",
+        "Reads http(s) sources under pythumbio's source policy",
+        "location            : The http(s) URL to read",
+        "extra-headers       : Headers sent to the source's own origin only",
+        "Supported URI protocols:",
+    ] {
+        assert!(text.contains(needle), "{needle}: {text}");
+    }
+}
+
+#[test]
+fn gst_launch_reads_through_it_under_the_default_policy() {
+    let (_dir, env) = plugin_env();
+    let url = support::origin_url("anything.mp4");
+    let output = Command::new("timeout")
+        .args(["30", "gst-launch-1.0", "pythumbiohttpsrc"])
+        .arg(format!("location={url}"))
+        .args(["!", "fakesink"])
+        .envs(env)
+        .output()
+        .unwrap();
+    // gst-launch-1.0 exits non-zero on an error message; it names the refusal.
+    assert_ne!(output.status.code(), Some(0));
+    assert_ne!(
+        output.status.code(),
+        Some(124),
+        "gst-launch-1.0 did not end"
+    );
+    let text = String::from_utf8_lossy(&output.stdout) + String::from_utf8_lossy(&output.stderr);
+    assert!(text.contains("loopback"), "{text}");
+}
