@@ -40,7 +40,13 @@ pub(super) fn against_gstreamer(endpoint: &Endpoint) -> Result<Vec<String>, Prob
         if let Some(sheet) = &sheet {
             engine::launch::check(sheet, &[], false).map_err(|e| trial(e.message, true))?;
         }
-        engine::launch::check(&description, &bound.properties, true)
+        // The urls as text: what is checked here is that their elements take the property.
+        let mut settings = bound.properties.clone();
+        settings.extend(bound.urls.iter().filter_map(|u| {
+            let (element, property) = u.target.as_ref()?;
+            Some(engine::launch::Setting::text(element, property, &u.text))
+        }));
+        engine::launch::check(&description, &settings, true)
             .map_err(|e| trial(e.message, false))?;
     }
     Ok(elements)

@@ -6,7 +6,7 @@
 //! What the service itself does with a value is said by the file, never by the parameter's
 //! name: `to = "seek.start"`, `to = "storyboard.interval"`, `role = "source"`.
 
-pub use crate::engine::launch::{Setting, UrlRole};
+pub use crate::engine::launch::{Setting, SettingValue, UrlRole};
 use crate::limits::MAX_URL_LEN;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -517,10 +517,14 @@ pub struct Seek {
 pub struct Bound {
     /// `{name}` -> text, for the description; enum fragments may hold further placeholders.
     pub text: Vec<(String, String)>,
-    /// Values set on named elements after parsing, urls among them.
+    /// Values set on named elements after parsing: text now, and urls once admitted.
     pub properties: Vec<Setting>,
-    /// The source url (`role = "source"`).
+    /// The urls the request names, not yet admitted by the source policy.
+    pub urls: Vec<GivenUrl>,
+    /// The source url as given (`role = "source"`).
     pub url: String,
+    /// The source url once the source policy admitted it.
+    pub source: Option<crate::source::Admitted>,
     /// Whether the request names a watermark (`role = "watermark"`).
     pub watermark: bool,
     /// Request headers the service forwards to the source's origin (name, value).
@@ -544,6 +548,39 @@ impl Bound {
             Value::Word(word) => Some(word),
             _ => None,
         }
+    }
+}
+
+/// A url a request names, and the property it is set on once admitted (none for the
+/// Discoverer's source).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GivenUrl {
+    pub role: UrlRole,
+    pub text: String,
+    pub target: Option<(String, String)>,
+}
+
+impl Bound {
+    /// Puts every url the request names to `admit` (the source policy), and sets the admitted
+    /// ones on their elements.
+    pub fn admit<E>(
+        &mut self,
+        admit: impl Fn(&str) -> Result<crate::source::Admitted, E>,
+    ) -> Result<(), E> {
+        for given in std::mem::take(&mut self.urls) {
+            let admitted = admit(&given.text)?;
+            if given.role == UrlRole::Source {
+                self.source = Some(admitted.clone());
+            }
+            if let Some((element, property)) = given.target {
+                self.properties.push(Setting {
+                    element,
+                    property,
+                    value: SettingValue::Url(given.role, admitted),
+                });
+            }
+        }
+        Ok(())
     }
 }
 
@@ -640,13 +677,25 @@ fn place(bound: &mut Bound, param: &Param, value: &Value) {
     }
     match &param.target {
         Target::Text => bound.text.push((param.name.clone(), text)),
-        Target::Property { element, property } => bound.properties.push(Setting {
-            element: element.clone(),
-            property: property.clone(),
-            value: text,
-            url: param.role,
-        }),
-        Target::NoElement => {}
+        Target::Property { element, property } => match param.role {
+            Some(role) => bound.urls.push(GivenUrl {
+                role,
+                text,
+                target: Some((element.clone(), property.clone())),
+            }),
+            None => bound
+                .properties
+                .push(Setting::text(element, property, text)),
+        },
+        Target::NoElement => {
+            if let Some(role) = param.role {
+                bound.urls.push(GivenUrl {
+                    role,
+                    text,
+                    target: None,
+                })
+            }
+        }
         Target::Service(ServiceTarget::SeekStart) => bound.seek.start = value.as_f64(),
         Target::Service(ServiceTarget::SeekDuration) => bound.seek.duration = value.as_f64(),
         Target::Service(ServiceTarget::SeekAccurate) => {
@@ -817,13 +866,13 @@ mod tests {
         );
         assert_eq!(text(&b, "fit"), "box {width}");
         assert_eq!(text(&b, "alpha"), "0.5");
+        assert!(b.properties.is_empty());
         assert_eq!(
-            b.properties,
-            vec![Setting {
-                element: "src".into(),
-                property: "uri".into(),
-                value: "http://h/v.mp4".into(),
-                url: Some(UrlRole::Source)
+            b.urls,
+            vec![GivenUrl {
+                role: UrlRole::Source,
+                text: "http://h/v.mp4".into(),
+                target: Some(("src".into(), "uri".into())),
             }]
         );
         assert_eq!(b.url, "http://h/v.mp4");

@@ -13,7 +13,12 @@ impl Endpoint {
         if matches!(self.spec, Spec::Discover) {
             return Ok(Vec::new());
         }
-        let mut lines = vec![with_settings(&self.render(bound)?, &bound.properties)];
+        let mut settings = bound.properties.clone();
+        settings.extend(bound.urls.iter().filter_map(|u| {
+            let (element, property) = u.target.as_ref()?;
+            Some(Setting::text(element, property, &u.text))
+        }));
+        let mut lines = vec![with_settings(&self.render(bound)?, &settings)];
         if self.layout(bound).is_none() {
             if let Some(sheet) = self.render_sheet(bound).transpose()? {
                 lines.push(with_settings(&sheet, &[]));
@@ -82,7 +87,10 @@ fn with_settings(description: &str, settings: &[Setting]) -> String {
     for setting in settings {
         let name = format!("name={}", setting.element);
         if let Some(at) = words.iter().position(|w| *w == name) {
-            words.insert(at + 1, format!("{}={}", setting.property, setting.value));
+            words.insert(
+                at + 1,
+                format!("{}={}", setting.property, setting.property_text()),
+            );
         }
     }
     let words: Vec<String> = words.iter().map(|w| shell_word(w)).collect();
@@ -104,12 +112,7 @@ mod tests {
 
     #[test]
     fn settings_follow_their_element_and_the_line_pastes() {
-        let settings = [Setting {
-            element: "src".into(),
-            property: "uri".into(),
-            value: "http://h/a b?x=1&y='2'".into(),
-            url: None,
-        }];
+        let settings = [Setting::text("src", "uri", "http://h/a b?x=1&y='2'")];
         let line = with_settings(
             "uridecodebin name=src\nsrc. ! video/x-raw,width=[1,4] ! fakesink",
             &settings,

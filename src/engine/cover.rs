@@ -3,8 +3,9 @@
 //! source is made from the cover, read by the service's memory source.
 
 use super::error::PipelineError;
-use super::launch::{Launch, Setting, UrlRole};
+use super::launch::{Launch, Setting, SettingValue, UrlRole};
 use crate::source::memory::Held;
+use crate::source::Admitted;
 use gstreamer as gst;
 use std::time::Instant;
 
@@ -21,7 +22,7 @@ impl Cover {
     /// The cover of the source `launch` reads, if it has one; read by the Discoverer before
     /// `deadline`.
     pub(crate) fn of(launch: &Launch<'_>, deadline: Instant) -> Option<Self> {
-        let uri = source_uri(launch.properties)?;
+        let uri = launch.properties.iter().find_map(Setting::source)?;
         let left = deadline.saturating_duration_since(Instant::now());
         let forward = crate::source::Forward::from_pairs(launch.forward);
         let found = super::discover::discover(uri, left, &forward, launch.limits).ok()?;
@@ -32,12 +33,12 @@ impl Cover {
         let properties = launch
             .properties
             .iter()
-            .map(|setting| match setting.url {
-                Some(UrlRole::Source) => Setting {
-                    value: held.uri(),
+            .map(|setting| match setting.source() {
+                Some(_) => Setting {
+                    value: SettingValue::Url(UrlRole::Source, Admitted::held(held.uri())),
                     ..setting.clone()
                 },
-                _ => setting.clone(),
+                None => setting.clone(),
             })
             .collect();
         Some(Self {
@@ -49,7 +50,10 @@ impl Cover {
 
     /// `launch`, reading the cover.
     pub(crate) fn launch<'a>(&'a self, launch: &Launch<'a>) -> Launch<'a> {
-        debug_assert!(self.properties.iter().any(|s| s.value == self.held.uri()));
+        debug_assert!(self
+            .properties
+            .iter()
+            .any(|s| s.source().is_some_and(|u| u.as_str() == self.held.uri())));
         Launch {
             properties: &self.properties,
             still: None,
@@ -62,11 +66,4 @@ impl Cover {
 /// Whether a failure says the source has no video: worth a look for a cover.
 pub(crate) fn wants_cover(error: &PipelineError) -> bool {
     error.failure == super::Failure::NoUsableStream
-}
-
-fn source_uri(properties: &[Setting]) -> Option<&str> {
-    properties
-        .iter()
-        .find(|s| s.url == Some(UrlRole::Source))
-        .map(|s| s.value.as_str())
 }

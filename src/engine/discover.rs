@@ -19,7 +19,7 @@ pub struct Discovered {
 
 /// Blocks until the source is discovered (call it off the async workers).
 pub fn discover(
-    uri: &str,
+    uri: &crate::source::Admitted,
     timeout: Duration,
     forward: &crate::source::Forward,
     limits: super::launch::SourceLimits,
@@ -66,7 +66,7 @@ pub fn discover(
             );
         }
     });
-    let result = discoverer.discover_uri(&crate::source::pull_uri(uri));
+    let result = discoverer.discover_uri(&uri.decoder_uri());
     let src = source.lock().unwrap().take();
     let refused = too_large.lock().unwrap().take();
     if let Some(text) = refused.and_then(|r| r.lock().unwrap().take()) {

@@ -17,9 +17,41 @@ use std::sync::{Arc, Mutex};
 pub struct Setting {
     pub element: String,
     pub property: String,
-    pub value: String,
-    /// A url the element reads through the service's source (the policy admitted it).
-    pub url: Option<UrlRole>,
+    pub value: SettingValue,
+}
+
+/// What a setting sets: text for the property to parse, or a url the source policy admitted
+/// (nothing else reaches a source element).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SettingValue {
+    Text(String),
+    Url(UrlRole, crate::source::Admitted),
+}
+
+impl Setting {
+    pub fn text(element: &str, property: &str, value: impl Into<String>) -> Self {
+        Self {
+            element: element.into(),
+            property: property.into(),
+            value: SettingValue::Text(value.into()),
+        }
+    }
+
+    /// The url of the source the output is made of, if this sets it.
+    pub fn source(&self) -> Option<&crate::source::Admitted> {
+        match &self.value {
+            SettingValue::Url(UrlRole::Source, url) => Some(url),
+            _ => None,
+        }
+    }
+
+    /// The text the property is set from.
+    pub fn property_text(&self) -> String {
+        match &self.value {
+            SettingValue::Text(text) => text.clone(),
+            SettingValue::Url(_, url) => url.decoder_uri(),
+        }
+    }
 }
 
 /// What a url is to the request.
@@ -164,12 +196,7 @@ pub fn build(launch: &Launch<'_>) -> Result<Built, PipelineError> {
                 "element {element:?} has no property {property:?}"
             )));
         }
-        match setting.url {
-            Some(_) => {
-                target.set_property_from_str(property, &crate::source::pull_uri(&setting.value))
-            }
-            None => target.set_property_from_str(property, &setting.value),
-        }
+        target.set_property_from_str(property, &setting.property_text());
     }
     // Every decoder of the description (the source's, a watermark's) is under the limits.
     for decoder in uri_decoders(&pipeline) {

@@ -144,7 +144,7 @@ pub fn run_to_end(launch: &Launch<'_>, timeout: std::time::Duration) -> Result<(
         let element = pipeline
             .by_name(&setting.element)
             .ok_or_else(|| internal(format!("no element named {}", setting.element)))?;
-        element.set_property_from_str(&setting.property, &setting.value);
+        element.set_property_from_str(&setting.property, &setting.property_text());
     }
     let guard = play(pipeline)?;
     guard.wait_for(

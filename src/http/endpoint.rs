@@ -3,7 +3,7 @@
 
 use super::error::ApiError;
 use super::{cache, App, RequestId};
-use crate::catalog::params::{self, ServiceTarget, UrlRole};
+use crate::catalog::params::{self, ServiceTarget};
 use crate::catalog::{template::TemplateError, Endpoint, Spec};
 use crate::engine::launch::{Launch, Moment, Overlay, Window};
 
@@ -126,54 +126,22 @@ pub async fn handle(
 /// Puts every url the request names (the source, a watermark) to the source policy before
 /// anything is fetched; a `file://` url inside the file root is replaced by its real path.
 fn admit_sources(bound: &mut params::Bound) -> Result<(), ApiError> {
-    let urls = bound
-        .properties
-        .iter_mut()
-        .filter(|s| s.url.is_some())
-        .map(|s| (s.url == Some(UrlRole::Source), &mut s.value));
-    let mut source = None;
-    for (is_source, value) in urls {
-        *value = admit(value)?;
-        if is_source {
-            source = Some(value.clone());
-        }
-    }
-    // The Discoverer's source is set on no element.
-    bound.url = match source {
-        Some(url) => url,
-        None => admit(&bound.url)?,
-    };
-    Ok(())
-}
-
-/// One url through the source policy: the url to read.
-fn admit(text: &str) -> Result<String, ApiError> {
-    use crate::source::policy::FileRefusal;
-    let refused = |refusal: crate::source::Refusal| {
-        ApiError::Pipeline(PipelineError::new(
-            Failure::Refused {
-                rule: refusal.0.name(),
-            },
-            refusal.to_string(),
-        ))
-    };
+    use crate::source::NotAdmitted;
     let policy = crate::source::policy();
-    let url = url::Url::parse(text).expect("checked when bound");
-    if url.scheme() != "file" {
-        policy.check_url(&url).map_err(refused)?;
-        return Ok(text.into());
-    }
-    match policy.check_file(&url) {
-        Ok(path) => Ok(url::Url::from_file_path(&path)
-            .expect("an absolute path")
-            .to_string()),
-        Err(FileRefusal::Refused(refusal)) => Err(refused(refusal)),
-        Err(FileRefusal::Missing) => Err(PipelineError::new(
-            Failure::Origin { status: Some(404) },
-            "no such file in the file root",
-        )
-        .into()),
-    }
+    bound.admit(|text| {
+        policy.admit(text).map_err(|e| match e {
+            NotAdmitted::Refused(refusal) => PipelineError::new(
+                Failure::Refused {
+                    rule: refusal.0.name(),
+                },
+                refusal.to_string(),
+            ),
+            NotAdmitted::Missing => {
+                PipelineError::new(Failure::Origin { status: Some(404) }, e.to_string())
+            }
+        })
+    })?;
+    Ok(())
 }
 
 /// Runs the endpoint's pipeline the way its kind says.
@@ -230,11 +198,13 @@ async fn whole(
         }
         Spec::Discover => {
             let (timeout, limits) = (app.timeout, app.limits);
-            let url = bound.url.clone();
+            let url = bound.source.clone().ok_or_else(|| {
+                PipelineError::new(Failure::Internal, "the source was not admitted")
+            })?;
             let forward = crate::source::Forward::from_pairs(&bound.forward);
             let json = blocking(move || {
                 let found = engine::discover::discover(&url, timeout, &forward, limits)?;
-                Ok(engine::ffprobe::to_json(&url, &found))
+                Ok(engine::ffprobe::to_json(url.as_str(), &found))
             })
             .await?;
             Bytes::from(serde_json::to_vec_pretty(&json).expect("JSON values serialise"))

@@ -101,12 +101,11 @@ fn byte_range(header: &str, len: u64) -> Option<Result<(u64, u64), ()>> {
 fn make() -> Result<Bytes, PipelineError> {
     let internal = |e: String| PipelineError::new(engine::Failure::Internal, e);
     let path = std::env::temp_dir().join(format!("pythumbio-sample-{}.webm", std::process::id()));
-    let location = [engine::launch::Setting {
-        element: "file".into(),
-        property: "location".into(),
-        value: path.display().to_string(),
-        url: None,
-    }];
+    let location = [engine::launch::Setting::text(
+        "file",
+        "location",
+        path.display().to_string(),
+    )];
     let result =
         engine::stream::run_to_end(&Launch::new(SAMPLE, &location), Duration::from_secs(60))
             .and_then(|()| std::fs::read(&path).map_err(|e| internal(e.to_string())));

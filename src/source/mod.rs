@@ -30,6 +30,7 @@ macro_rules! source_element_impl {
 }
 pub(crate) use source_element_impl;
 
+pub mod admitted;
 pub mod fetch;
 pub mod file;
 pub mod http;
@@ -39,6 +40,7 @@ pub mod policy;
 pub mod refusal;
 pub mod refused;
 
+pub use admitted::{Admitted, NotAdmitted};
 pub use fetch::{FetchError, Forward, Origins, Timeouts};
 pub use http::HttpSrc;
 pub use policy::{Policy, Refusal, Rule};
@@ -156,16 +158,6 @@ fn run<T: Send + 'static>(
 /// this scheme it links the source straight to the demuxer, which then pulls just the ranges it
 /// needs (the index, the samples asked for).
 pub const PULL_PREFIX: &str = "pythumbio+";
-
-/// The URI to give uridecodebin for `uri`: http(s) under [`PULL_PREFIX`], others as they are.
-pub fn pull_uri(uri: &str) -> String {
-    let lower = uri.get(..8).unwrap_or(uri).to_ascii_lowercase();
-    if lower.starts_with("http://") || lower.starts_with("https://") {
-        format!("{PULL_PREFIX}{uri}")
-    } else {
-        uri.to_string()
-    }
-}
 
 /// The one pad of every source element of the service: "src", always there, any caps.
 pub(crate) fn src_pad_template() -> &'static [gstreamer::PadTemplate] {
