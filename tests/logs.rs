@@ -69,6 +69,18 @@ async fn ids_are_kept_or_made_and_lines_are_json() {
         .to_string();
     assert_eq!(made.len(), 16, "{made}");
     assert_eq!(wait_lines(&service, &made).await.len(), 1);
+
+    // An id that would not make a sane log field is replaced, not kept.
+    for odd in ["x".repeat(129), "two words".to_string()] {
+        let response = client
+            .get(service.url("/version", &[]))
+            .header("x-request-id", &odd)
+            .send()
+            .await
+            .unwrap();
+        let id = response.headers()["x-request-id"].to_str().unwrap();
+        assert!(id.len() == 16 && id != odd, "{odd:?} -> {id}");
+    }
 }
 
 #[tokio::test]

@@ -24,6 +24,9 @@ use axum::Router;
 use error::ApiError;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId as TowerRequestId, SetRequestIdLayer,
+};
 
 /// State shared by every handler.
 pub struct App {
@@ -118,34 +121,58 @@ pub fn router(app: Arc<App>) -> Router {
         .fallback(endpoint::handle)
         .layer(error::catch_panic())
         .layer(middleware::from_fn_with_state(app.clone(), log_request))
+        // Outermost first: a client's id that is not sane is dropped, a missing one made, and
+        // the id is returned on the response.
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeId))
+        .layer(middleware::map_request(drop_odd_request_id))
         .with_state(app)
 }
 
-/// The request's id: the client's `x-request-id` when it sent a sane one, else a new one. It is
-/// returned on the response and names the request in every log line about it.
+/// The request's id: the client's `x-request-id` when it sent a sane one, else a new one
+/// (tower-http's request-id layers set it and return it on the response). It names the request
+/// in every log line about it.
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
 impl RequestId {
     fn of(request: &Request) -> Self {
-        let given = request
-            .headers()
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok());
-        match given
-            .filter(|v| !v.is_empty() && v.len() <= 128 && v.chars().all(|c| c.is_ascii_graphic()))
-        {
-            Some(id) => Self(id.to_string()),
-            None => Self::new(),
-        }
+        let id = request
+            .extensions()
+            .get::<tower_http::request_id::RequestId>()
+            .and_then(|id| id.header_value().to_str().ok());
+        Self(id.unwrap_or_default().to_string())
     }
+}
 
-    fn new() -> Self {
+/// A client's `x-request-id` is kept when it is 1 to 128 printable ASCII characters: it goes
+/// into every log line.
+async fn drop_odd_request_id(mut request: Request) -> Request {
+    let sane = |v: &axum::http::HeaderValue| {
+        let v = v.as_bytes();
+        !v.is_empty() && v.len() <= 128 && v.iter().all(u8::is_ascii_graphic)
+    };
+    let headers = request.headers_mut();
+    if !headers.get_all("x-request-id").iter().all(sane)
+        || headers.get_all("x-request-id").iter().count() > 1
+    {
+        headers.remove("x-request-id");
+    }
+    request
+}
+
+/// New request ids: 16 hex digits, unpredictable.
+#[derive(Clone, Copy)]
+struct MakeId;
+
+impl MakeRequestId for MakeId {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<TowerRequestId> {
         use std::hash::{BuildHasher, Hasher};
         static COUNT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
         hasher.write_u64(COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-        Self(format!("{:016x}", hasher.finish()))
+        let id = format!("{:016x}", hasher.finish());
+        Some(TowerRequestId::new(id.parse().ok()?))
     }
 }
 
@@ -212,7 +239,7 @@ async fn log_request(State(app): State<Arc<App>>, mut request: Request, next: Ne
     let origin = origin_host(request.uri().query());
     request.extensions_mut().insert(id.clone());
     let started = Instant::now();
-    let mut response = next.run(request).await;
+    let response = next.run(request).await;
     // A whole body's size is known now; a stream's is logged when it ends.
     let bytes = axum::body::HttpBody::size_hint(response.body()).exact();
     let (status, ms) = (
@@ -271,9 +298,6 @@ async fn log_request(State(app): State<Arc<App>>, mut request: Request, next: Ne
         .request(endpoint, response.status().as_u16(), started.elapsed());
     if let Some(n) = bytes {
         app.metrics.sent(n);
-    }
-    if let Ok(value) = axum::http::HeaderValue::from_str(&id.0) {
-        response.headers_mut().insert("x-request-id", value);
     }
     response
 }
