@@ -61,20 +61,7 @@ mod imp {
         pub(super) state: Mutex<Option<Opened>>,
     }
 
-    #[glib::object_subclass]
-    impl ObjectSubclass for FileSrc {
-        const NAME: &'static str = "PythumbioFileSrc";
-        type Type = super::FileSrc;
-        type ParentType = gst_base::BaseSrc;
-        type Interfaces = (gst::URIHandler,);
-    }
-
-    impl ObjectImpl for FileSrc {
-        fn constructed(&self) {
-            self.parent_constructed();
-            self.obj().set_format(gst::Format::Bytes);
-        }
-    }
+    super::super::source_element_subclass!(FileSrc, super::FileSrc, "PythumbioFileSrc", plain);
 
     super::super::source_element_impl!(
         FileSrc,

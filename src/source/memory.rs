@@ -69,20 +69,12 @@ mod imp {
         bytes: Mutex<Option<bytes::Bytes>>,
     }
 
-    #[glib::object_subclass]
-    impl ObjectSubclass for MemorySrc {
-        const NAME: &'static str = "PythumbioMemorySrc";
-        type Type = super::MemorySrc;
-        type ParentType = gst_base::BaseSrc;
-        type Interfaces = (gst::URIHandler,);
-    }
-
-    impl ObjectImpl for MemorySrc {
-        fn constructed(&self) {
-            self.parent_constructed();
-            self.obj().set_format(gst::Format::Bytes);
-        }
-    }
+    super::super::source_element_subclass!(
+        MemorySrc,
+        super::MemorySrc,
+        "PythumbioMemorySrc",
+        plain
+    );
 
     super::super::source_element_impl!(
         MemorySrc,

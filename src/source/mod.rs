@@ -30,6 +30,32 @@ macro_rules! source_element_impl {
 }
 pub(crate) use source_element_impl;
 
+/// The GObject subclass of a source element of the service: a BaseSrc with a URI handler,
+/// reading bytes. `plain` also gives it the object implementation such an element needs when
+/// it has no properties of its own.
+macro_rules! source_element_subclass {
+    ($imp:ident, $wrapper:ty, $name:expr) => {
+        #[glib::object_subclass]
+        impl ObjectSubclass for $imp {
+            const NAME: &'static str = $name;
+            type Type = $wrapper;
+            type ParentType = gst_base::BaseSrc;
+            type Interfaces = (gst::URIHandler,);
+        }
+    };
+    ($imp:ident, $wrapper:ty, $name:expr, plain) => {
+        crate::source::source_element_subclass!($imp, $wrapper, $name);
+
+        impl ObjectImpl for $imp {
+            fn constructed(&self) {
+                self.parent_constructed();
+                self.obj().set_format(gst::Format::Bytes);
+            }
+        }
+    };
+}
+pub(crate) use source_element_subclass;
+
 pub mod admitted;
 pub mod fetch;
 pub mod file;

@@ -93,13 +93,7 @@ impl Default for HttpSrc {
     }
 }
 
-#[glib::object_subclass]
-impl ObjectSubclass for HttpSrc {
-    const NAME: &'static str = "PythumbioHttpSrc";
-    type Type = super::HttpSrc;
-    type ParentType = gst_base::BaseSrc;
-    type Interfaces = (gst::URIHandler,);
-}
+crate::source::source_element_subclass!(HttpSrc, super::HttpSrc, "PythumbioHttpSrc");
 
 impl ObjectImpl for HttpSrc {
     fn properties() -> &'static [glib::ParamSpec] {
