@@ -311,12 +311,9 @@ impl Config {
     }
 
     /// The source policy these settings describe.
-    pub fn source_policy(&self) -> Result<crate::source::Policy, String> {
+    pub fn source_policy(&self) -> Result<crate::source::Policy, ConfigError> {
         let file_root = match &self.file_root {
-            Some(dir) => Some(
-                crate::source::policy::file_root(dir)
-                    .map_err(|e| format!("PYTHUMBIO_FILE_ROOT: {e}"))?,
-            ),
+            Some(dir) => Some(crate::source::policy::file_root(dir)?),
             None => None,
         };
         Ok(crate::source::Policy {
@@ -342,8 +339,34 @@ impl Config {
     }
 }
 
+/// Why a value of a variable is refused (clap names the variable).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValueError {
+    #[error("{0:?} is not a size such as 32768 or 32KiB")]
+    NotASize(String),
+    #[error("{0:?} is outside 1KiB..16MiB")]
+    SizeOutOfRange(String),
+    #[error("{0:?} is not an http(s) base URL such as https://thumbs.example.com")]
+    NotABaseUrl(String),
+    #[error("{0:?} is not a header name")]
+    NotAHeader(String),
+    #[error("{0} is set by the service and cannot be forwarded")]
+    NotForwarded(String),
+    #[error("{0:?} is not a number of seconds above 0")]
+    NotSeconds(String),
+    #[error(transparent)]
+    Pattern(#[from] crate::source::policy::PatternError),
+}
+
+/// A configuration that parses but cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("PYTHUMBIO_FILE_ROOT: {0}")]
+    FileRoot(#[from] crate::source::policy::FileRootError),
+}
+
 /// Bytes, with an optional K/KiB/M/MiB suffix (all binary); between 1 KiB and 16 MiB.
-fn parse_size(text: &str) -> Result<usize, String> {
+fn parse_size(text: &str) -> Result<usize, ValueError> {
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (digits, unit) = t.split_at(split);
@@ -351,14 +374,16 @@ fn parse_size(text: &str) -> Result<usize, String> {
         "" | "b" => 1,
         "k" | "kb" | "kib" => 1024,
         "m" | "mb" | "mib" => 1024 * 1024,
-        _ => return Err(format!("{text:?} is not a size such as 32768 or 32KiB")),
+        _ => return Err(ValueError::NotASize(text.into())),
     };
     let n: usize = digits
         .parse()
-        .map_err(|_| format!("{text:?} is not a size such as 32768 or 32KiB"))?;
-    let bytes = n.checked_mul(scale).ok_or("too large")?;
+        .map_err(|_| ValueError::NotASize(text.into()))?;
+    let bytes = n
+        .checked_mul(scale)
+        .ok_or_else(|| ValueError::SizeOutOfRange(text.into()))?;
     if !(1024..=16 * 1024 * 1024).contains(&bytes) {
-        return Err(format!("{text:?} is outside 1KiB..16MiB"));
+        return Err(ValueError::SizeOutOfRange(text.into()));
     }
     Ok(bytes)
 }
@@ -397,28 +422,26 @@ impl clap::builder::TypedValueParser for SecretParser {
 }
 
 /// An http(s) base URL without query or fragment; kept without its trailing slash.
-fn parse_public_url(text: &str) -> Result<String, String> {
-    let url = url::Url::parse(text.trim()).map_err(|e| format!("{text:?}: {e}"))?;
+fn parse_public_url(text: &str) -> Result<String, ValueError> {
+    let url = url::Url::parse(text.trim()).map_err(|_| ValueError::NotABaseUrl(text.into()))?;
     if !matches!(url.scheme(), "http" | "https")
         || url.query().is_some()
         || url.fragment().is_some()
         || !url.username().is_empty()
     {
-        return Err(format!(
-            "{text:?} is not an http(s) base URL such as https://thumbs.example.com"
-        ));
+        return Err(ValueError::NotABaseUrl(text.into()));
     }
     Ok(url.as_str().trim_end_matches('/').to_string())
 }
 
-fn parse_pattern(text: &str) -> Result<crate::source::policy::Pattern, String> {
-    crate::source::policy::Pattern::parse(text)
+fn parse_pattern(text: &str) -> Result<crate::source::policy::Pattern, ValueError> {
+    Ok(crate::source::policy::Pattern::parse(text)?)
 }
 
 /// A header name; hop-by-hop and framing headers cannot be forwarded.
-fn parse_header_name(text: &str) -> Result<reqwest::header::HeaderName, String> {
+fn parse_header_name(text: &str) -> Result<reqwest::header::HeaderName, ValueError> {
     let name = reqwest::header::HeaderName::from_bytes(text.trim().as_bytes())
-        .map_err(|_| format!("{text:?} is not a header name"))?;
+        .map_err(|_| ValueError::NotAHeader(text.into()))?;
     const NOT_FORWARDED: [&str; 9] = [
         "host",
         "range",
@@ -431,15 +454,13 @@ fn parse_header_name(text: &str) -> Result<reqwest::header::HeaderName, String> 
         "proxy-connection",
     ];
     if NOT_FORWARDED.contains(&name.as_str()) {
-        return Err(format!(
-            "{name} is set by the service and cannot be forwarded"
-        ));
+        return Err(ValueError::NotForwarded(name.to_string()));
     }
     Ok(name)
 }
 
 /// Seconds as for `parse_seconds`, or 0.
-fn parse_seconds_or_zero(text: &str) -> Result<Duration, String> {
+fn parse_seconds_or_zero(text: &str) -> Result<Duration, ValueError> {
     match text.trim().parse::<f64>() {
         Ok(0.0) => Ok(Duration::ZERO),
         _ => parse_seconds(text),
@@ -447,10 +468,10 @@ fn parse_seconds_or_zero(text: &str) -> Result<Duration, String> {
 }
 
 /// Whole or fractional seconds, above 0 and at most a day.
-fn parse_seconds(text: &str) -> Result<Duration, String> {
+fn parse_seconds(text: &str) -> Result<Duration, ValueError> {
     match text.trim().parse::<f64>() {
         Ok(s) if s > 0.0 && s <= 86_400.0 => Ok(Duration::from_secs_f64(s)),
-        _ => Err(format!("{text:?} is not a number of seconds above 0")),
+        _ => Err(ValueError::NotSeconds(text.into())),
     }
 }
 

@@ -132,7 +132,7 @@ pub enum Body {
 }
 
 impl Origins {
-    pub fn new(policy: Policy, timeouts: Timeouts) -> Result<Self, String> {
+    pub fn new(policy: Policy, timeouts: Timeouts) -> Result<Self, reqwest::Error> {
         let policy = Arc::new(policy);
         let mut marked = HeaderMap::new();
         marked.insert(reqwest::header::VIA, HeaderValue::from_static(VIA));
@@ -146,8 +146,7 @@ impl Origins {
             .pool_max_idle_per_host(if timeouts.pool_idle.is_zero() { 0 } else { 16 })
             .tcp_nodelay(true)
             .dns_resolver(Arc::new(CheckedResolver(policy.clone())))
-            .build()
-            .map_err(|e| e.to_string())?;
+            .build()?;
         Ok(Self {
             client,
             policy,

@@ -90,11 +90,18 @@ pub const DEFAULT_TIMEOUTS: Timeouts = Timeouts {
 
 /// Sets the policy and time limits every source reads under; the first call wins. Without a
 /// call, sources read under the strictest policy.
-pub fn configure(policy: Policy, timeouts: Timeouts) -> Result<(), String> {
-    let origins = Origins::new(policy, timeouts)?;
-    ORIGINS
-        .set(origins)
-        .map_err(|_| "the source policy is already set".to_string())
+pub fn configure(policy: Policy, timeouts: Timeouts) -> Result<(), SetupError> {
+    let origins = Origins::new(policy, timeouts).map_err(SetupError::Client)?;
+    ORIGINS.set(origins).map_err(|_| SetupError::AlreadySet)
+}
+
+/// Why the sources cannot be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("the HTTP client does not build: {0}")]
+    Client(reqwest::Error),
+    #[error("the source policy is already set")]
+    AlreadySet,
 }
 
 /// The policy in force.

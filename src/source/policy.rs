@@ -113,10 +113,24 @@ pub struct Pattern {
     subdomains: bool,
 }
 
+/// An allowlist entry that is not one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not host, host:port or *.domain")]
+pub struct PatternError(String);
+
+/// A file root that cannot be one.
+#[derive(Debug, thiserror::Error)]
+pub enum FileRootError {
+    #[error("{path}: {error}")]
+    Unreadable { path: String, error: std::io::Error },
+    #[error("{0} is not a directory")]
+    NotADirectory(String),
+}
+
 impl Pattern {
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, PatternError> {
         let text = text.trim().to_ascii_lowercase();
-        let bad = || format!("{text:?} is not host, host:port or *.domain");
+        let bad = || PatternError(text.clone());
         let (wildcard, rest) = match text.strip_prefix("*.") {
             Some(rest) => (true, rest.to_string()),
             None => (false, text.clone()),
@@ -276,12 +290,15 @@ pub enum FileRefusal {
 }
 
 /// Canonicalises a file root, so that the prefix check compares real paths.
-pub fn file_root(dir: &Path) -> Result<PathBuf, String> {
+pub fn file_root(dir: &Path) -> Result<PathBuf, FileRootError> {
     let real = dir
         .canonicalize()
-        .map_err(|e| format!("{}: {e}", dir.display()))?;
+        .map_err(|error| FileRootError::Unreadable {
+            path: dir.display().to_string(),
+            error,
+        })?;
     if !real.is_dir() {
-        return Err(format!("{} is not a directory", dir.display()));
+        return Err(FileRootError::NotADirectory(dir.display().to_string()));
     }
     Ok(real)
 }
