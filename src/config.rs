@@ -321,6 +321,7 @@ impl Config {
             allow_private: self.allow_private,
             allowed: self.allowed_sources.clone(),
             file_root,
+            ..Default::default()
         })
     }
 

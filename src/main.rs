@@ -30,10 +30,16 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Err(e) = pythumbio::source::configure(policy, config.origin_timeouts()) {
-        eprintln!("pythumbio: {e}");
-        return ExitCode::from(2);
-    }
+    let origins = match pythumbio::source::origins(policy, config.origin_timeouts()) {
+        Ok(origins) => origins,
+        Err(e) => {
+            eprintln!("pythumbio: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    // Sources GStreamer makes outside the service's pipelines (an HLS demuxer's playlist
+    // downloader) read under the same policy.
+    let _ = pythumbio::source::set_default(origins.clone());
     if let Err(e) = engine::init() {
         eprintln!("pythumbio: GStreamer does not initialise: {e}");
         return ExitCode::from(2);
@@ -80,7 +86,7 @@ fn main() -> ExitCode {
         .enable_all()
         .build()
         .expect("the tokio runtime starts");
-    let served = runtime.block_on(http::serve(&config, catalog, source));
+    let served = runtime.block_on(http::serve(&config, catalog, source, origins));
     // Responses still open are dropped with the runtime: their pipelines go to NULL. A still
     // being captured on the blocking pool is not waited for past a second.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));

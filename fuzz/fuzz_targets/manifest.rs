@@ -7,12 +7,13 @@
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use libfuzzer_sys::fuzz_target;
-use pythumbio::engine::launch::{build, Launch};
+use pythumbio::engine::launch::{build, Launch, Setting, SettingValue, UrlRole};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
-fn root() -> &'static std::path::Path {
-    static ROOT: OnceLock<tempfile::TempDir> = OnceLock::new();
+fn root() -> &'static (tempfile::TempDir, std::sync::Arc<pythumbio::source::Origins>) {
+    static ROOT: OnceLock<(tempfile::TempDir, std::sync::Arc<pythumbio::source::Origins>)> =
+        OnceLock::new();
     ROOT.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
         let policy = pythumbio::source::Policy {
@@ -21,18 +22,20 @@ fn root() -> &'static std::path::Path {
             file_root: Some(pythumbio::source::policy::file_root(dir.path()).unwrap()),
             ..Default::default()
         };
-        pythumbio::source::configure(policy, pythumbio::source::DEFAULT_TIMEOUTS).unwrap();
+        let origins =
+            pythumbio::source::origins(policy, pythumbio::source::DEFAULT_TIMEOUTS).unwrap();
+        pythumbio::source::set_default(origins.clone()).unwrap();
         pythumbio::engine::init().unwrap();
-        dir
+        (dir, origins)
     })
-    .path()
 }
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let root = root();
+    let (dir, origins) = root();
+    let root = dir.path();
     let (name, text) = if text.trim_start().starts_with('<') {
         ("m.mpd", text.to_string())
     } else if text.starts_with("#EXTM3U") {
@@ -43,8 +46,18 @@ fuzz_target!(|data: &[u8]| {
     let path = root.join(name);
     std::fs::write(&path, text).unwrap();
     let uri = url::Url::from_file_path(path.canonicalize().unwrap()).unwrap().to_string();
-    let properties = [("src".to_string(), "uri".to_string(), uri)];
-    let launch = Launch::new("uridecodebin name=src src. ! appsink name=sink sync=false", &properties);
+    let Ok(admitted) = origins.policy().admit(&uri) else {
+        return;
+    };
+    let properties = [Setting {
+        element: "src".into(),
+        property: "uri".into(),
+        value: SettingValue::Url(UrlRole::Source, admitted),
+    }];
+    let launch = Launch {
+        origins: Some(origins),
+        ..Launch::new("uridecodebin name=src src. ! appsink name=sink sync=false", &properties)
+    };
     let Ok(built) = build(&launch) else {
         return;
     };

@@ -25,7 +25,11 @@ impl Cover {
         let uri = launch.properties.iter().find_map(Setting::source)?;
         let left = deadline.saturating_duration_since(Instant::now());
         let forward = crate::source::Forward::from_pairs(launch.forward);
-        let found = super::discover::discover(uri, left, &forward, launch.limits).ok()?;
+        let origins = launch
+            .origins
+            .cloned()
+            .unwrap_or_else(crate::source::default_origins);
+        let found = super::discover::discover(uri, left, &forward, launch.limits, &origins).ok()?;
         let tags = found.info.tags()?;
         let (_, sample) = super::picture::cover(&tags)?;
         let bytes = bytes::Bytes::copy_from_slice(&sample.buffer()?.map_readable().ok()?);

@@ -23,7 +23,9 @@ pub fn discover(
     timeout: Duration,
     forward: &crate::source::Forward,
     limits: super::launch::SourceLimits,
+    origins: &Arc<crate::source::Origins>,
 ) -> Result<Discovered, PipelineError> {
+    let origins = origins.clone();
     let _live = LiveToken::new();
     let deadline = std::time::Instant::now() + timeout;
     let timeout = gst::ClockTime::from_nseconds(timeout.as_nanos() as u64);
@@ -41,8 +43,10 @@ pub fn discover(
     let refused = too_large.clone();
     discoverer.connect_source_setup(move |_, src| {
         *slot.lock().unwrap() = Some(src.clone());
+        // Added before this runs: the guard below sees only what the decoder adds later.
+        crate::source::hand_origins(src, &origins);
         if let Some(decoder) = src.parent().and_then(|p| p.downcast::<gst::Bin>().ok()) {
-            crate::source::guard(&decoder);
+            crate::source::guard(&decoder, &origins);
             *refused.lock().unwrap() = Some(super::launch::refuse_large_sources(
                 decoder.upcast_ref(),
                 limits,

@@ -87,6 +87,9 @@ pub struct Launch<'a> {
     /// When origin reads must have ended (a timeout), even those that run inside a state
     /// change: a whole output's deadline, or a stream's first byte's.
     pub deadline: Option<&'a crate::source::Deadline>,
+    /// The origins (policy, client) every source element of the pipeline reads through; None:
+    /// the process default.
+    pub origins: Option<&'a std::sync::Arc<crate::source::Origins>>,
 }
 
 /// The largest source pictures the service decodes: a larger one fails the request (422) as
@@ -122,6 +125,7 @@ impl<'a> Launch<'a> {
             limits: SourceLimits::default(),
             forward: &[],
             deadline: None,
+            origins: None,
         }
     }
 }
@@ -181,7 +185,11 @@ pub fn build(launch: &Launch<'_>) -> Result<Built, PipelineError> {
             pipeline
         }
     };
-    crate::source::guard(pipeline.upcast_ref());
+    let origins = launch
+        .origins
+        .cloned()
+        .unwrap_or_else(crate::source::default_origins);
+    crate::source::guard(pipeline.upcast_ref(), &origins);
     for setting in launch.properties {
         let Setting {
             element, property, ..

@@ -71,7 +71,7 @@ pub async fn handle(
     let suffixed = route.preset.is_some();
     let endpoint = route.endpoint;
     let mut bound = params::bind(&endpoint.params, &query)?;
-    admit_sources(&mut bound)?;
+    admit_sources(app.origins.policy(), &mut bound)?;
     bound.forward = app
         .forward_headers
         .iter()
@@ -125,9 +125,11 @@ pub async fn handle(
 
 /// Puts every url the request names (the source, a watermark) to the source policy before
 /// anything is fetched; a `file://` url inside the file root is replaced by its real path.
-fn admit_sources(bound: &mut params::Bound) -> Result<(), ApiError> {
+fn admit_sources(
+    policy: &crate::source::Policy,
+    bound: &mut params::Bound,
+) -> Result<(), ApiError> {
     use crate::source::NotAdmitted;
-    let policy = crate::source::policy();
     bound.admit(|text| {
         policy.admit(text).map_err(|e| match e {
             NotAdmitted::Refused(refusal) => PipelineError::new(
@@ -197,13 +199,13 @@ async fn whole(
             .await?
         }
         Spec::Discover => {
-            let (timeout, limits) = (app.timeout, app.limits);
+            let (timeout, limits, origins) = (app.timeout, app.limits, app.origins.clone());
             let url = bound.source.clone().ok_or_else(|| {
                 PipelineError::new(Failure::Internal, "the source was not admitted")
             })?;
             let forward = crate::source::Forward::from_pairs(&bound.forward);
             let json = blocking(move || {
-                let found = engine::discover::discover(&url, timeout, &forward, limits)?;
+                let found = engine::discover::discover(&url, timeout, &forward, limits, &origins)?;
                 Ok(engine::ffprobe::to_json(url.as_str(), &found))
             })
             .await?;
@@ -228,6 +230,7 @@ async fn stream(
     let description = rendered(endpoint.render(bound))?;
     let (rate, window) = (endpoint.rate(bound), window(bound, app.max_stream));
     let (bound, limits, chunk_size) = (bound.clone(), app.limits, app.chunk_size);
+    let origins = app.origins.clone();
     // Everything up to the first byte, origin reads included, ends by PYTHUMBIO_TIMEOUT.
     let due = std::time::Instant::now() + app.timeout;
     let first_byte = crate::source::Deadline::at(due);
@@ -240,6 +243,7 @@ async fn stream(
             limits,
             forward: &bound.forward,
             deadline: Some(&reads),
+            origins: Some(&origins),
             ..Launch::new(&description, &bound.properties)
         };
         engine::stream::start(&launch, chunk_size)

@@ -31,6 +31,8 @@ use tower_http::request_id::{
 /// State shared by every handler.
 pub struct App {
     catalogs: Arc<reload::Catalogs>,
+    /// The source policy and HTTP client every source of this service reads through.
+    pub(crate) origins: Arc<crate::source::Origins>,
     admission: Admission,
     chunk_size: usize,
     timeout: Duration,
@@ -61,13 +63,14 @@ pub struct App {
 impl App {
     /// A launch of `description` under this service's limits.
     pub fn launch<'a>(
-        &self,
+        &'a self,
         description: &'a str,
         bound: &'a crate::catalog::params::Bound,
     ) -> crate::engine::launch::Launch<'a> {
         crate::engine::launch::Launch {
             limits: self.limits,
             forward: &bound.forward,
+            origins: Some(&self.origins),
             ..crate::engine::launch::Launch::new(description, &bound.properties)
         }
     }
@@ -77,8 +80,14 @@ impl App {
         self.catalogs.current()
     }
 
-    pub fn new(config: &Config, catalog: Catalog, source: Source) -> Self {
+    pub fn new(
+        config: &Config,
+        catalog: Catalog,
+        source: Source,
+        origins: Arc<crate::source::Origins>,
+    ) -> Self {
         Self {
+            origins,
             catalogs: Arc::new(reload::Catalogs::new(catalog, source)),
             admission: Admission::new(
                 config.max_pipelines(),
@@ -303,18 +312,24 @@ async fn log_request(State(app): State<Arc<App>>, mut request: Request, next: Ne
 }
 
 /// Serves until SIGINT or SIGTERM, then lets responses in flight finish for up to `grace`.
-pub async fn serve(config: &Config, catalog: Catalog, source: Source) -> std::io::Result<()> {
+pub async fn serve(
+    config: &Config,
+    catalog: Catalog,
+    source: Source,
+    origins: Arc<crate::source::Origins>,
+) -> std::io::Result<()> {
     // Signal handlers first: a SIGHUP or SIGTERM that comes as soon as the service says it is
     // listening must find them, not the default action (which ends the process).
     use tokio::signal::unix::{signal, SignalKind};
     let hangup = signal(SignalKind::hangup())?;
     let terminate = signal(SignalKind::terminate())?;
-    let app = Arc::new(App::new(config, catalog, source));
+    let app = Arc::new(App::new(config, catalog, source, origins));
     tokio::spawn(app.catalogs.clone().watch(hangup));
     let listener = tokio::net::TcpListener::bind((config.host, config.port)).await?;
     let local = listener.local_addr()?;
     tracing::info!("listening on http://{local}");
-    crate::source::policy::set_own_address(local);
+    let policy = app.origins.policy();
+    policy.set_own_address(local);
     // The service reads its own sample from where it listens (loopback when it listens on all
     // addresses); the source policy lets exactly that URL through.
     let reach = match local.ip() {
@@ -327,7 +342,7 @@ pub async fn serve(config: &Config, catalog: Catalog, source: Source) -> std::io
         std::net::SocketAddr::new(reach, local.port())
     );
     if let Ok(url) = url::Url::parse(&sample) {
-        crate::source::policy::allow_sample(url);
+        policy.allow_sample(url);
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let draining = app.clone();

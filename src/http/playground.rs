@@ -21,8 +21,11 @@ audiotestsrc num-buffers=470 samplesperbuffer=1024 freq=440 volume=0.2 ! audio/x
 webmmux name=mux ! filesink name=file";
 
 /// The page, with the sample's URL filled in.
-pub async fn page() -> impl IntoResponse {
-    let sample = crate::source::policy::sample()
+pub async fn page(State(app): State<Arc<App>>) -> impl IntoResponse {
+    let sample = app
+        .origins
+        .policy()
+        .sample()
         .map(|u| u.to_string())
         .unwrap_or_default();
     let html = include_str!("playground.html").replace("{{SAMPLE_URL}}", &sample);

@@ -23,6 +23,11 @@ glib::wrapper! {
 }
 
 impl FileSrc {
+    /// The origins whose policy (its file root) this source reads under.
+    pub fn set_origins(&self, origins: std::sync::Arc<super::Origins>) {
+        *self.imp().origins.lock().unwrap() = Some(origins);
+    }
+
     /// The first bytes of the open file (a container's header).
     pub fn head(&self) -> Option<bytes::Bytes> {
         let state = self.imp().state.lock().unwrap();
@@ -58,6 +63,7 @@ mod imp {
     #[derive(Default)]
     pub struct FileSrc {
         url: Mutex<Option<Url>>,
+        pub(super) origins: Mutex<Option<std::sync::Arc<super::super::Origins>>>,
         pub(super) state: Mutex<Option<Opened>>,
     }
 
@@ -95,7 +101,11 @@ mod imp {
             use super::super::policy::{Refusal, Rule};
             let url = self.url.lock().unwrap().clone();
             let checked = match url {
-                Some(url) => super::super::policy().check_file(&url),
+                Some(url) => {
+                    let handed = self.origins.lock().unwrap().clone();
+                    let origins = handed.unwrap_or_else(super::super::default_origins);
+                    origins.policy().check_file(&url)
+                }
                 None => Err(FileRefusal::Refused(Refusal(Rule::FileRoot))),
             };
             let path = match checked {

@@ -73,11 +73,11 @@ pub use policy::{Policy, Refusal, Rule};
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::watch;
 
-static ORIGINS: OnceLock<Origins> = OnceLock::new();
+static DEFAULT: OnceLock<Arc<Origins>> = OnceLock::new();
 static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
 static FETCHED: AtomicU64 = AtomicU64::new(0);
 
@@ -88,11 +88,19 @@ pub const DEFAULT_TIMEOUTS: Timeouts = Timeouts {
     pool_idle: Duration::from_secs(30),
 };
 
-/// Sets the policy and time limits every source reads under; the first call wins. Without a
-/// call, sources read under the strictest policy.
-pub fn configure(policy: Policy, timeouts: Timeouts) -> Result<(), SetupError> {
-    let origins = Origins::new(policy, timeouts).map_err(SetupError::Client)?;
-    ORIGINS.set(origins).map_err(|_| SetupError::AlreadySet)
+/// A service's origins: its source policy, its time limits, its HTTP client. The service
+/// hands them to every source element of its pipelines.
+pub fn origins(policy: Policy, timeouts: Timeouts) -> Result<Arc<Origins>, SetupError> {
+    Origins::new(policy, timeouts)
+        .map(Arc::new)
+        .map_err(SetupError::Client)
+}
+
+/// Makes `origins` what a source element reads through when no pipeline of a service handed
+/// it any: one GStreamer made on its own (an HLS demuxer's playlist downloader), or one in
+/// gst-launch-1.0. The first call wins.
+pub fn set_default(origins: Arc<Origins>) -> Result<(), SetupError> {
+    DEFAULT.set(origins).map_err(|_| SetupError::AlreadySet)
 }
 
 /// Why the sources cannot be set up.
@@ -104,15 +112,17 @@ pub enum SetupError {
     AlreadySet,
 }
 
-/// The policy in force.
-pub fn policy() -> &'static Policy {
-    origins().policy()
-}
-
-fn origins() -> &'static Origins {
-    ORIGINS.get_or_init(|| {
-        Origins::new(Policy::default(), DEFAULT_TIMEOUTS).expect("the HTTP client builds")
-    })
+/// The origins of an element no pipeline handed any: the default set, else the strictest
+/// policy (said in the log).
+pub(crate) fn default_origins() -> Arc<Origins> {
+    DEFAULT
+        .get_or_init(|| {
+            tracing::warn!("no source policy was configured: sources read under the strictest");
+            Arc::new(
+                Origins::new(Policy::default(), DEFAULT_TIMEOUTS).expect("the HTTP client builds"),
+            )
+        })
+        .clone()
 }
 
 /// When a request's origin reads must have ended (they fail as a timeout then): a whole output's
@@ -279,6 +289,16 @@ pub fn register() -> Result<(), gstreamer::glib::BoolError> {
     Ok(())
 }
 
+/// Gives a source element of the service the origins it reads through.
+pub fn hand_origins(element: &gstreamer::Element, origins: &Arc<Origins>) {
+    use gstreamer::prelude::*;
+    if let Some(http) = element.downcast_ref::<HttpSrc>() {
+        http.set_origins(origins.clone());
+    } else if let Some(file) = element.downcast_ref::<file::FileSrc>() {
+        file.set_origins(origins.clone());
+    }
+}
+
 /// Whether `element` may read from outside the process: a source element that is not one of the
 /// service's own, or a demuxer that downloads by itself.
 pub fn is_foreign_reader(element: &gstreamer::Element) -> bool {
@@ -293,12 +313,15 @@ pub fn is_foreign_reader(element: &gstreamer::Element) -> bool {
     factory.uri_type() == gstreamer::URIType::Src && !name.starts_with("pythumbio")
 }
 
-/// Watches `bin` (a pipeline, a decoder) for elements added to it at any depth that could read
-/// from outside: unreachable while the registry holds what [`register`] made of it, and a
-/// refusal that ends the request if anything ever plugs one.
-pub fn guard(bin: &gstreamer::Bin) {
+/// Watches `bin` (a pipeline, a decoder) for elements added to it at any depth: the service's
+/// source elements get `origins` (the policy they read under); one that could read from
+/// outside is unreachable while the registry holds what [`register`] made of it, and a refusal
+/// that ends the request if anything ever plugs one.
+pub fn guard(bin: &gstreamer::Bin, origins: &Arc<Origins>) {
     use gstreamer::prelude::*;
-    bin.connect_deep_element_added(|_, _, element| {
+    let origins = origins.clone();
+    bin.connect_deep_element_added(move |_, _, element| {
+        hand_origins(element, &origins);
         if is_foreign_reader(element) {
             tracing::error!(
                 element = %element.factory().map(|f| f.name().to_string()).unwrap_or_default(),

@@ -168,25 +168,40 @@ pub struct Policy {
     pub allowed: Vec<Pattern>,
     /// Canonical directory `file://` sources must lie in; None refuses `file://`.
     pub file_root: Option<PathBuf>,
+    /// Where the service listens (set once it does): a source there is the service itself.
+    pub own: std::sync::OnceLock<std::net::SocketAddr>,
+    /// The one URL every rule lets through: the service's own sample clip, on its own
+    /// listening address (set once the service listens).
+    pub sample: std::sync::OnceLock<Url>,
 }
 
-/// The one URL every policy lets through: the service's own sample clip, on its own listening
-/// address (set once the service listens).
-static SAMPLE: std::sync::OnceLock<Url> = std::sync::OnceLock::new();
+impl Policy {
+    /// Records where this service listens: a source there is the service itself.
+    pub fn set_own_address(&self, addr: std::net::SocketAddr) {
+        let _ = self.own.set(addr);
+    }
 
-/// Where this service listens (set once it does).
-static OWN: std::sync::OnceLock<std::net::SocketAddr> = std::sync::OnceLock::new();
+    /// Lets exactly `url` through, whatever the rules: the built-in sample.
+    pub fn allow_sample(&self, url: Url) {
+        let _ = self.sample.set(url);
+    }
 
-/// Records where this service listens: a source there is the service itself.
-pub fn set_own_address(addr: std::net::SocketAddr) {
-    let _ = OWN.set(addr);
+    /// The sample's URL, once the service listens.
+    pub fn sample(&self) -> Option<&Url> {
+        self.sample.get()
+    }
+
+    /// Whether `url` names this service's own listening address (by address, or `localhost`).
+    fn is_own_address(&self, url: &Url) -> bool {
+        let Some(own) = self.own.get() else {
+            return false;
+        };
+        is_address(url, own)
+    }
 }
 
-/// Whether `url` names this service's own listening address (by address, or `localhost`).
-fn is_own_address(url: &Url) -> bool {
-    let Some(own) = OWN.get() else {
-        return false;
-    };
+/// Whether `url` names `own` (by address, or `localhost` when `own` is local or unspecified).
+fn is_address(url: &Url, own: &std::net::SocketAddr) -> bool {
     if url.port_or_known_default() != Some(own.port()) {
         return false;
     }
@@ -202,27 +217,17 @@ fn is_own_address(url: &Url) -> bool {
     }
 }
 
-/// Lets exactly `url` through, whatever the rules: the built-in sample.
-pub fn allow_sample(url: Url) {
-    let _ = SAMPLE.set(url);
-}
-
-/// The sample's URL, once the service listens.
-pub fn sample() -> Option<&'static Url> {
-    SAMPLE.get()
-}
-
 impl Policy {
     /// Checks what can be known of a URL before any lookup: scheme, allowlist, and a host that is
     /// already an address. A name is checked again, address by address, when it is resolved.
     pub fn check_url(&self, url: &Url) -> Result<(), Refusal> {
-        if SAMPLE.get() == Some(url) {
+        if self.sample.get() == Some(url) {
             return Ok(());
         }
         if !matches!(url.scheme(), "http" | "https") {
             return Err(Refusal(Rule::Scheme));
         }
-        if is_own_address(url) {
+        if self.is_own_address(url) {
             return Err(Refusal(Rule::SelfRequest));
         }
         let host = url.host().ok_or(Refusal(Rule::NotAllowed))?;

@@ -5,7 +5,7 @@ use super::{
     PUSH_BLOCK,
 };
 use crate::source::fetch::{Body, FetchError, Forward};
-use crate::source::{origins, run};
+use crate::source::{run, Origins};
 use bytes::{Bytes, BytesMut};
 use gstreamer as gst;
 use gstreamer::glib;
@@ -15,6 +15,7 @@ use gstreamer_base as gst_base;
 use gstreamer_base::prelude::*;
 use gstreamer_base::subclass::base_src::CreateSuccess;
 use gstreamer_base::subclass::prelude::*;
+use std::sync::Arc;
 use std::sync::{LazyLock, Mutex};
 
 use tokio::sync::watch;
@@ -25,6 +26,7 @@ pub struct Settings {
     pub url: Option<Url>,
     pub forward: Forward,
     pub deadline: Option<crate::source::Deadline>,
+    pub origins: Option<Arc<Origins>>,
 }
 
 /// How an opened source is read.
@@ -253,6 +255,11 @@ impl HttpSrc {
         self.settings.lock().unwrap().forward.clone()
     }
 
+    fn origins(&self) -> Arc<Origins> {
+        let handed = self.settings.lock().unwrap().origins.clone();
+        handed.unwrap_or_else(crate::source::default_origins)
+    }
+
     /// What queries answer once the element has opened its source.
     fn set_started(&self, seekable: bool, size: Option<u64>) {
         let mut seen = self.seen.lock().unwrap();
@@ -298,7 +305,8 @@ impl HttpSrc {
             len = len.min(size - from);
         }
         let (url, forward) = (reader.url.clone(), self.forward());
-        let fetched = self.run(async move { origins().block(&url, from, len, &forward).await })?;
+        let origins = self.origins();
+        let fetched = self.run(async move { origins.block(&url, from, len, &forward).await })?;
         crate::source::count(fetched.len() as u64);
         if from == 0 {
             let mut seen = self.seen.lock().unwrap();
@@ -340,8 +348,9 @@ impl HttpSrc {
             let Some(mut body) = response.take() else {
                 return Ok(Bytes::new());
             };
+            let origins = self.origins();
             let (body, chunk) = self.run(async move {
-                let chunk = origins().next_chunk(&mut body).await;
+                let chunk = origins.next_chunk(&mut body).await;
                 Ok((body, chunk))
             })?;
             match chunk? {
@@ -388,7 +397,8 @@ impl BaseSrcImpl for HttpSrc {
             }
         }
         drop(state);
-        let opened = self.run(async move { origins().open(&url, FIRST_BLOCK, &forward).await });
+        let origins = self.origins();
+        let opened = self.run(async move { origins.open(&url, FIRST_BLOCK, &forward).await });
         let opened = match opened {
             Ok(opened) => opened,
             Err(error) => {

@@ -54,6 +54,11 @@ impl HttpSrc {
         self.imp().settings.lock().unwrap().forward = forward;
     }
 
+    /// The origins (policy, client) this source reads through; without them, the default set.
+    pub fn set_origins(&self, origins: std::sync::Arc<super::Origins>) {
+        self.imp().settings.lock().unwrap().origins = Some(origins);
+    }
+
     /// When every origin read of this source must have ended (a timeout after it).
     pub fn set_deadline(&self, deadline: Option<super::Deadline>) {
         self.imp().settings.lock().unwrap().deadline = deadline;
