@@ -40,6 +40,19 @@ pub fn embedded() -> Files {
     }
 }
 
+/// One file over the built-in set.
+pub fn single(name: &str, text: &str) -> Files {
+    Files {
+        endpoints: vec![FileText {
+            name: name.into(),
+            stem: stem(Path::new(name)),
+            text: text.into(),
+        }],
+        parts: Vec::new(),
+        builtin: Some(Box::new(embedded())),
+    }
+}
+
 /// The `*.toml` files of `dir` and of `dir/parts`, over the built-in set.
 pub fn read_dir(dir: &Path) -> Result<Files, LoadError> {
     let fail = |problem| LoadError {

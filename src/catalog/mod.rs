@@ -432,6 +432,14 @@ impl Catalog {
     }
 }
 
+/// Parses and checks one pipeline file's text as loading does, over the built-in parts and
+/// bases (GStreamer must be initialised: its descriptions are trial-parsed).
+pub fn parse_file(name: &str, text: &str, limits: OutputLimits) -> Result<Endpoint, LoadError> {
+    let files = load::single(name, text);
+    let file = &files.endpoints[0];
+    build(file, &load::compose(&files, file)?, limits)
+}
+
 /// Builds one endpoint from its composed file and checks it: routes, roles, the keys its kind
 /// needs, placeholders against parts and parameters, and trial parses (the defaults, then each
 /// enum value) so that a missing element or property is found at start, not per request.

@@ -136,9 +136,7 @@ impl PipelineError {
         {
             let status = details
                 .and_then(|d| d.get::<u32>("http-status-code").ok())
-                .and_then(|s| u16::try_from(s).ok())
-                .or_else(|| http_status_in(&error.to_string()))
-                .or_else(|| debug.as_deref().and_then(http_status_in));
+                .and_then(|s| u16::try_from(s).ok());
             Failure::Origin { status }
         } else if error.is::<gst::ResourceError>() {
             Failure::Corrupt
@@ -200,9 +198,8 @@ impl PipelineError {
         let failure = if let Some(rule) = refused {
             Failure::Refused { rule: rule.name() }
         } else if error.is::<gst::ResourceError>() || !origin_sent_bytes {
-            Failure::Origin {
-                status: http_status_in(&error.to_string()),
-            }
+            // The service's source reports an origin's status itself (`HttpSrc::failure`).
+            Failure::Origin { status: None }
         } else if error.is::<gst::StreamError>() || error.is::<gst::CoreError>() {
             Failure::Unsupported
         } else {
@@ -272,15 +269,6 @@ fn is_element_of_media(object: &gst::Object) -> bool {
         })
 }
 
-/// souphttpsrc puts the status in its message text, as in "Not Found (404)".
-fn http_status_in(text: &str) -> Option<u16> {
-    text.match_indices('(').find_map(|(i, _)| {
-        let digits = text.get(i + 1..i + 4)?;
-        let status: u16 = digits.parse().ok()?;
-        (text.get(i + 4..i + 5) == Some(")") && (100..600).contains(&status)).then_some(status)
-    })
-}
-
 impl fmt::Display for PipelineError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.element {
@@ -294,7 +282,7 @@ impl std::error::Error for PipelineError {}
 
 #[cfg(test)]
 mod tests {
-    use super::{http_status_in, Failure, PipelineError};
+    use super::{Failure, PipelineError};
     use gstreamer as gst;
 
     #[test]
@@ -314,15 +302,5 @@ mod tests {
         assert_eq!(classified.failure, Failure::Internal);
         assert_eq!(classified.message, Failure::Internal.public_message());
         assert!(classified.debug.unwrap().contains("maxsize"));
-    }
-
-    #[test]
-    fn finds_http_status() {
-        assert_eq!(
-            http_status_in("Not Found (404), URL: http://x/(123)"),
-            Some(404)
-        );
-        assert_eq!(http_status_in("Could not connect: refused"), None);
-        assert_eq!(http_status_in("odd (12345)"), None);
     }
 }
