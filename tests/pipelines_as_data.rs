@@ -186,6 +186,7 @@ routes = ["/strip"]
 kind = "storyboard"
 content_type = { from = "as", png = "image/png", vtt = "text/vtt" }
 layout = { from = "as", vtt = "vtt" }
+suffix = "as"
 use = ["source", "picture"]
 description = """
 uridecodebin name=src
@@ -289,6 +290,17 @@ fn check_names_the_line_of_a_broken_target_or_role() {
         (
             SQUARE.replace("{rgb}", "{rbg}"),
             "line 8: {rbg} is neither a part nor a parameter",
+        ),
+        (
+            format!("{SQUARE}[params.when]\ntype = \"seconds\"\nto = \"seek.start\"\n"),
+            "more than one parameter goes to \"seek.start\"",
+        ),
+        (
+            SQUARE.replace(
+                "uridecodebin name=src\n",
+                "uridecodebin name=src\nsouphttpsrc location=http://127.0.0.1/x ! fakesink\n",
+            ),
+            "souphttpsrc reads from outside the service's source policy",
         ),
     ];
     for (text, needle) in cases {

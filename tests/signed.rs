@@ -141,3 +141,32 @@ fn keys_are_checked_and_never_shown() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2), "sign without a key");
 }
+
+/// A signed storyboard layout points at its sheet with a URL signed for the sheet's own path:
+/// a player that follows it gets the sheet, not a 403.
+#[tokio::test]
+async fn a_signed_layout_links_a_signed_sheet() {
+    let service = signed_service();
+    let target = service.url(
+        "/storyboard.vtt",
+        &[("url", &media_url(Media::mp4())), ("interval", "5")],
+    );
+    let signed = sign_with_cli(&target[target.find("/storyboard").unwrap()..]);
+    let response = reqwest::get(format!("http://{}{signed}", service.addr))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let vtt = response.text().await.unwrap();
+    let sheet = vtt
+        .lines()
+        .find_map(|l| l.split('#').next().filter(|u| u.starts_with("http://")))
+        .unwrap_or_else(|| panic!("no sheet URL in {vtt}"));
+    let path_and_query = &sheet[sheet.find("/storyboard").unwrap()..];
+    assert!(path_and_query.starts_with("/storyboard.jpg?"), "{sheet}");
+    let (path, query) = path_and_query.split_once('?').unwrap();
+    let (query, sig_pair) = query.rsplit_once("&sig=").unwrap();
+    assert_eq!(sig_pair, sig(path, query), "signed for the sheet's path");
+    let response = reqwest::get(sheet).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "image/jpeg");
+}

@@ -37,6 +37,13 @@ pub enum Problem {
     Empty,
     #[error("{0}")]
     Toml(String),
+    /// Text that is not TOML, at a line of the first file of the chain it is reported with.
+    #[error("not TOML: {message} in `{text}`")]
+    Syntax {
+        line: usize,
+        text: String,
+        message: String,
+    },
     #[error("extends = {0:?}: no such pipeline file")]
     NoBase(String),
     #[error("extends = {0:?} leads back to this file")]
@@ -65,6 +72,13 @@ pub enum Problem {
     NoSource,
     #[error("more than one parameter has role = {0:?}")]
     TwoRoles(&'static str),
+    #[error("more than one parameter goes to {0:?}")]
+    TwoTargets(&'static str),
+    #[error("a {kind} endpoint does nothing with to = {target:?}")]
+    IdleTarget {
+        kind: &'static str,
+        target: &'static str,
+    },
     #[error("{0}")]
     Shape(Shape),
     #[error("element {element} is not installed{}", package.map(|p| format!(" (Debian package {p})")).unwrap_or_default())]
@@ -132,6 +146,8 @@ pub enum Shape {
         kind: &'static str,
         target: &'static str,
     },
+    #[error("a storyboard's suffix is its layout's `from` parameter (the layout points at the sheet by its suffix)")]
+    LayoutSuffix,
     #[error("a watermark (role = \"watermark\") needs to = \"watermark.scale\" and \"watermark.offset\" with defaults, and they need it")]
     Watermark,
 }
@@ -159,7 +175,7 @@ impl Problem {
                 | Shape::NotAValue { key, .. }
                 | Shape::Unknown { key, .. }
                 | Shape::Misplaced { key, .. } => key,
-                Shape::Suffix(_) => "suffix",
+                Shape::Suffix(_) | Shape::LayoutSuffix => "suffix",
                 _ => return None,
             }
             .into()),

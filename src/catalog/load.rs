@@ -127,6 +127,13 @@ impl Composed {
 
 /// `problem` in `file`, pointed at the first line of `chain` that holds what it names.
 pub fn locate(file: &str, chain: &[FileText], problem: Problem) -> LoadError {
+    if let (Problem::Syntax { line, .. }, Some(first)) = (&problem, chain.first()) {
+        return LoadError {
+            file: file.into(),
+            at: Some((first.name.clone(), *line)),
+            problem: Box::new(problem),
+        };
+    }
     let at = problem.needle().and_then(|needle| {
         chain
             .iter()
@@ -202,9 +209,15 @@ fn compose_from(
 }
 
 fn parse(file: &FileText) -> Result<toml::Table, Problem> {
-    file.text
-        .parse::<toml::Table>()
-        .map_err(|e| Problem::Toml(e.to_string()))
+    file.text.parse::<toml::Table>().map_err(|e| {
+        let at = e.span().map_or(0, |span| span.start).min(file.text.len());
+        let line = file.text[..at].matches('\n').count() + 1;
+        Problem::Syntax {
+            line,
+            text: file.text.lines().nth(line - 1).unwrap_or("").trim().into(),
+            message: e.message().trim().replace('\n', "; "),
+        }
+    })
 }
 
 /// `over` merged into `base`: tables key by key, anything else replaced.
@@ -274,5 +287,13 @@ mod tests {
             e.to_string(),
             "c.toml: line 2: use = \"nothere\": no such part (parts/nothere.toml)"
         );
+        // Not TOML in a part: that file, that line.
+        let files = Files {
+            endpoints: vec![file("d", "use = ['p']\nkind = 'still'")],
+            parts: vec![file("p", "[parts]\nok = 'a'\nbroken = \n")],
+            builtin: None,
+        };
+        let e = compose(&files, &files.endpoints[0]).unwrap_err();
+        assert!(e.to_string().starts_with("d.toml: p.toml line 3: "), "{e}");
     }
 }

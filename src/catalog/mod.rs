@@ -533,6 +533,9 @@ fn build(
                 .ok_or_else(|| fail(Problem::Shape(Shape::NoFrom { key: "layout" })))?;
             let layout = choice("layout", layout)?;
             known(&layout, "layout", "layout", LAYOUTS).map_err(fail)?;
+            if raw.suffix.as_deref() != Some(layout.from.as_str()) {
+                return Err(fail(Problem::Shape(Shape::LayoutSuffix)));
+            }
             let default = params
                 .iter()
                 .find(|p| p.name == layout.from)
@@ -625,6 +628,38 @@ fn check_roles(kind: Kind, params: &[Param]) -> Result<(), Problem> {
             }
         }
         _ => return Err(Problem::TwoRoles("source")),
+    }
+    let mut seen = Vec::new();
+    for p in params {
+        let Target::Service(target) = p.target else {
+            continue;
+        };
+        if seen.contains(&target) {
+            return Err(Problem::TwoTargets(target.name()));
+        }
+        seen.push(target);
+        // What each kind reads: a still its time, a stream its window, neither a storyboard
+        // nor the Discoverer.
+        let idle = match (kind, target) {
+            (Kind::Discover | Kind::Storyboard, ServiceTarget::SeekStart)
+            | (Kind::Discover | Kind::Storyboard, ServiceTarget::SeekAccurate)
+            | (Kind::Discover | Kind::Storyboard | Kind::Still, ServiceTarget::SeekDuration)
+            | (Kind::Stream, ServiceTarget::SeekAccurate) => true,
+            (kind, ServiceTarget::Rate) => kind != Kind::Stream,
+            _ => false,
+        };
+        if idle {
+            let kind = match kind {
+                Kind::Still => "still",
+                Kind::Stream => "stream",
+                Kind::Storyboard => "storyboard",
+                Kind::Discover => "discover",
+            };
+            return Err(Problem::IdleTarget {
+                kind,
+                target: target.name(),
+            });
+        }
     }
     let declares = |target: ServiceTarget| {
         params.iter().any(|p| {

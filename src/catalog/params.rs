@@ -75,6 +75,10 @@ impl ServiceTarget {
         match self {
             Self::SeekAccurate => *kind == ParamKind::Bool,
             Self::SeekStart | Self::SeekDuration => matches!(kind, ParamKind::Seconds { .. }),
+            // Counts.
+            Self::StoryboardMaxTiles | Self::StoryboardColumns => {
+                matches!(kind, ParamKind::Int { .. })
+            }
             _ => kind.is_numeric(),
         }
     }
@@ -271,6 +275,8 @@ pub enum DeclError {
     TextNeedsDefault,
     #[error("only ints form groups")]
     GroupOutsideInt,
+    #[error("`inserts` is for a parameter that is absent unless given: no default, not required, not to = \"text\"")]
+    InsertsAlways,
     #[error("min {min} is above the configured limit {cap}")]
     AboveLimit { min: i64, cap: i64 },
 }
@@ -392,6 +398,10 @@ impl RawParam {
         }
         if self.group.is_some() && !matches!(kind, ParamKind::Int { .. }) {
             return Err(DeclError::GroupOutsideInt);
+        }
+        if self.inserts.is_some() && (default.is_some() || self.required || target == Target::Text)
+        {
+            return Err(DeclError::InsertsAlways);
         }
         let limit = match self.limit.as_deref() {
             None => None,
@@ -1056,6 +1066,8 @@ mod tests {
             "type = 'int'\nmin = 0\nmax = 10\ndefault = 1\nto = 'text'\nlimit = 'depth'",
             "type = 'float'\nmin = 0\nmax = 1\ndefault = 0.5\nto = 'text'\nlimit = 'width'",
             "type = 'int'\nmin = 0\nmax = 10\ndefault = 11\nto = 'text'",
+            "type = 'int'\nmin = 0\nmax = 10\ndefault = 1\nto = 'e.p'\ninserts = 'x'",
+            "type = 'float'\nmin = 1\nmax = 10\ndefault = 1\nto = 'storyboard.columns'",
             "type = 'int'\nmin = 0\nmax = 10\nto = 'text'",
             "type = 'int'\nmin = 0.5\nmax = 10\ndefault = 1\nto = 'text'",
             "type = 'decimal'\nto = 'text'",

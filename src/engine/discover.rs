@@ -46,7 +46,7 @@ pub fn discover(
         // Added before this runs: the guard below sees only what the decoder adds later.
         crate::source::hand_origins(src, &origins);
         if let Some(decoder) = src.parent().and_then(|p| p.downcast::<gst::Bin>().ok()) {
-            crate::source::guard(&decoder, &origins);
+            crate::source::guard(&decoder, Some(&origins));
             *refused.lock().unwrap() = Some(super::launch::refuse_large_sources(
                 decoder.upcast_ref(),
                 limits,

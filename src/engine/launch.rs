@@ -185,11 +185,24 @@ pub fn build(launch: &Launch<'_>) -> Result<Built, PipelineError> {
             pipeline
         }
     };
-    let origins = launch
-        .origins
-        .cloned()
-        .unwrap_or_else(crate::source::default_origins);
-    crate::source::guard(pipeline.upcast_ref(), &origins);
+    // What the description names itself is there already; what decoders add later is
+    // watched. Either way a source element of the service gets the service's origins (without
+    // any, the process default when it starts), and one that would read from outside is refused.
+    for element in pipeline.iterate_recurse().into_iter().flatten() {
+        // appsrc is fed by the service itself (a storyboard's tiles).
+        let fed = element.factory().is_some_and(|f| f.name() == "appsrc");
+        if crate::source::is_foreign_reader(&element) && !fed {
+            let name = element.factory().map(|f| f.name().to_string());
+            return Err(internal(format!(
+                "{} reads from outside the service's source policy",
+                name.unwrap_or_default()
+            )));
+        }
+        if let Some(origins) = launch.origins {
+            crate::source::hand_origins(&element, origins);
+        }
+    }
+    crate::source::guard(pipeline.upcast_ref(), launch.origins);
     for setting in launch.properties {
         let Setting {
             element, property, ..

@@ -87,6 +87,7 @@ pub async fn handle(
             suffixed,
             endpoint.suffix.as_deref(),
             sprite,
+            app.signer.as_ref(),
         )?,
         _ => String::new(),
     };
@@ -405,6 +406,7 @@ fn sprite_url(
     suffixed: bool,
     suffix_param: Option<&str>,
     sheet_suffix: &str,
+    signer: Option<&crate::signature::Signer>,
 ) -> Result<String, ApiError> {
     let origin = match public_url {
         Some(base) => base.to_string(),
@@ -438,7 +440,13 @@ fn sprite_url(
             !pair.is_empty() && suffix_param.is_none_or(|p| pair.split('=').next() != Some(p))
         })
         .collect();
-    Ok(format!("{origin}{base}.{sheet_suffix}?{}", query.join("&")))
+    let sheet = format!("{base}.{sheet_suffix}?{}", query.join("&"));
+    // Where URLs are signed, the sheet's is signed for its own path.
+    let sheet = match signer {
+        Some(signer) => signer.sign(&sheet),
+        None => sheet,
+    };
+    Ok(format!("{origin}{sheet}"))
 }
 
 /// Whether `text` is a host name, an IPv4 address or a bracketed IPv6 address, with an optional

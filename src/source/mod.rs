@@ -317,11 +317,13 @@ pub fn is_foreign_reader(element: &gstreamer::Element) -> bool {
 /// source elements get `origins` (the policy they read under); one that could read from
 /// outside is unreachable while the registry holds what [`register`] made of it, and a refusal
 /// that ends the request if anything ever plugs one.
-pub fn guard(bin: &gstreamer::Bin, origins: &Arc<Origins>) {
+pub fn guard(bin: &gstreamer::Bin, origins: Option<&Arc<Origins>>) {
     use gstreamer::prelude::*;
-    let origins = origins.clone();
+    let origins = origins.cloned();
     bin.connect_deep_element_added(move |_, _, element| {
-        hand_origins(element, &origins);
+        if let Some(origins) = &origins {
+            hand_origins(element, origins);
+        }
         if is_foreign_reader(element) {
             tracing::error!(
                 element = %element.factory().map(|f| f.name().to_string()).unwrap_or_default(),

@@ -202,6 +202,12 @@ impl URIHandlerImpl for HttpSrc {
             ));
         }
         self.settings.lock().unwrap().url = Some(url);
+        // What was kept of another URL is not this one's.
+        if let State::Stopped { spare } = &mut *self.state.lock().unwrap() {
+            spare.take();
+        }
+        let mut seen = self.seen.lock().unwrap();
+        (seen.failure, seen.head) = (None, None);
         Ok(())
     }
 }
