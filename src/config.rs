@@ -285,6 +285,32 @@ pub enum Command {
 }
 
 impl Config {
+    /// `PYTHUMBIO_*` variables of `env` that are none of the service's, each with the known
+    /// name it is closest to: a typo must not pass silently.
+    pub fn unknown_variables(
+        env: impl Iterator<Item = (String, String)>,
+    ) -> Vec<(String, Option<String>)> {
+        use clap::CommandFactory;
+        let command = Self::command();
+        let known: Vec<String> = command
+            .get_arguments()
+            .filter_map(|a| a.get_env())
+            .map(|e| e.to_string_lossy().into_owned())
+            .collect();
+        env.map(|(name, _)| name)
+            .filter(|name| name.starts_with("PYTHUMBIO_") && !known.contains(name))
+            .map(|name| {
+                let closest = known
+                    .iter()
+                    .map(|k| (distance(&name, k), k))
+                    .filter(|(d, _)| *d <= 3)
+                    .min()
+                    .map(|(_, k)| k.clone());
+                (name, closest)
+            })
+            .collect()
+    }
+
     /// The largest source pictures decoded.
     pub fn source_limits(&self) -> crate::engine::launch::SourceLimits {
         crate::engine::launch::SourceLimits {
@@ -338,6 +364,24 @@ impl Config {
     pub fn max_pipelines(&self) -> usize {
         self.workers as usize * self.concurrency_per_worker as usize
     }
+}
+
+/// Edit distance between two names (Levenshtein), for "did you mean".
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let here = row[j + 1];
+            row[j + 1] = (previous + usize::from(ca != *cb))
+                .min(row[j] + 1)
+                .min(here + 1);
+            previous = here;
+        }
+    }
+    row[b.len()]
 }
 
 /// Why a value of a variable is refused (clap names the variable).

@@ -23,6 +23,14 @@ fn main() -> ExitCode {
         LogFormat::Text => logs.with_ansi(std::io::stdout().is_terminal()).init(),
         LogFormat::Json => logs.json().flatten_event(true).init(),
     }
+    for (name, closest) in Config::unknown_variables(std::env::vars()) {
+        match closest {
+            Some(known) => {
+                tracing::warn!("{name} is not a setting of pythumbio; did you mean {known}?")
+            }
+            None => tracing::warn!("{name} is not a setting of pythumbio"),
+        }
+    }
     let policy = match config.source_policy() {
         Ok(policy) => policy,
         Err(e) => {

@@ -409,3 +409,40 @@ async fn a_trickled_request_head_is_cut_off() {
     // Others are served as before.
     assert_eq!(service.get("/healthz", &[]).await.status(), 200);
 }
+
+/// Start-up says what is wrong in the operator's words: an unknown `PYTHUMBIO_*` variable is a
+/// warning with the name it is closest to, `*` as an allowlist is refused with the right
+/// spelling, and a taken port names the address.
+#[tokio::test]
+async fn start_up_names_what_is_wrong() {
+    let service = Service::with_env(&[("PYTHUMBIO_ALLOW_LOOPBAK", "true")]);
+    let log = service
+        .wait_for_log(&["PYTHUMBIO_ALLOW_LOOPBAK is not a setting"])
+        .await;
+    assert!(
+        log.contains("did you mean PYTHUMBIO_ALLOW_LOOPBACK?"),
+        "{log}"
+    );
+
+    let output = support::run_binary(&[], &[("PYTHUMBIO_ALLOWED_SOURCES", "*")]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("PYTHUMBIO_ALLOWED_SOURCES")
+            && stderr.contains("leave PYTHUMBIO_ALLOWED_SOURCES unset"),
+        "{stderr}"
+    );
+
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let output = support::run_binary(
+        &[],
+        &[("PYTHUMBIO_HOST", "127.0.0.1"), ("PYTHUMBIO_PORT", &port)],
+    );
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("cannot listen on 127.0.0.1:{port}")),
+        "{stderr}"
+    );
+}

@@ -169,3 +169,26 @@ async fn a_failure_is_logged_once_with_its_request() {
     );
     assert!(body["element"].is_null() && body["debug"].is_null());
 }
+
+/// Warnings GStreamer gives for every ordinary file (qtdemux's "failed to find fragment
+/// defaults" on an MP4 without fragments) are logged at debug, not as warnings.
+#[tokio::test]
+async fn known_harmless_gstreamer_warnings_are_not_warnings() {
+    let service = Service::with_env(&[("PYTHUMBIO_LOG_FORMAT", "json"), ("RUST_LOG", "debug")]);
+    let response = service
+        .get("/thumb", &[("url", &media_url(Media::mp4()))])
+        .await;
+    assert_eq!(response.status(), 200);
+    let log = service.wait_for_log(&["fragment defaults"]).await;
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|l: &serde_json::Value| {
+            l["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("fragment defaults"))
+        })
+        .collect();
+    assert!(!lines.is_empty(), "qtdemux said nothing: {log}");
+    assert!(lines.iter().all(|l| l["level"] == "DEBUG"), "{lines:?}");
+}

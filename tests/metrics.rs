@@ -113,7 +113,7 @@ async fn counters_move_with_requests() {
     );
     assert_eq!(delta("pythumbio_not_modified_total"), 1.0);
     assert_eq!(
-        delta(r#"pythumbio_pipeline_errors_total{element="PythumbioHttpSrc"}"#),
+        delta(r#"pythumbio_pipeline_errors_total{element="pythumbiohttpsrc"}"#),
         1.0
     );
     assert_eq!(

@@ -94,6 +94,8 @@ pub struct PipelineError {
     pub failure: Failure,
     /// Path of the element that reported the error, when one did.
     pub element: Option<String>,
+    /// The factory of that element (`qtdemux`): a bounded label, unlike the path.
+    pub factory: Option<String>,
     pub message: String,
     pub debug: Option<String>,
 }
@@ -103,6 +105,7 @@ impl PipelineError {
         Self {
             failure,
             element: None,
+            factory: None,
             message: message.into(),
             debug: None,
         }
@@ -186,6 +189,11 @@ impl PipelineError {
         Self {
             failure,
             element: msg.src().map(|s| s.path_string().to_string()),
+            factory: msg
+                .src()
+                .and_then(|s| s.downcast_ref::<gst::Element>())
+                .and_then(|e| e.factory())
+                .map(|f| f.name().to_string()),
             message,
             debug,
         }

@@ -86,6 +86,17 @@ pub fn init() -> Result<(), glib::Error> {
     Ok(())
 }
 
+/// GStreamer warnings every ordinary request meets, by category and the start of their text:
+/// logged at debug. qtdemux says this one for every stream of an MP4 without fragments (`trex`
+/// defaults are for fragmented files only).
+pub const HARMLESS_WARNINGS: &[(&str, &str)] = &[("qtdemux", "failed to find fragment defaults")];
+
+fn harmless(category: &str, text: &str) -> bool {
+    HARMLESS_WARNINGS
+        .iter()
+        .any(|(c, start)| *c == category && text.trim_start().starts_with(start))
+}
+
 /// GStreamer's own warnings and errors go into the service's log, with the element that wrote
 /// them, instead of to stderr in GStreamer's format; `GST_DEBUG` set by hand keeps GStreamer's.
 fn route_gstreamer_log() {
@@ -103,6 +114,9 @@ fn route_gstreamer_log() {
             match level {
                 DebugLevel::Error => {
                     tracing::error!(target: "gstreamer", category, element, "{text}")
+                }
+                DebugLevel::Warning if harmless(category, text.as_str()) => {
+                    tracing::debug!(target: "gstreamer", category, element, "{text}")
                 }
                 DebugLevel::Warning => {
                     tracing::warn!(target: "gstreamer", category, element, "{text}")

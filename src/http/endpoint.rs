@@ -501,13 +501,10 @@ impl Drop for StreamLog {
     }
 }
 
-/// The type of the element that reported a failure ("GstSoupHTTPSrc"), from its path: a bounded
-/// label, unlike the path itself.
+/// The factory of the element that reported a failure (`qtdemux`, `pythumbiohttpsrc`): a
+/// bounded label, unlike the element's path; "none" when no element did.
 fn element_type(e: &PipelineError) -> String {
-    let last = e.element.as_deref().and_then(|p| p.rsplit('/').next());
-    last.and_then(|segment| segment.split(':').next())
-        .unwrap_or("unknown")
-        .to_string()
+    e.factory.clone().unwrap_or_else(|| "none".into())
 }
 
 /// Runs GStreamer's blocking calls on the blocking pool, off the async workers.

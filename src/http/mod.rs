@@ -325,7 +325,12 @@ pub async fn serve(
     let terminate = signal(SignalKind::terminate())?;
     let app = Arc::new(App::new(config, catalog, source, origins));
     tokio::spawn(app.catalogs.clone().watch(hangup));
-    let listener = tokio::net::TcpListener::bind((config.host, config.port)).await?;
+    let listener = tokio::net::TcpListener::bind((config.host, config.port))
+        .await
+        .map_err(|e| {
+            let address = std::net::SocketAddr::new(config.host, config.port);
+            std::io::Error::new(e.kind(), format!("cannot listen on {address}: {e}"))
+        })?;
     let local = listener.local_addr()?;
     tracing::info!("listening on http://{local}");
     let policy = app.origins.policy();

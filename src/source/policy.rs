@@ -115,8 +115,12 @@ pub struct Pattern {
 
 /// An allowlist entry that is not one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0:?} is not host, host:port or *.domain")]
-pub struct PatternError(String);
+pub enum PatternError {
+    #[error("{0:?} is not host, host:port or *.domain")]
+    NotAPattern(String),
+    #[error("{0:?}: a `*` stands only first, for the names below a domain (*.example.com); to allow any host, leave PYTHUMBIO_ALLOWED_SOURCES unset")]
+    Wildcard(String),
+}
 
 /// A file root that cannot be one.
 #[derive(Debug, thiserror::Error)]
@@ -130,7 +134,10 @@ pub enum FileRootError {
 impl Pattern {
     pub fn parse(text: &str) -> Result<Self, PatternError> {
         let text = text.trim().to_ascii_lowercase();
-        let bad = || PatternError(text.clone());
+        let bad = || PatternError::NotAPattern(text.clone());
+        if text.trim_start_matches("*.").contains('*') {
+            return Err(PatternError::Wildcard(text));
+        }
         let (wildcard, rest) = match text.strip_prefix("*.") {
             Some(rest) => (true, rest.to_string()),
             None => (false, text.clone()),
