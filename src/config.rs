@@ -282,6 +282,9 @@ pub enum Command {
     Sign { path_and_query: String },
     /// Print the OpenAPI document of the pipeline set (built in, or PYTHUMBIO_PIPELINES)
     Openapi,
+    /// Ask the service listening on PYTHUMBIO_HOST:PYTHUMBIO_PORT for /healthz (loopback when
+    /// the host is unspecified); exit 0 on 200, 1 otherwise: a HEALTHCHECK that needs no curl
+    Health,
 }
 
 impl Config {

@@ -16,6 +16,9 @@ fn main() -> ExitCode {
         println!("{}", signer.sign(path_and_query));
         return ExitCode::SUCCESS;
     }
+    if let Some(Command::Health) = &config.command {
+        return health(&config);
+    }
     let filter =
         tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     let logs = tracing_subscriber::fmt().with_env_filter(filter);
@@ -175,4 +178,40 @@ fn render(catalog: &Catalog, route: &str, values: &[String]) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+/// `pythumbio health`: one GET of /healthz on the configured address, answered within 5 s.
+fn health(config: &Config) -> ExitCode {
+    use std::io::Read;
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
+    let host = match config.host {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    let address = SocketAddr::new(host, config.port);
+    let limit = std::time::Duration::from_secs(5);
+    let asked = TcpStream::connect_timeout(&address, limit).and_then(|mut stream| {
+        stream.set_read_timeout(Some(limit))?;
+        stream.set_write_timeout(Some(limit))?;
+        write!(
+            stream,
+            "GET /healthz HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+        )?;
+        let mut head = [0u8; 64];
+        let n = stream.read(&mut head)?;
+        Ok(String::from_utf8_lossy(&head[..n]).into_owned())
+    });
+    match asked {
+        Ok(head) if head.starts_with("HTTP/1.1 200") => ExitCode::SUCCESS,
+        Ok(head) => {
+            let status = head.lines().next().unwrap_or("no answer");
+            eprintln!("pythumbio health: {address}/healthz answered {status}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("pythumbio health: {address}: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -446,3 +446,29 @@ async fn start_up_names_what_is_wrong() {
         "{stderr}"
     );
 }
+
+/// `pythumbio health` is a HEALTHCHECK without curl: 0 while the service answers /healthz, 1
+/// with the reason when nothing listens.
+#[test]
+fn health_asks_the_running_service() {
+    let service = Service::start();
+    let port = service.addr.port().to_string();
+    let env = [
+        ("PYTHUMBIO_HOST", "0.0.0.0"),
+        ("PYTHUMBIO_PORT", port.as_str()),
+    ];
+    let output = support::run_binary(&["health"], &env);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let closed = support::closed_port().to_string();
+    let env = [
+        ("PYTHUMBIO_HOST", "127.0.0.1"),
+        ("PYTHUMBIO_PORT", closed.as_str()),
+    ];
+    let output = support::run_binary(&["health"], &env);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains(&format!("127.0.0.1:{closed}")));
+}
