@@ -5,7 +5,7 @@ mod support;
 
 use std::io::{Read, Write};
 use std::time::Duration;
-use support::media::nearest;
+use support::media::palette_index;
 use support::media::Media;
 use support::{media_url, origin_url, raw_chunked_get, Image, Service};
 
@@ -120,7 +120,7 @@ async fn queued_requests_wait_for_a_slot() {
         assert_eq!(response.status(), 200);
         let image = Image::decode(&response.bytes().await.unwrap(), image::ImageFormat::Jpeg);
         assert_eq!(
-            nearest(image.centre()).0,
+            palette_index(image.centre()),
             second,
             "the frame of second {second}"
         );

@@ -5,7 +5,7 @@
 
 mod support;
 
-use support::media::{nearest, stripe_colour, Media};
+use support::media::{palette_index, stripe_colour, Media};
 use support::{ffmpeg, first_frame, media_url, Image, Service};
 
 /// Which edge of the picture the source's left stripe is on.
@@ -122,6 +122,6 @@ async fn every_endpoint_shows_the_picture_as_players_do() {
         // The middle stripe is in the middle, whatever the turn.
         let centre = thumb(&[]).await;
         let middle = centre.get_pixel(centre.width() / 2, centre.height() / 2).0;
-        assert_eq!(nearest(middle).0, 0, "tag {tag}");
+        assert_eq!(palette_index(middle), 0, "tag {tag}");
     }
 }

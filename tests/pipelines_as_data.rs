@@ -4,7 +4,7 @@
 mod support;
 
 use image::ImageFormat;
-use support::media::{nearest, Media};
+use support::media::{palette_index, Media};
 use support::{
     binary_output, inspect, media_url, origin_url, run_binary, with_pipelines, Image, Service,
 };
@@ -44,7 +44,7 @@ async fn a_new_file_is_a_new_endpoint() {
     assert_eq!(response.headers()["content-type"], "image/png");
     let image = Image::decode(&response.bytes().await.unwrap(), ImageFormat::Png);
     assert_eq!((image.width, image.height), (100, 100));
-    assert_eq!(nearest(image.centre()).0, 4, "the frame at 4 s");
+    assert_eq!(palette_index(image.centre()), 4, "the frame at 4 s");
     // The directory replaces the built-in set.
     assert_eq!(
         service
@@ -231,7 +231,7 @@ async fn a_file_of_shared_parts_and_names_of_its_own_is_an_endpoint() {
     let image = Image::decode(&response.bytes().await.unwrap(), ImageFormat::Png);
     // The built-in fit part with this file's default width: 640x360 inside 48x240.
     assert_eq!((image.width, image.height), (48, 27));
-    assert_eq!(nearest(image.centre()).0, 5, "the frame at 5.5 s");
+    assert_eq!(palette_index(image.centre()), 5, "the frame at 5.5 s");
     // The built-in name is not this endpoint's.
     let json = service
         .expect_error("/square", &[("url", &url)], 400, "unknown_parameter")
@@ -252,7 +252,7 @@ async fn a_file_of_shared_parts_and_names_of_its_own_is_an_endpoint() {
     assert_eq!(sheet.width, 4 * 40);
     let tile_height = sheet.height;
     let colours: Vec<usize> = (0..4)
-        .map(|i| nearest(sheet.rgb.get_pixel(i * 40 + 20, tile_height / 2).0).0)
+        .map(|i| palette_index(sheet.rgb.get_pixel(i * 40 + 20, tile_height / 2).0))
         .collect();
     assert_eq!(colours, [0, 3, 6, 9]);
     let response = service.get("/strip", &[("url", &url), ("as", "vtt")]).await;

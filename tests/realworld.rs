@@ -5,7 +5,7 @@
 
 mod support;
 
-use support::media::nearest;
+use support::media::palette_index;
 use support::{ffmpeg, origin_url, Image, Service};
 
 #[tokio::test]
@@ -19,7 +19,7 @@ async fn a_thumbnail_of_a_transport_stream_counts_from_its_start() {
         let centre = by_ffmpeg
             .get_pixel(by_ffmpeg.width() / 2, by_ffmpeg.height() / 2)
             .0;
-        assert_eq!(nearest(centre).0, second, "ffmpeg's frame at {time}");
+        assert_eq!(palette_index(centre), second, "ffmpeg's frame at {time}");
         for accurate in ["true", "false"] {
             let query = [
                 ("url", url.as_str()),
@@ -30,7 +30,7 @@ async fn a_thumbnail_of_a_transport_stream_counts_from_its_start() {
             assert_eq!(response.status(), 200);
             let image = Image::decode(&response.bytes().await.unwrap(), image::ImageFormat::Png);
             assert_eq!(
-                nearest(image.centre()).0,
+                palette_index(image.centre()),
                 second,
                 "/thumb time={time} accurate={accurate}"
             );

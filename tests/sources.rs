@@ -4,7 +4,7 @@
 
 mod support;
 
-use support::media::{nearest, Media};
+use support::media::{palette_index, Media};
 use support::{origin, origin_url, Image, Service};
 
 /// The service as it runs by default: loopback sources refused.
@@ -163,7 +163,7 @@ async fn file_sources_only_inside_the_root() {
     let inside = format!("file://{}/{file}", root.display());
     let (status, ct, body) = service.fetch("/thumb", &inside).await;
     assert_eq!((status, ct.as_str()), (200, "image/jpeg"));
-    let (colour, _) = nearest(Image::decode(&body, image::ImageFormat::Jpeg).centre());
+    let colour = palette_index(Image::decode(&body, image::ImageFormat::Jpeg).centre());
     assert_eq!(colour, 2, "the frame at 2 s");
     let meta: serde_json::Value = service
         .get("/meta", &[("url", &inside)])

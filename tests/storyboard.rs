@@ -4,7 +4,7 @@
 mod support;
 
 use image::ImageFormat;
-use support::media::{nearest, Media};
+use support::media::{palette_index, Media};
 use support::{media_url, Image, Service};
 
 async fn get(service: &Service, path: &str, params: &[(&str, &str)]) -> (String, Vec<u8>) {
@@ -39,7 +39,7 @@ fn tile_colours(sheet: &Image, tile: (u32, u32), count: u32, columns: u32) -> Ve
                 (i % columns) * tile.0 + tile.0 / 2,
                 (i / columns) * tile.1 + tile.1 / 2,
             );
-            nearest(sheet.rgb.get_pixel(x, y).0).0
+            palette_index(sheet.rgb.get_pixel(x, y).0)
         })
         .collect()
 }
@@ -137,7 +137,7 @@ async fn vtt_and_json_point_into_the_sheet() {
             sheet.height
         );
         assert_eq!(
-            nearest(sheet.rgb.get_pixel(x + w / 2, y + h / 2).0).0,
+            palette_index(sheet.rgb.get_pixel(x + w / 2, y + h / 2).0),
             3 * i,
             "cue {i}"
         );
@@ -333,7 +333,7 @@ async fn a_very_tall_source_gives_bounded_tiles() {
     assert_eq!(status, 200);
     let sheet = Image::decode(&body, ImageFormat::Jpeg);
     assert_eq!(
-        nearest(sheet.centre()).0,
+        palette_index(sheet.centre()),
         1,
         "the green picture is in the tile"
     );

@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::media::{nearest, Media};
+use support::media::{palette_index, Media};
 use support::{inspect, media_url, Report, Service};
 
 async fn webm(
@@ -32,7 +32,7 @@ fn colours(report: &Report) -> Vec<usize> {
     report
         .frames
         .iter()
-        .map(|(_, rgb)| nearest(*rgb).0)
+        .map(|(_, rgb)| palette_index(*rgb))
         .collect()
 }
 
@@ -235,7 +235,7 @@ async fn preview_as_animated_webp() {
         let frames = decoder.into_frames().collect_frames().unwrap();
         let colours: Vec<usize> = frames
             .iter()
-            .map(|f| nearest(rgb(f.buffer().get_pixel(213, 120).0)).0)
+            .map(|f| palette_index(rgb(f.buffer().get_pixel(213, 120).0)))
             .collect();
         assert_eq!(
             colours,
@@ -270,7 +270,7 @@ async fn preview_as_animated_webp() {
         // 1/60 s, as WebP stores it: in whole milliseconds.
         let ms = std::time::Duration::from(frame.delay()).as_millis();
         assert!((16..=17).contains(&ms), "{ms} ms");
-        assert_eq!(nearest(rgb(frame.buffer().get_pixel(213, 120).0)).0, 0);
+        assert_eq!(palette_index(rgb(frame.buffer().get_pixel(213, 120).0)), 0);
     }
 }
 

@@ -321,6 +321,23 @@ pub fn media_dir() -> PathBuf {
 }
 
 /// The palette index whose colour is nearest to `rgb`, and the largest channel difference.
+/// How far (largest channel difference) a decoded colour may be from its palette colour: under
+/// half the distance between the two closest palette colours (80), so a colour names one
+/// second or none.
+pub const TOLERANCE: u8 = 40;
+
+/// The palette colour `rgb` is, within [`TOLERANCE`]; a colour near none of them fails the test
+/// (a range mix-up, a wrong frame blended, a grey frame).
+pub fn palette_index(rgb: [u8; 3]) -> usize {
+    let (index, distance) = nearest(rgb);
+    assert!(
+        distance <= TOLERANCE,
+        "{rgb:?} is {distance} from the nearest palette colour {:?}",
+        PALETTE[index]
+    );
+    index
+}
+
 pub fn nearest(rgb: [u8; 3]) -> (usize, u8) {
     PALETTE
         .iter()
