@@ -7,12 +7,7 @@ use support::media::Media;
 use support::{media_url, Service};
 
 async fn started(service: &Service) -> u64 {
-    let text = service.get("/metrics", &[]).await.text().await.unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix("pythumbio_pipelines_started_total "))
-        .expect("the counter is exported")
-        .parse()
-        .unwrap()
+    service.metric("pythumbio_pipelines_started_total").await as u64
 }
 
 #[tokio::test]
@@ -85,12 +80,7 @@ async fn max_age_is_configured() {
 }
 
 async fn counter(service: &Service, name: &str) -> u64 {
-    let text = service.get("/metrics", &[]).await.text().await.unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .unwrap()
-        .parse()
-        .unwrap()
+    service.metric(name).await as u64
 }
 
 #[tokio::test]

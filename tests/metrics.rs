@@ -6,38 +6,6 @@ use std::collections::BTreeMap;
 use support::media::Media;
 use support::{media_url, origin_url, Service};
 
-/// Every sample of the exposition, by series (name and labels as written); panics on a line that
-/// is neither a comment nor `series value`.
-async fn scrape(service: &Service) -> BTreeMap<String, f64> {
-    let text = service.get("/metrics", &[]).await.text().await.unwrap();
-    let mut samples = BTreeMap::new();
-    for line in text.lines() {
-        if line.starts_with("# HELP ") || line.starts_with("# TYPE ") {
-            continue;
-        }
-        let (series, value) = line
-            .rsplit_once(' ')
-            .unwrap_or_else(|| panic!("not a sample: {line:?}"));
-        let name_ok = series
-            .split('{')
-            .next()
-            .unwrap()
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_');
-        assert!(
-            name_ok && (!series.contains('{') || series.ends_with('}')),
-            "bad series: {line:?}"
-        );
-        samples.insert(
-            series.to_string(),
-            value
-                .parse::<f64>()
-                .unwrap_or_else(|_| panic!("bad value: {line:?}")),
-        );
-    }
-    samples
-}
-
 fn get(samples: &BTreeMap<String, f64>, series: &str) -> f64 {
     samples.get(series).copied().unwrap_or(0.0)
 }
@@ -46,7 +14,7 @@ fn get(samples: &BTreeMap<String, f64>, series: &str) -> f64 {
 async fn counters_move_with_requests() {
     let service = Service::start();
     let url = media_url(Media::mp4());
-    let before = scrape(&service).await;
+    let before = service.metrics().await;
 
     let thumb = service.get("/thumb", &[("url", &url)]).await;
     let tag = thumb.headers()["etag"].clone();
@@ -79,7 +47,7 @@ async fn counters_move_with_requests() {
         .unwrap();
     service.assert_nothing_left().await;
 
-    let after = scrape(&service).await;
+    let after = service.metrics().await;
     let delta = |series: &str| get(&after, series) - get(&before, series);
     assert_eq!(
         delta(r#"pythumbio_requests_total{endpoint="/thumb",status="200"}"#),

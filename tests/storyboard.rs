@@ -204,14 +204,7 @@ async fn sampling_seeks_instead_of_reading_the_whole_video() {
     // are three seeks into it.
     let long = Media::noise_minute();
     let size = std::fs::metadata(long.path()).unwrap().len() as f64;
-    let fetched = || async {
-        let text = service.get("/metrics", &[]).await.text().await.unwrap();
-        text.lines()
-            .find_map(|l| l.strip_prefix("pythumbio_origin_bytes_total "))
-            .unwrap()
-            .parse::<f64>()
-            .unwrap()
-    };
+    let fetched = || service.metric("pythumbio_origin_bytes_total");
     let before = fetched().await;
     let response = service
         .get(

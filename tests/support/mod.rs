@@ -387,14 +387,49 @@ impl Service {
         }
     }
 
+    /// Every sample of the exposition, by series (name and labels as written); panics on a line that
+    /// is neither a comment nor `series value`.
+    pub async fn metrics(&self) -> std::collections::BTreeMap<String, f64> {
+        let text = self.get("/metrics", &[]).await.text().await.unwrap();
+        let mut samples = std::collections::BTreeMap::new();
+        for line in text.lines() {
+            if line.starts_with("# HELP ") || line.starts_with("# TYPE ") {
+                continue;
+            }
+            let (series, value) = line
+                .rsplit_once(' ')
+                .unwrap_or_else(|| panic!("not a sample: {line:?}"));
+            let name_ok = series
+                .split('{')
+                .next()
+                .unwrap()
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_');
+            assert!(
+                name_ok && (!series.contains('{') || series.ends_with('}')),
+                "bad series: {line:?}"
+            );
+            samples.insert(
+                series.to_string(),
+                value
+                    .parse::<f64>()
+                    .unwrap_or_else(|_| panic!("bad value: {line:?}")),
+            );
+        }
+        samples
+    }
+
+    /// One series of /metrics (name and labels as written), which must be exported.
+    pub async fn metric(&self, series: &str) -> f64 {
+        let samples = self.metrics().await;
+        *samples
+            .get(series)
+            .unwrap_or_else(|| panic!("{series} is not exported"))
+    }
+
     /// The live-pipelines gauge from /metrics.
     pub async fn live_pipelines(&self) -> usize {
-        let text = self.get("/metrics", &[]).await.text().await.unwrap();
-        text.lines()
-            .find_map(|l| l.strip_prefix("pythumbio_live_pipelines "))
-            .expect("the gauge is exported")
-            .parse()
-            .unwrap()
+        self.metric("pythumbio_live_pipelines").await as usize
     }
 
     /// GStreamer streaming threads in the process, named after their pad ("queue0:src"). GLib
