@@ -3,7 +3,7 @@
 mod support;
 
 use support::media::Media;
-use support::{closed_port, error_json, media_url, origin_url, Service};
+use support::{closed_port, error_json, media_url, origin_url, path_url, Service};
 
 #[tokio::test]
 async fn missing_or_empty_url_is_400() {
@@ -145,7 +145,7 @@ async fn not_media_is_415_and_no_video_is_422() {
         ..Media::mp4()
     }
     .path();
-    let audio_only = origin_url(audio_only.file_name().unwrap().to_str().unwrap());
+    let audio_only = path_url(&audio_only);
     for path in ["/thumb", "/preview"] {
         let json = service
             .expect_error(path, &[("url", &audio_only)], 422, "no_usable_stream")

@@ -223,7 +223,7 @@ async fn memory_goes_back_when_quiet() {
             "yuv420p",
         ],
     );
-    let url = support::origin_url(source.file_name().unwrap().to_str().unwrap());
+    let url = support::path_url(&source);
     let pid = service.pid();
     let requests = |n: usize| -> Vec<(&'static str, Vec<(&'static str, String)>)> {
         (0..n)

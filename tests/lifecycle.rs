@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::time::Duration;
 use support::media::palette_index;
 use support::media::Media;
-use support::{media_url, origin_url, raw_chunked_get, Image, Service};
+use support::{media_url, path_url, raw_chunked_get, Image, Service};
 
 fn long_mp4() -> String {
     media_url(Media {
@@ -166,7 +166,7 @@ async fn a_request_that_waits_too_long_gets_503() {
 async fn no_chunk_is_larger_than_the_chunk_size() {
     let service = Service::with_env(&[("PYTHUMBIO_CHUNKSIZE", "1024")]);
     let path = Media::mp4().path();
-    let url = origin_url(path.file_name().unwrap().to_str().unwrap());
+    let url = path_url(&path);
     let target = service.url("/webm", &[("url", &url)]);
     let path_and_query = target[target.find("/webm").unwrap()..].to_string();
     let addr = service.addr;

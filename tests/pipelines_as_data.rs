@@ -6,7 +6,7 @@ mod support;
 use image::ImageFormat;
 use support::media::{palette_index, Media};
 use support::{
-    binary_output, inspect, media_url, origin_url, run_binary, with_pipelines, Image, Service,
+    binary_output, inspect, media_url, path_url, run_binary, with_pipelines, Image, Service,
 };
 
 const PNG_AT_FOUR: &str = r#"
@@ -73,7 +73,7 @@ async fn vp8enc_to_vp9enc_is_an_edit() {
         ..Media::mp4()
     }
     .path();
-    let url = origin_url(short.file_name().unwrap().to_str().unwrap());
+    let url = path_url(&short);
     let (status, _, body) = service.fetch("/webm", &url).await;
     assert_eq!(status, 200);
     let report = inspect(&body, "webm");

@@ -6,13 +6,13 @@
 mod support;
 
 use support::media::palette_index;
-use support::{ffmpeg, origin_url, Image, Service};
+use support::{ffmpeg, path_url, Image, Service};
 
 #[tokio::test]
 async fn a_thumbnail_of_a_transport_stream_counts_from_its_start() {
     let service = Service::start();
     let ts = ffmpeg::offset_ts();
-    let url = origin_url(ts.file_name().unwrap().to_str().unwrap());
+    let url = path_url(&ts);
     for second in [0usize, 2, 4] {
         let time = format!("{second}.5");
         let by_ffmpeg = ffmpeg::frame_at(&ts, second as f64 + 0.5);
@@ -81,7 +81,7 @@ async fn interlaced_video_is_deinterlaced_on_every_picture_endpoint() {
             "yuv420p",
         ],
     );
-    let url = origin_url(path.file_name().unwrap().to_str().unwrap());
+    let url = path_url(&path);
     let woven = combing(&ffmpeg::frame_at(&path, 2.0));
     let thumb = service
         .get("/thumb.png", &[("url", &url), ("time", "2")])
@@ -135,7 +135,7 @@ async fn untagged_colour_is_read_as_browsers_read_it() {
         (make("ff-green-sd-untagged.mp4", "640x360", &[]), 255),
     ];
     for (path, want) in cases {
-        let url = origin_url(path.file_name().unwrap().to_str().unwrap());
+        let url = path_url(&path);
         let thumb = service
             .get("/thumb.png", &[("url", &url), ("time", "0")])
             .await;

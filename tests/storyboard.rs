@@ -314,7 +314,7 @@ async fn a_very_tall_source_gives_bounded_tiles() {
             "yuv420p",
         ],
     );
-    let url = support::origin_url(tall.file_name().unwrap().to_str().unwrap());
+    let url = support::path_url(&tall);
     let response = service
         .get("/storyboard.json", &[("url", &url), ("tile_width", "640")])
         .await;

@@ -220,7 +220,12 @@ async fn endless() -> axum::response::Response {
 
 /// The origin's url for a made media file (made now if needed).
 pub fn media_url(media: media::Media) -> String {
-    origin_url(media.path().file_name().unwrap().to_str().unwrap())
+    path_url(&media.path())
+}
+
+/// The origin's url for a file made in the media directory, by its path.
+pub fn path_url(path: &Path) -> String {
+    origin_url(path.file_name().unwrap().to_str().unwrap())
 }
 
 /// The origin's url for a file in the media directory.
