@@ -246,6 +246,12 @@ pub struct Config {
           value_parser = parse_public_url)]
     pub public_url: Option<String>,
 
+    /// Comma-separated origins (`https://player.example.com`) whose pages may read the outputs
+    /// (CORS), or `*` for any; unset, browsers keep other sites' pages out
+    #[arg(long, env = "PYTHUMBIO_ALLOW_ORIGIN", value_name = "PYTHUMBIO_ALLOW_ORIGIN",
+          value_delimiter = ',', value_parser = parse_allowed_origin)]
+    pub allow_origin: Vec<AllowedOrigin>,
+
     /// Directory of pipeline files that replaces the built-in set
     #[arg(
         long,
@@ -402,6 +408,8 @@ pub enum ValueError {
     NotForwarded(String),
     #[error("{0:?} is not a number of seconds above 0")]
     NotSeconds(String),
+    #[error("{0:?} is not `*` or an origin such as https://player.example.com (scheme, host, port; no path)")]
+    NotAnOrigin(String),
     #[error(transparent)]
     Pattern(#[from] crate::source::policy::PatternError),
 }
@@ -484,6 +492,29 @@ fn parse_public_url(text: &str) -> Result<String, ValueError> {
 
 fn parse_pattern(text: &str) -> Result<crate::source::policy::Pattern, ValueError> {
     Ok(crate::source::policy::Pattern::parse(text)?)
+}
+
+/// An origin pages may read outputs from: any (`*`), or one scheme://host[:port].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AllowedOrigin {
+    Any,
+    Origin(reqwest::header::HeaderValue),
+}
+
+fn parse_allowed_origin(text: &str) -> Result<AllowedOrigin, ValueError> {
+    let text = text.trim();
+    if text == "*" {
+        return Ok(AllowedOrigin::Any);
+    }
+    let bad = || ValueError::NotAnOrigin(text.into());
+    let url = url::Url::parse(text).map_err(|_| bad())?;
+    let origin = url.origin().ascii_serialization();
+    if !matches!(url.scheme(), "http" | "https")
+        || origin.trim_end_matches('/') != text.trim_end_matches('/')
+    {
+        return Err(bad());
+    }
+    Ok(AllowedOrigin::Origin(origin.parse().map_err(|_| bad())?))
 }
 
 /// A header name; hop-by-hop and framing headers cannot be forwarded.

@@ -54,6 +54,8 @@ pub struct App {
     max_stream_time: Duration,
     /// `max-age` of cacheable outputs.
     cache_max_age: u32,
+    /// Origins whose pages may read the outputs (CORS).
+    allow_origin: Vec<crate::config::AllowedOrigin>,
     /// Set when shutdown begins: readiness turns false first.
     draining: std::sync::atomic::AtomicBool,
     /// The built-in sample clip, made on first use.
@@ -110,14 +112,51 @@ impl App {
             outputs: cache::Outputs::new(config.cache_mb),
             max_stream_time: config.max_stream_time,
             max_stream: config.max_stream_duration,
+            allow_origin: config.allow_origin.clone(),
             draining: std::sync::atomic::AtomicBool::new(false),
             sample: tokio::sync::OnceCell::new(),
         }
     }
 }
 
+/// CORS for the configured origins: GET and HEAD with the headers a player sends (`Range`,
+/// `If-None-Match`), and the ones it may read back; preflights are answered here.
+fn cors(allowed: &[crate::config::AllowedOrigin]) -> Option<tower_http::cors::CorsLayer> {
+    use crate::config::AllowedOrigin;
+    use axum::http::{header, Method};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    if allowed.is_empty() {
+        return None;
+    }
+    let origin = match allowed.contains(&AllowedOrigin::Any) {
+        true => AllowOrigin::any(),
+        false => AllowOrigin::list(allowed.iter().filter_map(|o| match o {
+            AllowedOrigin::Origin(v) => Some(v.clone()),
+            AllowedOrigin::Any => None,
+        })),
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(origin)
+            .allow_methods([Method::GET, Method::HEAD])
+            .allow_headers([
+                header::RANGE,
+                header::IF_NONE_MATCH,
+                header::HeaderName::from_static("x-request-id"),
+            ])
+            .expose_headers([
+                header::ETAG,
+                header::CONTENT_LENGTH,
+                header::CONTENT_RANGE,
+                header::ACCEPT_RANGES,
+                header::HeaderName::from_static("x-request-id"),
+            ])
+            .max_age(std::time::Duration::from_secs(3600)),
+    )
+}
+
 pub fn router(app: Arc<App>) -> Router {
-    Router::new()
+    let router = Router::new()
         .route("/version", get(info::version))
         .route("/metrics", get(info::metrics))
         .route("/healthz", get(info::healthz))
@@ -134,8 +173,13 @@ pub fn router(app: Arc<App>) -> Router {
         // the id is returned on the response.
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeId))
-        .layer(middleware::map_request(drop_odd_request_id))
-        .with_state(app)
+        .layer(middleware::map_request(drop_odd_request_id));
+    // Outermost: a preflight is answered before anything else looks at it.
+    let router = match cors(&app.allow_origin) {
+        Some(cors) => router.layer(cors),
+        None => router,
+    };
+    router.with_state(app)
 }
 
 /// The request's id: the client's `x-request-id` when it sent a sane one, else a new one
