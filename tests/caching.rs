@@ -141,3 +141,61 @@ async fn a_zero_sized_cache_keeps_nothing() {
     }
     assert_eq!(started(&service).await - before, 2);
 }
+
+/// Whole outputs answer byte ranges (Safari asks for them before it plays a video-like
+/// response): the bytes asked for of the very output a plain GET gives, 416 past its end, and
+/// the whole again when `If-Range` names another version.
+#[tokio::test]
+async fn whole_outputs_answer_byte_ranges() {
+    let service = Service::start();
+    let client = reqwest::Client::new();
+    let url = media_url(Media::mp4());
+    for path in ["/thumb.png", "/preview.webp", "/storyboard.jpg"] {
+        let target = service.url(path, &[("url", &url)]);
+        let whole = client.get(&target).send().await.unwrap();
+        assert_eq!(whole.status(), 200, "{path}");
+        assert_eq!(whole.headers()["accept-ranges"], "bytes", "{path}");
+        let tag = whole.headers()["etag"].clone();
+        let whole = whole.bytes().await.unwrap();
+        let len = whole.len();
+
+        let part = client
+            .get(&target)
+            .header("range", "bytes=10-109")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(part.status(), 206, "{path}");
+        assert_eq!(
+            part.headers()["content-range"],
+            format!("bytes 10-109/{len}").as_str(),
+            "{path}"
+        );
+        assert_eq!(part.bytes().await.unwrap(), whole.slice(10..110), "{path}");
+
+        let past = client
+            .get(&target)
+            .header("range", format!("bytes={len}-"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(past.status(), 416, "{path}");
+
+        let stale = client
+            .get(&target)
+            .header("range", "bytes=0-9")
+            .header("if-range", "\"another\"")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(stale.status(), 200, "{path}");
+        let current = client
+            .get(&target)
+            .header("range", "bytes=0-9")
+            .header("if-range", tag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(current.status(), 206, "{path}");
+    }
+}

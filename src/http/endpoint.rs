@@ -109,7 +109,7 @@ pub async fn handle(
         }
     }
     let tag = caching.as_ref().map(|c| &c[0].1);
-    let mut response = match respond(&app, endpoint, bound, sprite, id, tag).await {
+    let mut response = match respond(&app, endpoint, bound, sprite, id, tag, &headers).await {
         Err(e) => {
             if let Some(failure) = e.pipeline() {
                 app.metrics.pipeline_error(&element_type(failure));
@@ -155,6 +155,7 @@ async fn respond(
     sprite: String,
     id: RequestId,
     tag: Option<&HeaderValue>,
+    headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
     let content_type = [(header::CONTENT_TYPE, endpoint.content_type(&bound))];
     if matches!(endpoint.spec, Spec::Stream { .. }) && endpoint.assembler(&bound).is_none() {
@@ -168,7 +169,8 @@ async fn respond(
         Some(tag) => app.outputs.get_or_make(tag, make).await?,
         None => make.await?,
     };
-    Ok((content_type, body).into_response())
+    let [(_, content_type)] = content_type;
+    Ok(super::ranges::answer(headers, body, content_type, tag))
 }
 
 /// An output made whole before it is sent: a still, metadata, a storyboard, an assembled

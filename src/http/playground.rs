@@ -6,7 +6,7 @@
 use super::App;
 use crate::engine::{self, launch::Launch, PipelineError};
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use std::sync::Arc;
@@ -46,57 +46,12 @@ pub async fn sample(State(app): State<Arc<App>>, headers: HeaderMap) -> Response
         Ok(clip) => clip.clone(),
         Err(e) => return super::error::ApiError::Pipeline(e).into_response(),
     };
-    let len = clip.len() as u64;
-    let ranged = headers
-        .get(header::RANGE)
-        .and_then(|r| r.to_str().ok())
-        .and_then(|r| byte_range(r, len));
-    let common = [
-        (header::CONTENT_TYPE, "video/webm".to_string()),
-        (header::ACCEPT_RANGES, "bytes".to_string()),
-        (header::CACHE_CONTROL, "public, max-age=86400".to_string()),
-    ];
-    match ranged {
-        Some(Ok((start, end))) => (
-            StatusCode::PARTIAL_CONTENT,
-            common,
-            [(header::CONTENT_RANGE, format!("bytes {start}-{end}/{len}"))],
-            clip.slice(start as usize..=end as usize),
-        )
-            .into_response(),
-        Some(Err(())) => (
-            StatusCode::RANGE_NOT_SATISFIABLE,
-            [(header::CONTENT_RANGE, format!("bytes */{len}"))],
-        )
-            .into_response(),
-        None => (common, clip).into_response(),
-    }
-}
-
-/// `bytes=START-[END]` (or `bytes=-SUFFIX`) within `len`, inclusive; Err when unsatisfiable,
-/// None when not a single byte range (the whole clip is sent).
-fn byte_range(header: &str, len: u64) -> Option<Result<(u64, u64), ()>> {
-    let spec = header.strip_prefix("bytes=")?.trim();
-    if spec.contains(',') {
-        return None;
-    }
-    let (start, end) = spec.split_once('-')?;
-    let range = match (start.trim(), end.trim()) {
-        ("", suffix) => {
-            let n: u64 = suffix.parse().ok()?;
-            (len.saturating_sub(n), len.checked_sub(1)?)
-        }
-        (start, "") => (start.parse().ok()?, len.saturating_sub(1)),
-        (start, end) => (
-            start.parse().ok()?,
-            end.parse::<u64>().ok()?.min(len.saturating_sub(1)),
-        ),
-    };
-    Some(if range.0 < len && range.0 <= range.1 {
-        Ok(range)
-    } else {
-        Err(())
-    })
+    let mut response = super::ranges::answer(&headers, clip, "video/webm", None);
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("public, max-age=86400"),
+    );
+    response
 }
 
 /// Writes the clip to a file first: the muxer goes back to its header to note the duration and
@@ -114,20 +69,4 @@ fn make() -> Result<Bytes, PipelineError> {
             .and_then(|()| std::fs::read(&path).map_err(|e| internal(e.to_string())));
     let _ = std::fs::remove_file(&path);
     result.map(Bytes::from)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::byte_range;
-
-    #[test]
-    fn ranges() {
-        assert_eq!(byte_range("bytes=0-99", 1000), Some(Ok((0, 99))));
-        assert_eq!(byte_range("bytes=900-", 1000), Some(Ok((900, 999))));
-        assert_eq!(byte_range("bytes=-100", 1000), Some(Ok((900, 999))));
-        assert_eq!(byte_range("bytes=0-65535", 1000), Some(Ok((0, 999))));
-        assert_eq!(byte_range("bytes=1000-", 1000), Some(Err(())));
-        assert_eq!(byte_range("bytes=0-1,5-6", 1000), None);
-        assert_eq!(byte_range("items=0-1", 1000), None);
-    }
 }
