@@ -96,3 +96,32 @@ async fn counters_move_with_requests() {
     assert!(delta("pythumbio_origin_bytes_total") > 0.0);
     assert_eq!(get(&after, "pythumbio_live_pipelines"), 0.0);
 }
+
+/// The process metrics dashboards expect, under Prometheus' names, agree with what /proc says
+/// of the process from outside; the build info names the version.
+#[tokio::test]
+async fn process_metrics_and_build_info() {
+    let service = Service::start();
+    let samples = service.metrics().await;
+    let (fds, threads) = (service.open_fds() as f64, service.threads() as f64);
+    let near = |series: &str, want: f64| {
+        let got = get(&samples, series);
+        assert!(
+            (got - want).abs() <= 8.0,
+            "{series}: {got}, /proc says {want}"
+        );
+    };
+    near("process_open_fds", fds);
+    near("process_threads", threads);
+    assert!(get(&samples, "process_resident_memory_bytes") > 4e6);
+    assert!(samples.contains_key("process_cpu_seconds_total"));
+    let info = samples
+        .keys()
+        .find(|k| k.starts_with("pythumbio_build_info{"))
+        .expect("build info");
+    assert!(
+        info.contains(&format!("version=\"{}\"", env!("CARGO_PKG_VERSION")))
+            && info.contains("gstreamer=\"1."),
+        "{info}"
+    );
+}

@@ -125,6 +125,7 @@ pub async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
         misses as usize,
     );
     app.metrics.write(&mut out);
+    super::process::write(&mut out);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }
 

@@ -10,6 +10,7 @@ mod info;
 mod metrics;
 pub mod openapi;
 mod playground;
+mod process;
 mod ranges;
 mod reload;
 mod server;
