@@ -252,6 +252,15 @@ pub struct Config {
           value_delimiter = ',', value_parser = parse_allowed_origin)]
     pub allow_origin: Vec<AllowedOrigin>,
 
+    /// Address (`127.0.0.1:9090`, `[::]:9090`) of a listener of its own for /metrics; set, the
+    /// public port no longer answers /metrics
+    #[arg(
+        long,
+        env = "PYTHUMBIO_METRICS_BIND",
+        value_name = "PYTHUMBIO_METRICS_BIND"
+    )]
+    pub metrics_bind: Option<std::net::SocketAddr>,
+
     /// Directory of pipeline files that replaces the built-in set
     #[arg(
         long,

@@ -125,3 +125,24 @@ async fn process_metrics_and_build_info() {
         "{info}"
     );
 }
+
+/// With PYTHUMBIO_METRICS_BIND, /metrics is on its own listener and not on the public port,
+/// and it counts the public port's requests.
+#[tokio::test]
+async fn metrics_can_have_a_listener_of_their_own() {
+    let port = support::closed_port();
+    let bind = format!("127.0.0.1:{port}");
+    let service = Service::with_env(&[("PYTHUMBIO_METRICS_BIND", &bind)]);
+    assert_eq!(service.get("/metrics", &[]).await.status(), 404);
+    assert_eq!(service.get("/version", &[]).await.status(), 200);
+    let text = reqwest::get(format!("http://{bind}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(r#"pythumbio_requests_total{endpoint="/version",status="200"} 1"#),
+        "{text}"
+    );
+}

@@ -58,6 +58,8 @@ pub struct App {
     cache_max_age: u32,
     /// Origins whose pages may read the outputs (CORS).
     allow_origin: Vec<crate::config::AllowedOrigin>,
+    /// /metrics has a listener of its own: the public router does not answer it.
+    metrics_apart: bool,
     /// Set when shutdown begins: readiness turns false first.
     draining: std::sync::atomic::AtomicBool,
     /// The built-in sample clip, made on first use.
@@ -115,6 +117,7 @@ impl App {
             max_stream_time: config.max_stream_time,
             max_stream: config.max_stream_duration,
             allow_origin: config.allow_origin.clone(),
+            metrics_apart: config.metrics_bind.is_some(),
             draining: std::sync::atomic::AtomicBool::new(false),
             sample: tokio::sync::OnceCell::new(),
         }
@@ -158,9 +161,17 @@ fn cors(allowed: &[crate::config::AllowedOrigin]) -> Option<tower_http::cors::Co
 }
 
 pub fn router(app: Arc<App>) -> Router {
+    let metrics = match app.metrics_apart {
+        true => get(|| async {
+            ApiError::NotFound {
+                path: "/metrics".into(),
+            }
+        }),
+        false => get(info::metrics),
+    };
     let router = Router::new()
         .route("/version", get(info::version))
-        .route("/metrics", get(info::metrics))
+        .route("/metrics", metrics)
         .route("/healthz", get(info::healthz))
         .route("/readyz", get(info::readyz))
         .route("/openapi.json", get(info::openapi))
@@ -402,6 +413,20 @@ pub async fn serve(
         0 => connections::default_max(),
         n => n,
     };
+    if let Some(address) = config.metrics_bind {
+        let listener = tokio::net::TcpListener::bind(address).await.map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("cannot listen on {address} for /metrics: {e}"),
+            )
+        })?;
+        tracing::info!("metrics on http://{}/metrics", listener.local_addr()?);
+        let metrics = Router::new()
+            .route("/metrics", get(info::metrics))
+            .with_state(app.clone());
+        // Scraped until the process ends: a scrape during the shutdown grace sees it.
+        tokio::spawn(async move { axum::serve(listener, metrics).await });
+    }
     let listener = connections::Bounded::new(listener, max_connections, config.client_idle_timeout);
     let server = server::serve(listener, router(app), config.header_timeout, async move {
         shutdown_signal(terminate).await;
