@@ -73,23 +73,18 @@ mod imp {
         FileSrc,
         "pythumbio file source",
         "Source/File",
-        "Reads file:// sources that pythumbio's source policy lets through"
+        "Reads file:// sources that pythumbio's source policy lets through",
+        &["file"]
     );
 
-    impl URIHandlerImpl for FileSrc {
-        const URI_TYPE: gst::URIType = gst::URIType::Src;
-
-        fn protocols() -> &'static [&'static str] {
-            &["file"]
-        }
-
-        fn uri(&self) -> Option<String> {
+    impl FileSrc {
+        fn current_uri(&self) -> Option<String> {
             self.url.lock().unwrap().as_ref().map(Url::to_string)
         }
 
         // Any file URI is taken, and judged when the element starts: refused here, GStreamer
         // would hand the URI to filesrc instead.
-        fn set_uri(&self, uri: &str) -> Result<(), glib::Error> {
+        fn take_uri(&self, uri: &str) -> Result<(), glib::Error> {
             let url = Url::parse(uri).ok().filter(|u| u.scheme() == "file");
             *self.url.lock().unwrap() = url;
             Ok(())

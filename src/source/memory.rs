@@ -80,22 +80,17 @@ mod imp {
         MemorySrc,
         "pythumbio memory source",
         "Source",
-        "Serves bytes pythumbio holds (cover pictures) to its own pipelines"
+        "Serves bytes pythumbio holds (cover pictures) to its own pipelines",
+        &[SCHEME]
     );
 
-    impl URIHandlerImpl for MemorySrc {
-        const URI_TYPE: gst::URIType = gst::URIType::Src;
-
-        fn protocols() -> &'static [&'static str] {
-            &[SCHEME]
-        }
-
-        fn uri(&self) -> Option<String> {
+    impl MemorySrc {
+        fn current_uri(&self) -> Option<String> {
             let name = self.name.lock().unwrap();
             name.as_ref().map(|n| format!("{SCHEME}:{n}"))
         }
 
-        fn set_uri(&self, uri: &str) -> Result<(), glib::Error> {
+        fn take_uri(&self, uri: &str) -> Result<(), glib::Error> {
             let name = uri
                 .strip_prefix(SCHEME)
                 .and_then(|rest| rest.strip_prefix(':'))

@@ -4,8 +4,27 @@
 
 /// `GstObjectImpl` and `ElementImpl` of one of the service's source elements: its metadata and
 /// the one pad every one of them has. Used inside each element's `imp` module.
+/// The element and URI-handler implementations every source element of the service shares:
+/// its metadata, its one "src" pad, the schemes it takes. The URI itself is the element's own
+/// business (`current_uri`, `take_uri`).
 macro_rules! source_element_impl {
-    ($imp:ty, $long_name:expr, $klass:expr, $description:expr) => {
+    ($imp:ty, $long_name:expr, $klass:expr, $description:expr, $protocols:expr) => {
+        impl URIHandlerImpl for $imp {
+            const URI_TYPE: gst::URIType = gst::URIType::Src;
+
+            fn protocols() -> &'static [&'static str] {
+                $protocols
+            }
+
+            fn uri(&self) -> Option<String> {
+                self.current_uri()
+            }
+
+            fn set_uri(&self, uri: &str) -> Result<(), glib::Error> {
+                self.take_uri(uri)
+            }
+        }
+
         impl GstObjectImpl for $imp {}
 
         impl ElementImpl for $imp {

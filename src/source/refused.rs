@@ -81,13 +81,7 @@ mod imp {
         uri: Mutex<Option<String>>,
     }
 
-    #[glib::object_subclass]
-    impl ObjectSubclass for RefusedSrc {
-        const NAME: &'static str = "PythumbioRefusedSrc";
-        type Type = super::RefusedSrc;
-        type ParentType = gst_base::BaseSrc;
-        type Interfaces = (gst::URIHandler,);
-    }
+    super::super::source_element_subclass!(RefusedSrc, super::RefusedSrc, "PythumbioRefusedSrc");
 
     impl ObjectImpl for RefusedSrc {}
 
@@ -95,23 +89,18 @@ mod imp {
         RefusedSrc,
         "pythumbio refused source",
         "Source",
-        "Takes every URI scheme pythumbio does not read, and refuses to start"
+        "Takes every URI scheme pythumbio does not read, and refuses to start",
+        super::schemes()
     );
 
-    impl URIHandlerImpl for RefusedSrc {
-        const URI_TYPE: gst::URIType = gst::URIType::Src;
-
-        fn protocols() -> &'static [&'static str] {
-            super::schemes()
-        }
-
-        fn uri(&self) -> Option<String> {
+    impl RefusedSrc {
+        fn current_uri(&self) -> Option<String> {
             self.uri.lock().unwrap().clone()
         }
 
         // Every URI is taken: were it refused here, GStreamer would try the next element for
         // the scheme, the one this element exists to keep out.
-        fn set_uri(&self, uri: &str) -> Result<(), glib::Error> {
+        fn take_uri(&self, uri: &str) -> Result<(), glib::Error> {
             *self.uri.lock().unwrap() = Some(uri.to_string());
             Ok(())
         }

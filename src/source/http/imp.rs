@@ -121,7 +121,7 @@ impl ObjectImpl for HttpSrc {
             "location" => {
                 let uri: Option<String> = value.get().expect("a string");
                 let set = match uri {
-                    Some(uri) => self.set_uri(&uri),
+                    Some(uri) => self.take_uri(&uri),
                     None => {
                         self.settings.lock().unwrap().url = None;
                         Ok(())
@@ -149,7 +149,7 @@ impl ObjectImpl for HttpSrc {
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
         match pspec.name() {
-            "location" => self.uri().to_value(),
+            "location" => self.current_uri().to_value(),
             "extra-headers" => {
                 let settings = self.settings.lock().unwrap();
                 let mut headers = gst::Structure::new_empty("extra-headers");
@@ -176,22 +176,17 @@ crate::source::source_element_impl!(
     HttpSrc,
     "pythumbio HTTP source",
     "Source/Network",
-    "Reads http(s) sources under pythumbio's source policy, in Range blocks"
+    "Reads http(s) sources under pythumbio's source policy, in Range blocks",
+    &["http", "https", "pythumbio+http", "pythumbio+https"]
 );
 
-impl URIHandlerImpl for HttpSrc {
-    const URI_TYPE: gst::URIType = gst::URIType::Src;
-
-    fn protocols() -> &'static [&'static str] {
-        &["http", "https", "pythumbio+http", "pythumbio+https"]
-    }
-
-    fn uri(&self) -> Option<String> {
+impl HttpSrc {
+    fn current_uri(&self) -> Option<String> {
         let settings = self.settings.lock().unwrap();
         settings.url.as_ref().map(Url::to_string)
     }
 
-    fn set_uri(&self, uri: &str) -> Result<(), glib::Error> {
+    fn take_uri(&self, uri: &str) -> Result<(), glib::Error> {
         let uri = uri.strip_prefix(crate::source::PULL_PREFIX).unwrap_or(uri);
         let url = Url::parse(uri)
             .map_err(|e| glib::Error::new(gst::URIError::BadUri, &format!("not a URL: {e}")))?;
