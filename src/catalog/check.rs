@@ -40,13 +40,8 @@ pub(super) fn against_gstreamer(endpoint: &Endpoint) -> Result<Vec<String>, Prob
         if let Some(sheet) = &sheet {
             engine::launch::check(sheet, &[], false).map_err(|e| trial(e.message, true))?;
         }
-        // The urls as text: what is checked here is that their elements take the property.
-        let mut settings = bound.properties.clone();
-        settings.extend(bound.urls.iter().filter_map(|u| {
-            let (element, property) = u.target.as_ref()?;
-            Some(engine::launch::Setting::text(element, property, &u.text))
-        }));
-        engine::launch::check(&description, &settings, true)
+        // What is checked of a url here is that its element takes the property.
+        engine::launch::check(&description, &bound.settings_as_given(), true)
             .map_err(|e| trial(e.message, false))?;
     }
     Ok(elements)

@@ -571,6 +571,17 @@ pub struct GivenUrl {
 }
 
 impl Bound {
+    /// The settings with the urls as given, not admitted: for what only looks at the pipeline
+    /// (the load check, `check --render`), never for one that runs.
+    pub fn settings_as_given(&self) -> Vec<Setting> {
+        let mut settings = self.properties.clone();
+        settings.extend(self.urls.iter().filter_map(|u| {
+            let (element, property) = u.target.as_ref()?;
+            Some(Setting::text(element, property, &u.text))
+        }));
+        settings
+    }
+
     /// Puts every url the request names to `admit` (the source policy), and sets the admitted
     /// ones on their elements.
     pub fn admit<E>(

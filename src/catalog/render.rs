@@ -13,11 +13,7 @@ impl Endpoint {
         if matches!(self.spec, Spec::Discover) {
             return Ok(Vec::new());
         }
-        let mut settings = bound.properties.clone();
-        settings.extend(bound.urls.iter().filter_map(|u| {
-            let (element, property) = u.target.as_ref()?;
-            Some(Setting::text(element, property, &u.text))
-        }));
+        let settings = bound.settings_as_given();
         let mut lines = vec![with_settings(&self.render(bound)?, &settings)];
         if self.layout(bound).is_none() {
             if let Some(sheet) = self.render_sheet(bound).transpose()? {

@@ -29,7 +29,6 @@ impl Cover {
             .origins
             .cloned()
             .unwrap_or_else(crate::source::default_origins);
-        // (A cover is looked for only on a request's pipeline, which has its service's.)
         let found = super::discover::discover(uri, left, &forward, launch.limits, &origins).ok()?;
         let tags = found.info.tags()?;
         let (_, sample) = super::picture::cover(&tags)?;
