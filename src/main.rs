@@ -21,9 +21,23 @@ fn main() -> ExitCode {
     }
     let filter =
         tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    // The service logs to stdout; a subcommand prints its result there, so its log goes to stderr.
+    let to_stderr = config.command.is_some();
+    let writer = move || -> Box<dyn Write> {
+        match to_stderr {
+            true => Box::new(std::io::stderr()),
+            false => Box::new(std::io::stdout()),
+        }
+    };
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer);
+    let terminal = match to_stderr {
+        true => std::io::stderr().is_terminal(),
+        false => std::io::stdout().is_terminal(),
+    };
     match config.log_format {
-        LogFormat::Text => logs.with_ansi(std::io::stdout().is_terminal()).init(),
+        LogFormat::Text => logs.with_ansi(terminal).init(),
         LogFormat::Json => logs.json().flatten_event(true).init(),
     }
     for (name, closest) in Config::unknown_variables(std::env::vars()) {

@@ -100,10 +100,14 @@ fn describe(schema: &Value) -> (&'static str, String) {
     let bounds = |s: &Value| format!("{} to {}", number(&s["minimum"]), number(&s["maximum"]));
     if !schema["x-seconds"].is_null() {
         let range = bounds(&schema["x-seconds"]);
-        return (
-            "seconds",
-            format!("{range} s (`12.5`, `1:02.5`, `01:02:03`)"),
-        );
+        let seconds = format!("{range} s (`12.5`, `1:02.5`, `01:02:03`)");
+        return match schema["x-share"].as_bool() {
+            Some(true) => (
+                "time",
+                format!("{seconds}, or `0%` to `100%` of the duration"),
+            ),
+            _ => ("seconds", seconds),
+        };
     }
     if let Some(words) = schema["enum"].as_array() {
         let words: Vec<String> = words

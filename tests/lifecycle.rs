@@ -433,6 +433,13 @@ async fn start_up_names_what_is_wrong() {
         "{log}"
     );
 
+    // A subcommand's output stays what it prints: the warning goes to stderr.
+    let typo = [("PYTHUMBIO_QUALTY", "5")];
+    let output = support::run_binary(&["openapi"], &typo);
+    assert!(output.status.success());
+    serde_json::from_slice::<serde_json::Value>(&output.stdout).expect("stdout is the document");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("PYTHUMBIO_QUALTY is not a setting"));
+
     let output = support::run_binary(&[], &[("PYTHUMBIO_ALLOWED_SOURCES", "*")]);
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);

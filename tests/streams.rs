@@ -65,6 +65,34 @@ async fn start_and_duration_cut_the_source() {
 }
 
 #[tokio::test]
+async fn start_and_duration_as_shares_of_the_duration() {
+    let service = Service::start();
+    // 10 s of video alone (AAC would pad the duration): from 30% for 40% is seconds 3 to 6, as
+    // start=3&duration=4.
+    let silent = Media {
+        audio: None,
+        ..Media::mp4()
+    };
+    let shares = [("start", "30%"), ("duration", "40%")];
+    let (_, report) = webm(&service, "/webm", silent, &shares).await;
+    let seen = colours(&report);
+    assert_eq!(report.frames.len(), 120, "4 s at 30 fps");
+    assert_eq!((seen[0], seen[119]), (3, 6), "seconds 3 to 6 of the source");
+    // A preview of the second half of 20 s: the frames of seconds 10, 14 and 18.
+    let media = Media {
+        frames: 600,
+        audio: None,
+        ..Media::mp4()
+    };
+    let (_, report) = webm(&service, "/preview", media, &[("start", "50%")]).await;
+    assert_eq!(colours(&report), [0, 4, 8]);
+    let url = media_url(media);
+    let bad = [("duration", "0%"), ("start", "100.1%"), ("interval", "10%")];
+    service.expect_invalid("/preview", &url, &bad).await;
+    service.assert_nothing_left().await;
+}
+
+#[tokio::test]
 async fn size_fit_fps_and_audio() {
     let service = Service::start();
     let media = Media::mp4(); // 640x360, 30 fps, 10 s, with audio

@@ -85,6 +85,66 @@ async fn time_picks_the_frame_exactly_or_at_the_keyframe() {
 }
 
 #[tokio::test]
+async fn time_as_a_share_of_the_duration() {
+    let service = Service::start();
+    // 12 s, a keyframe every second: second s shows palette colour s mod 10.
+    let media = Media {
+        frames: 360,
+        keyint: 30,
+        audio: None,
+        ..Media::mp4()
+    };
+    for (time, colour) in [("50%", 6), ("25%", 3), ("0%", 0), ("12.5%", 1), ("100%", 1)] {
+        let image = thumb(&service, "/thumb", media, &[("time", time)], JPG).await;
+        assert_eq!(colour_of(image.centre()), colour, "time={time}");
+    }
+    // Not accurate: the keyframe before 6.6 s, the frame of second 6.
+    let image = thumb(
+        &service,
+        "/thumb",
+        media,
+        &[("time", "55%"), ("accurate", "false")],
+        JPG,
+    )
+    .await;
+    assert_eq!(colour_of(image.centre()), 6);
+    let url = media_url(media);
+    let bad = ["101%", "-5%", "%", "50%%", "1e1%", "nan%"].map(|v| ("time", v));
+    service.expect_invalid("/thumb", &url, &bad).await;
+    service.assert_nothing_left().await;
+}
+
+#[tokio::test]
+async fn a_share_of_a_live_source_is_refused_with_the_reason() {
+    let service = Service::start();
+    // A live HLS playlist (no end yet) has no duration to take a share of.
+    let segment = support::ffmpeg::ts_segment();
+    let name = segment.file_name().unwrap().to_str().unwrap();
+    let playlist = format!(
+        "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n\
+         #EXTINF:2.0,\n{name}\n"
+    );
+    std::fs::write(support::media::media_dir().join("live.m3u8"), playlist).unwrap();
+    let url = support::origin_url("live.m3u8");
+    let json = service
+        .expect_error(
+            "/thumb",
+            &[("url", &url), ("time", "50%")],
+            422,
+            "unknown_duration",
+        )
+        .await;
+    assert!(
+        json["error"].as_str().unwrap().contains("seconds"),
+        "{json}"
+    );
+    // In seconds it is a frame.
+    let response = service.get("/thumb", &[("url", &url), ("time", "1")]).await;
+    assert_eq!(response.status(), 200);
+    service.assert_nothing_left().await;
+}
+
+#[tokio::test]
 async fn past_the_end_of_a_source_whose_audio_outlasts_its_video() {
     // AAC pads its last frame: the test media's audio runs 21 ms past its 10 s of video, and the
     // movie's duration is the audio's. Past the movie's end, and between the video's end and the

@@ -95,10 +95,12 @@ pub enum ParamKind {
         min: f64,
         max: f64,
     },
-    /// Seconds, written `12.5`, `1:02.5` or `01:02:03`.
+    /// Seconds, written `12.5`, `1:02.5` or `01:02:03`; with `share` (`type = "time"`) also a
+    /// share of the source's duration, `50%`.
     Seconds {
         min: f64,
         max: f64,
+        share: bool,
     },
     Bool,
     /// Each allowed word, and the description text it stands for.
@@ -142,6 +144,8 @@ pub enum Value {
     Bool(bool),
     Word(String),
     Url(String),
+    /// A share of the source's duration, in percent.
+    Share(f64),
 }
 
 impl Value {
@@ -161,6 +165,7 @@ impl fmt::Display for Value {
             Value::Float(v) => write!(f, "{v}"),
             Value::Bool(b) => write!(f, "{b}"),
             Value::Word(w) | Value::Url(w) => f.write_str(w),
+            Value::Share(p) => write!(f, "{p}%"),
         }
     }
 }
@@ -328,9 +333,10 @@ impl RawParam {
                 let (min, max) = bounds(min, max)?;
                 ParamKind::Float { min, max }
             }
-            "seconds" => {
+            "seconds" | "time" => {
                 let (min, max) = bounds(min.or(Some(0.0)), max.or(Some(86_400.0)))?;
-                ParamKind::Seconds { min, max }
+                let share = self.kind == "time";
+                ParamKind::Seconds { min, max, share }
             }
             "bool" => ParamKind::Bool,
             "enum" => ParamKind::Enum {
@@ -516,10 +522,70 @@ impl fmt::Display for ParamError {
 /// Where and how the source is entered, from the `seek.*` parameters.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
 pub struct Seek {
-    pub start: Option<f64>,
-    pub duration: Option<f64>,
+    pub start: Option<Time>,
+    pub duration: Option<Time>,
     /// None when the request did not say.
     pub accurate: Option<bool>,
+}
+
+/// A time asked for: seconds, or a share of the source's duration (in percent).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Time {
+    Seconds(f64),
+    Share(f64),
+}
+
+impl fmt::Display for Time {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Time::Seconds(s) => write!(f, "{s} s"),
+            Time::Share(p) => write!(f, "{p}% of the duration"),
+        }
+    }
+}
+
+/// A seek's times in seconds, once every share is placed on the source's duration.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct Placed {
+    pub start: Option<f64>,
+    pub duration: Option<f64>,
+}
+
+/// A share asked of a source whose duration is unknown (a live stream).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the source's duration is unknown: give the time in seconds, not as a share")]
+pub struct Unplaceable;
+
+impl Seek {
+    /// Whether a time is a share, so the source's duration is needed before anything starts.
+    pub fn needs_duration(&self) -> bool {
+        [self.start, self.duration]
+            .iter()
+            .any(|t| matches!(t, Some(Time::Share(_))))
+    }
+
+    /// The times in seconds of a source `duration` seconds long (None: not known).
+    pub fn place(&self, duration: Option<f64>) -> Result<Placed, Unplaceable> {
+        let place = |time: Option<Time>| match time {
+            None => Ok(None),
+            Some(Time::Seconds(s)) => Ok(Some(s)),
+            Some(Time::Share(p)) => duration.map(|d| Some(d * p / 100.0)).ok_or(Unplaceable),
+        };
+        Ok(Placed {
+            start: place(self.start)?,
+            duration: place(self.duration)?,
+        })
+    }
+}
+
+impl Value {
+    /// A `seek.*` value as a time.
+    fn as_time(&self) -> Option<Time> {
+        match self {
+            Value::Share(p) => Some(Time::Share(*p)),
+            other => other.as_f64().map(Time::Seconds),
+        }
+    }
 }
 
 /// A request's values, validated and sorted by where they go.
@@ -717,8 +783,8 @@ fn place(bound: &mut Bound, param: &Param, value: &Value) {
                 })
             }
         }
-        Target::Service(ServiceTarget::SeekStart) => bound.seek.start = value.as_f64(),
-        Target::Service(ServiceTarget::SeekDuration) => bound.seek.duration = value.as_f64(),
+        Target::Service(ServiceTarget::SeekStart) => bound.seek.start = value.as_time(),
+        Target::Service(ServiceTarget::SeekDuration) => bound.seek.duration = value.as_time(),
         Target::Service(ServiceTarget::SeekAccurate) => {
             bound.seek.accurate = Some(*value == Value::Bool(true))
         }
@@ -746,12 +812,26 @@ fn parse(name: &str, kind: &ParamKind, value: &str) -> Result<Value, ParamError>
             Ok(v) if v.is_finite() && (*min..=*max).contains(&v) => Ok(Value::Float(v)),
             _ => Err(invalid(format!("a number from {min} to {max}"))),
         },
-        ParamKind::Seconds { min, max } => match parse_seconds(value) {
-            Some(v) if (*min..=*max).contains(&v) => Ok(Value::Float(v)),
-            _ => Err(invalid(format!(
-                "seconds from {min} to {max}, as 12.5, 1:02.5 or 01:02:03"
-            ))),
-        },
+        ParamKind::Seconds { min, max, share } => {
+            let seconds = format!("seconds from {min} to {max}, as 12.5, 1:02.5 or 01:02:03");
+            match (value.strip_suffix('%'), share) {
+                (Some(percent), true) => match parse_percent(percent) {
+                    // A share of 0 is the start; of a length that must be above 0, nothing.
+                    Some(p) if p <= 100.0 && (p > 0.0 || *min <= 0.0) => Ok(Value::Share(p)),
+                    _ => Err(invalid(format!(
+                        "{seconds}, or a share of the duration from {}% to 100%",
+                        if *min > 0.0 { "above 0" } else { "0" }
+                    ))),
+                },
+                _ => match parse_seconds(value) {
+                    Some(v) if (*min..=*max).contains(&v) => Ok(Value::Float(v)),
+                    _ if *share => Err(invalid(format!(
+                        "{seconds}, or a share of the duration as 50%"
+                    ))),
+                    _ => Err(invalid(seconds)),
+                },
+            }
+        }
         ParamKind::Bool => match value.to_ascii_lowercase().as_str() {
             "true" | "1" | "yes" | "on" => Ok(Value::Bool(true)),
             "false" | "0" | "no" | "off" => Ok(Value::Bool(false)),
@@ -770,6 +850,12 @@ fn parse(name: &str, kind: &ParamKind, value: &str) -> Result<Value, ParamError>
         },
         ParamKind::Url => check_url(name, value).map(Value::Url),
     }
+}
+
+/// A percentage's number: digits and at most one decimal point, as for seconds.
+fn parse_percent(text: &str) -> Option<f64> {
+    let plain = !text.is_empty() && text.chars().all(|c| c.is_ascii_digit() || c == '.');
+    plain.then(|| text.parse().ok()).flatten()
 }
 
 /// `12.5`, `1:02.5` (m:s) or `01:02:03` (h:m:s): digits and one decimal point only, so no sign,
@@ -913,7 +999,7 @@ mod tests {
         assert_eq!(
             b.seek,
             Seek {
-                start: Some(62.5),
+                start: Some(Time::Seconds(62.5)),
                 duration: None,
                 accurate: Some(false)
             }

@@ -2,7 +2,7 @@
 //! user can run what the service runs: the description filled, and the values the service sets
 //! after parsing written in as properties.
 
-use super::params::{Bound, ServiceTarget, Setting};
+use super::params::{Bound, ServiceTarget, Setting, Time};
 use super::template::TemplateError;
 use super::{Endpoint, Spec};
 
@@ -36,8 +36,8 @@ impl Endpoint {
         if let Spec::Still { start, .. } = &self.spec {
             let accurate = bound.seek.accurate.unwrap_or(true);
             notes.push(format!(
-                "pauses, seeks to {} s ({}) and takes the frame that reaches the sink",
-                bound.seek.start.unwrap_or(*start),
+                "pauses, seeks to {} ({}) and takes the frame that reaches the sink",
+                bound.seek.start.unwrap_or(Time::Seconds(*start)),
                 if accurate {
                     "that frame exactly"
                 } else {
@@ -45,11 +45,14 @@ impl Endpoint {
                 }
             ));
         }
+        if bound.seek.needs_duration() {
+            notes.push("reads the source's duration first, to place the shares of it".into());
+        }
         if let (Some(start), false) = (bound.seek.start, matches!(self.spec, Spec::Still { .. })) {
-            notes.push(format!("seeks to {start} s before anything flows"));
+            notes.push(format!("seeks to {start} before anything flows"));
         }
         if let Some(duration) = bound.seek.duration {
-            notes.push(format!("ends the output after {duration} s of source"));
+            notes.push(format!("ends the output after {duration} of source"));
         }
         let rate = self.rate(bound);
         if rate != 1.0 {

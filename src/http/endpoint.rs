@@ -184,11 +184,12 @@ async fn whole(
     let permit = app.admission.admit().await?;
     let body = match &endpoint.spec {
         Spec::Still { start, .. } => {
-            let (app, default) = (app.clone(), *start);
+            let (placed, default) = (placed(&app, &bound).await?, *start);
+            let app = app.clone();
             blocking(move || {
                 let description = rendered(endpoint.render(&bound))?;
                 let moment = Moment {
-                    time: bound.seek.start,
+                    time: placed.start,
                     default,
                     accurate: bound.seek.accurate.unwrap_or(true),
                 };
@@ -231,7 +232,8 @@ async fn stream(
     id: RequestId,
 ) -> Result<Body, ApiError> {
     let description = rendered(endpoint.render(bound))?;
-    let (rate, window) = (endpoint.rate(bound), window(bound, app.max_stream));
+    let placed = placed(app, bound).await?;
+    let (rate, window) = (endpoint.rate(bound), window(placed, app.max_stream));
     let (bound, limits, chunk_size) = (bound.clone(), app.limits, app.chunk_size);
     let origins = app.origins.clone();
     // Everything up to the first byte, origin reads included, ends by PYTHUMBIO_TIMEOUT.
@@ -310,12 +312,32 @@ async fn stream(
     ))
 }
 
+/// The request's times in seconds. A share of the duration needs the source's duration first:
+/// one metadata read before the pipeline, made only when a time is a share.
+async fn placed(app: &App, bound: &params::Bound) -> Result<params::Placed, ApiError> {
+    if !bound.seek.needs_duration() {
+        return Ok(bound.seek.place(None)?);
+    }
+    let (timeout, limits, origins) = (app.timeout, app.limits, app.origins.clone());
+    let url = bound
+        .source
+        .clone()
+        .ok_or_else(|| PipelineError::new(Failure::Internal, "the source was not admitted"))?;
+    let forward = crate::source::Forward::from_pairs(&bound.forward);
+    let duration = blocking(move || {
+        let found = engine::discover::discover(&url, timeout, &forward, limits, &origins)?;
+        Ok(found.info.duration().map(|d| d.nseconds() as f64 / 1e9))
+    })
+    .await?;
+    Ok(bound.seek.place(duration)?)
+}
+
 /// The part of the source a stream covers, from `seek.start` and `seek.duration`, and never more
 /// than PYTHUMBIO_MAX_STREAM_DURATION of it.
-fn window(bound: &params::Bound, longest: std::time::Duration) -> Window {
+fn window(placed: params::Placed, longest: std::time::Duration) -> Window {
     let seconds = |s: f64| gst::ClockTime::from_nseconds((s * 1e9) as u64);
-    let start = seconds(bound.seek.start.unwrap_or(0.0));
-    let asked = bound.seek.duration.map(seconds);
+    let start = seconds(placed.start.unwrap_or(0.0));
+    let asked = placed.duration.map(seconds);
     let cap = gst::ClockTime::from_nseconds(longest.as_nanos() as u64);
     Window {
         start,
@@ -330,11 +352,12 @@ async fn assembled(
     bound: params::Bound,
 ) -> Result<Bytes, ApiError> {
     let timeout = app.timeout;
+    let window = window(placed(&app, &bound).await?, app.max_stream);
     blocking(move || {
         let description = rendered(endpoint.render(&bound))?;
         let launch = Launch {
             rate: endpoint.rate(&bound),
-            window: Some(window(&bound, app.max_stream)),
+            window: Some(window),
             ..app.launch(&description, &bound)
         };
         let buffers = engine::stream::collect(&launch, timeout)?;

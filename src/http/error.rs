@@ -28,6 +28,8 @@ pub enum ApiError {
     NoOutput,
     /// URLs are signed here and this one's signature is missing or wrong.
     Signature(SignatureError),
+    /// A time given as a share of a source whose duration is unknown.
+    Unplaceable(crate::catalog::params::Unplaceable),
     /// The failure of a request whose output this one was waiting for.
     Shared(std::sync::Arc<ApiError>),
 }
@@ -35,6 +37,12 @@ pub enum ApiError {
 impl From<ParamError> for ApiError {
     fn from(e: ParamError) -> Self {
         Self::Param(e)
+    }
+}
+
+impl From<crate::catalog::params::Unplaceable> for ApiError {
+    fn from(e: crate::catalog::params::Unplaceable) -> Self {
+        Self::Unplaceable(e)
     }
 }
 
@@ -116,6 +124,7 @@ impl ApiError {
             Self::BadHost => (StatusCode::BAD_REQUEST, "bad_host"),
             Self::Busy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
             Self::NoOutput => (StatusCode::UNPROCESSABLE_ENTITY, "no_output"),
+            Self::Unplaceable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unknown_duration"),
             Self::Signature(SignatureError::Missing) => {
                 (StatusCode::FORBIDDEN, "signature_missing")
             }
@@ -169,6 +178,7 @@ impl ApiError {
             }
             Self::Busy { .. } => "every pipeline slot is taken; try again shortly".into(),
             Self::NoOutput => "the pipeline ended without producing output".into(),
+            Self::Unplaceable(e) => e.to_string(),
             Self::Signature(SignatureError::Missing) => {
                 "this service takes signed URLs only: `sig` is missing".into()
             }

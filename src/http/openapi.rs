@@ -112,6 +112,7 @@ fn operation(endpoint: &Endpoint, path: &str, preset: Option<&str>) -> Json {
                     Value::Float(v) => json!(v),
                     Value::Bool(v) => json!(v),
                     Value::Word(w) | Value::Url(w) => json!(w),
+                    Value::Share(_) => json!(default.to_string()),
                 };
             }
             json!({ "name": p.name, "in": "query", "required": p.required, "description": p.doc, "schema": schema })
@@ -164,11 +165,28 @@ fn schema(kind: &ParamKind) -> Json {
         ParamKind::Float { min, max } => {
             json!({ "type": "number", "minimum": min, "maximum": max })
         }
-        ParamKind::Seconds { min, max } => json!({
+        ParamKind::Seconds {
+            min,
+            max,
+            share: false,
+        } => json!({
             "type": "string",
             "pattern": r"^(\d+:){0,2}\d*\.?\d+$",
             "description": format!("seconds from {min} to {max}: 12.5, 1:02.5 or 01:02:03"),
             "x-seconds": { "minimum": min, "maximum": max },
+        }),
+        ParamKind::Seconds {
+            min,
+            max,
+            share: true,
+        } => json!({
+            "type": "string",
+            "pattern": r"^((\d+:){0,2}\d*\.?\d+|\d*\.?\d+%)$",
+            "description": format!(
+                "seconds from {min} to {max} (12.5, 1:02.5 or 01:02:03), or a share of the duration (50%)"
+            ),
+            "x-seconds": { "minimum": min, "maximum": max },
+            "x-share": true,
         }),
         ParamKind::Bool => json!({ "type": "boolean" }),
         ParamKind::Enum { values } => {
@@ -191,7 +209,7 @@ fn error_responses() -> Json {
         "400": error("A parameter is missing, unknown, repeated or out of bounds"),
         "403": error("The source's scheme is refused, or a signed URL's signature is missing or wrong"),
         "415": error("The source is not media this service can read"),
-        "422": error("The media has no stream the endpoint needs, is broken, or is too large"),
+        "422": error("The media has no stream the endpoint needs, is broken or too large, or a share of its duration was asked and it has none"),
         "502": error("The origin answered an error, could not be reached, or cannot seek"),
         "503": error("Every pipeline slot is taken; see Retry-After"),
         "504": error("Nothing came in time"),
