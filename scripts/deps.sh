@@ -15,8 +15,9 @@ PYTHUMBIO_PACKAGES=(
 )
 # The tests also make their own media with x264enc and avenc_aac, and with ffmpeg (other muxers'
 # habits: TS start offsets, HLS segments), and drive the playground in headless Chromium through
-# chromedriver.
-PYTHUMBIO_TEST_PACKAGES=(gstreamer1.0-plugins-ugly ffmpeg chromium chromium-driver)
+# chromedriver; gst-launch-1.0 and gst-inspect-1.0 (gstreamer1.0-tools) run what `check --render`
+# prints and describe the plugin.
+PYTHUMBIO_TEST_PACKAGES=(gstreamer1.0-plugins-ugly gstreamer1.0-tools ffmpeg chromium chromium-driver)
 
 install_missing() {
   local missing=()
