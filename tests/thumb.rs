@@ -379,6 +379,88 @@ async fn formats_by_parameter_and_by_suffix() {
     assert_eq!(json["allowed"], "one of jpg, png, webp");
 }
 
+/// The mean colour of an RGB(A) picture with `channels` bytes a pixel.
+fn mean_colour(pixels: &[u8], channels: usize) -> [f64; 3] {
+    let mut sum = [0.0; 3];
+    for px in pixels.chunks_exact(channels) {
+        for c in 0..3 {
+            sum[c] += px[c] as f64;
+        }
+    }
+    let n = (pixels.len() / channels) as f64;
+    sum.map(|s| s / n)
+}
+
+#[tokio::test]
+async fn a_blurhash_placeholder_paints_the_frame() {
+    let service = Service::start();
+    // Three stripes of three colours: the mean is none of them.
+    let media = Media {
+        stripes: true,
+        audio: None,
+        ..Media::mp4()
+    };
+    let url = media_url(media);
+    let query = [("url", url.as_str()), ("time", "4"), ("format", "blurhash")];
+    let response = service.get("/thumb", &query).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let etag = response.headers()["etag"].clone();
+    let json: serde_json::Value = response.json().await.unwrap();
+    let image = thumb(
+        &service,
+        "/thumb.png",
+        media,
+        &[("time", "4")],
+        ImageFormat::Png,
+    )
+    .await;
+    assert_eq!(
+        (json["width"].as_u64(), json["height"].as_u64()),
+        (Some(image.width as u64), Some(image.height as u64)),
+        "{json}"
+    );
+    assert_eq!(json["components"], serde_json::json!([4, 3]));
+    // Decoded by the same crate, the hash paints the frame's mean colour.
+    let hash = json["blurhash"].as_str().unwrap();
+    let painted = blurhash::decode(hash, 32, 18, 1.0).unwrap();
+    let (want, got) = (mean_colour(image.rgb.as_raw(), 3), mean_colour(&painted, 4));
+    for c in 0..3 {
+        assert!(
+            (want[c] - got[c]).abs() <= 12.0,
+            "mean {got:?} against the frame's {want:?}"
+        );
+    }
+    // The dominant colour is one of the stripes' (a third each; the first in the grid wins).
+    let hex = json["dominant_color"].as_str().unwrap();
+    let rgb = [1, 3, 5].map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap());
+    let stripes = [4, 7, 0].map(|i| PALETTE[i]);
+    assert!(
+        stripes
+            .iter()
+            .any(|s| (0..3).all(|c| s[c].abs_diff(rgb[c]) <= 12)),
+        "{hex} is none of {stripes:?}"
+    );
+    // The same request gives the same placeholder: the ETag holds.
+    let again = service.get("/thumb", &query).await;
+    assert_eq!(again.headers()["etag"], etag);
+    // A one-colour frame: that colour.
+    let plain = media_url(Media {
+        audio: None,
+        ..Media::mp4()
+    });
+    let query = [
+        ("url", plain.as_str()),
+        ("time", "6"),
+        ("format", "blurhash"),
+    ];
+    let json: serde_json::Value = service.get("/thumb", &query).await.json().await.unwrap();
+    let hex = json["dominant_color"].as_str().unwrap();
+    let rgb = [1, 3, 5].map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap());
+    assert_eq!(colour_of(rgb), 6, "{hex}");
+    service.assert_nothing_left().await;
+}
+
 #[tokio::test]
 async fn quality_changes_the_size() {
     let service = Service::start();

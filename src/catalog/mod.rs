@@ -30,8 +30,13 @@ pub const RESERVED_ROUTES: &[&str] = &[
     "/sample.webm",
 ];
 
-/// Assemblers the service has: `assemble = { from = "format", webp = "webp" }`.
-const ASSEMBLERS: &[&str] = &["webp"];
+/// Assemblers the service has for a stream's buffers: `assemble = { from = "format", webp =
+/// "webp" }` makes an animated WebP of WebP stills.
+const STREAM_ASSEMBLERS: &[&str] = &["webp"];
+
+/// Assemblers the service has for a still's raw frame: `blurhash` makes a placeholder (the
+/// frame's BlurHash and dominant colour, as JSON).
+const STILL_ASSEMBLERS: &[&str] = &["blurhash"];
 
 /// Layouts a storyboard writes instead of its sheet: `layout = { from = "format", vtt = "vtt" }`.
 const LAYOUTS: &[&str] = &["vtt", "json"];
@@ -49,11 +54,13 @@ pub enum Kind {
 /// What an endpoint runs, by kind: each holds exactly what its kind needs.
 #[derive(Debug)]
 pub enum Spec {
-    /// One buffer, taken from the preroll after a seek.
+    /// One buffer, taken from the preroll after a seek, sent as it is unless an assembler
+    /// makes the output from the raw frame (`assemble`: a BlurHash placeholder).
     Still {
         description: String,
         /// Seconds into the source of the frame taken when the request names no time.
         start: f64,
+        assemble: Option<Choice>,
     },
     /// Every appsink buffer is sent as it comes, in a chunked body, unless an assembler takes
     /// the whole output (`assemble`: animated WebP from WebP stills).
@@ -186,6 +193,10 @@ impl Endpoint {
     pub fn assembler(&self, bound: &Bound) -> Option<&str> {
         match &self.spec {
             Spec::Stream {
+                assemble: Some(choice),
+                ..
+            }
+            | Spec::Still {
                 assemble: Some(choice),
                 ..
             } => choice.pick(bound),
@@ -480,13 +491,22 @@ fn build(
     if raw.kind != Kind::Storyboard && raw.layout.is_some() {
         return Err(misplaced("layout", "storyboard"));
     }
-    if raw.kind != Kind::Stream && (raw.assemble.is_some() || raw.rate.is_some()) {
-        let key = if raw.rate.is_some() {
-            "rate"
-        } else {
-            "assemble"
+    if raw.kind != Kind::Stream && raw.rate.is_some() {
+        return Err(misplaced("rate", "stream"));
+    }
+    if !matches!(raw.kind, Kind::Stream | Kind::Still) && raw.assemble.is_some() {
+        return Err(misplaced("assemble", "stream or still"));
+    }
+    let assemble = match raw.assemble {
+        None => None,
+        Some(table) => Some(choice("assemble", table)?),
+    };
+    if let Some(assemble) = &assemble {
+        let assemblers = match raw.kind {
+            Kind::Still => STILL_ASSEMBLERS,
+            _ => STREAM_ASSEMBLERS,
         };
-        return Err(misplaced(key, "stream"));
+        known(assemble, "assemble", "assembler", assemblers).map_err(fail)?;
     }
     if raw.kind != Kind::Still && raw.start.is_some() {
         return Err(misplaced("start", "still"));
@@ -506,18 +526,15 @@ fn build(
             if !(start.is_finite() && start >= 0.0) {
                 return Err(fail(Problem::Shape(Shape::Start)));
             }
-            Spec::Still { description, start }
+            Spec::Still {
+                description,
+                start,
+                assemble,
+            }
         }
         Kind::Stream => {
             let rate = raw.rate.unwrap_or(Rate::Fixed(1.0));
             check_rate(&rate, &params).map_err(|s| fail(Problem::Shape(s)))?;
-            let assemble = match raw.assemble {
-                None => None,
-                Some(table) => Some(choice("assemble", table)?),
-            };
-            if let Some(assemble) = &assemble {
-                known(assemble, "assemble", "assembler", ASSEMBLERS).map_err(fail)?;
-            }
             Spec::Stream {
                 description,
                 rate,

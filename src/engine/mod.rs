@@ -9,6 +9,7 @@ pub mod ffprobe;
 pub mod guard;
 pub mod launch;
 pub mod picture;
+pub mod placeholder;
 mod restamp;
 mod skip;
 pub mod sniff;

@@ -15,6 +15,15 @@ use std::time::{Duration, Instant};
 /// Blocks until the image is ready (call it off the async workers). The launch's `still`
 /// moment says which frame: the pipeline enters the source there before anything is decoded.
 pub fn capture(launch: &Launch<'_>, timeout: Duration) -> Result<Bytes, PipelineError> {
+    super::sample_bytes(capture_sample(launch, timeout)?)
+}
+
+/// [`capture`]'s frame as the appsink gave it, with its caps: for what the service makes of a
+/// raw frame itself.
+pub fn capture_sample(
+    launch: &Launch<'_>,
+    timeout: Duration,
+) -> Result<gst::Sample, PipelineError> {
     let deadline = Instant::now() + timeout;
     let moment = launch.still.unwrap_or(Moment {
         time: None,
@@ -63,7 +72,7 @@ const NO_FRAME: &str = "the source gave no frame";
 const PAST_ANY_END: f64 = 1e9;
 
 /// Prerolls (at the moment, when the launch has one) and takes the frame.
-fn capture_at(launch: &Launch<'_>, deadline: Instant) -> Result<Bytes, PipelineError> {
+fn capture_at(launch: &Launch<'_>, deadline: Instant) -> Result<gst::Sample, PipelineError> {
     let paused = Prerolled::open(launch, deadline)?;
     let sample = paused.sample()?;
     if let Some(asked) = launch.still.and_then(|m| m.time) {
@@ -71,7 +80,7 @@ fn capture_at(launch: &Launch<'_>, deadline: Instant) -> Result<Bytes, PipelineE
             return Err(PipelineError::new(Failure::OriginCannotSeek, MISSED));
         }
     }
-    super::sample_bytes(sample)
+    Ok(sample)
 }
 
 /// What a seek that landed after its time reports (a WebM written live, without an index,

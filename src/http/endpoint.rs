@@ -198,7 +198,14 @@ async fn whole(
                     still: Some(moment),
                     ..app.launch(&description, &bound)
                 };
-                engine::still::capture(&launch, app.timeout)
+                match endpoint.assembler(&bound) {
+                    Some("blurhash") => {
+                        let frame = engine::still::capture_sample(&launch, app.timeout)?;
+                        let placeholder = engine::placeholder::Placeholder::of(&frame)?;
+                        Ok(json_bytes(&placeholder.to_json()))
+                    }
+                    _ => engine::still::capture(&launch, app.timeout),
+                }
             })
             .await?
         }
@@ -213,13 +220,17 @@ async fn whole(
                 Ok(engine::ffprobe::to_json(url.as_str(), &found))
             })
             .await?;
-            Bytes::from(serde_json::to_vec_pretty(&json).expect("JSON values serialise"))
+            json_bytes(&json)
         }
         Spec::Storyboard { .. } => storyboard(app.clone(), endpoint, bound, sprite).await?,
         Spec::Stream { .. } => assembled(app.clone(), endpoint, bound).await?,
     };
     drop(permit);
     Ok(body)
+}
+
+fn json_bytes(json: &serde_json::Value) -> Bytes {
+    Bytes::from(serde_json::to_vec_pretty(json).expect("JSON values serialise"))
 }
 
 /// Starts a streaming pipeline and waits for its first bytes, so that a failure before them is
