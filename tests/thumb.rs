@@ -376,7 +376,7 @@ async fn formats_by_parameter_and_by_suffix() {
             "invalid_parameter",
         )
         .await;
-    assert_eq!(json["allowed"], "one of jpg, png, webp");
+    assert_eq!(json["allowed"], "one of blurhash, jpg, png, webp");
 }
 
 /// The mean colour of an RGB(A) picture with `channels` bytes a pixel.
