@@ -1,4 +1,4 @@
-//! The service's source elements are a GStreamer plugin that GStreamer's own tools load:
+//! The service's elements are a GStreamer plugin that GStreamer's own tools load:
 //! gst-inspect-1.0 describes `pythumbiohttpsrc` with its properties, and gst-launch-1.0 reads
 //! through it, under the default source policy (a loopback origin is refused).
 
@@ -71,4 +71,48 @@ fn gst_launch_reads_through_it_under_the_default_policy() {
     );
     let text = String::from_utf8_lossy(&output.stdout) + String::from_utf8_lossy(&output.stderr);
     assert!(text.contains("loopback"), "{text}");
+}
+
+/// The GIF encoder is an element of the plugin like the sources: gst-inspect-1.0 describes it, and
+/// gst-launch-1.0 writes a GIF file with it that ffprobe reads back frame by frame.
+#[test]
+fn gst_launch_writes_a_gif_with_the_encoder() {
+    let (dir, env) = plugin_env();
+    let inspect = Command::new("gst-inspect-1.0")
+        .arg("pythumbiogifenc")
+        .envs(env.clone())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&inspect.stdout);
+    assert!(
+        inspect.status.success() && text.contains("dither"),
+        "{text}"
+    );
+    let out = dir.path().join("out.gif");
+    let status = Command::new("timeout")
+        .args([
+            "60",
+            "gst-launch-1.0",
+            "-q",
+            "videotestsrc",
+            "num-buffers=7",
+            "!",
+        ])
+        .args([
+            "video/x-raw,width=64,height=48,framerate=5/1",
+            "!",
+            "videoconvert",
+            "!",
+        ])
+        .args(["pythumbiogifenc", "dither=false", "!", "filesink"])
+        .arg(format!("location={}", out.display()))
+        .envs(env)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let frames = support::ffmpeg::probe_frames(&out);
+    assert_eq!(frames.len(), 7, "{frames:?}");
+    assert!(frames
+        .iter()
+        .all(|f| (f.0 - 0.2).abs() < 0.005 && (f.1, f.2) == (64, 48)));
 }

@@ -231,9 +231,63 @@ async fn bad_values_name_the_parameter() {
         ("interval", "0"),
         ("fps", "61"),
         ("start", "1:99"),
-        ("format", "gif"),
+        ("format", "avi"),
     ];
     service.expect_invalid("/preview", &url, &preview).await;
+    service.assert_nothing_left().await;
+}
+
+#[tokio::test]
+async fn preview_as_animated_gif() {
+    let service = Service::start();
+    let url = media_url(Media {
+        frames: 600,
+        audio: None,
+        ..Media::mp4()
+    }); // 20 s
+    for (path, params, delay) in [
+        ("/preview", vec![("format", "gif")], 0.1),
+        ("/preview.gif", vec![("fps", "4"), ("width", "200")], 0.25),
+    ] {
+        let mut query = vec![("url", url.as_str())];
+        query.extend(params.iter().copied());
+        let response = service.get(path, &query).await;
+        assert_eq!(response.status(), 200, "{path}");
+        assert_eq!(response.headers()["content-type"], "image/gif");
+        assert!(
+            response.headers().get("content-length").is_none(),
+            "{path}: streamed while it is encoded"
+        );
+        let body = response.bytes().await.unwrap();
+        assert!(
+            body.starts_with(b"GIF89a") && body.ends_with(b";"),
+            "{path}"
+        );
+        // Loops forever: the NETSCAPE2.0 extension with a loop count of 0.
+        let looping = b"NETSCAPE2.0\x03\x01\x00\x00";
+        assert!(body.windows(looping.len()).any(|w| w == looping), "{path}");
+        let file = tempfile::Builder::new().suffix(".gif").tempfile().unwrap();
+        std::fs::write(file.path(), &body).unwrap();
+        let frames = support::ffmpeg::probe_frames(file.path());
+        let (width, height) = (frames[0].1, frames[0].2);
+        assert_eq!(
+            (width, height),
+            if path == "/preview" {
+                (426, 240)
+            } else {
+                (200, 113)
+            }
+        );
+        assert_eq!(frames.len(), 5, "{path}: 20 s / 4 s");
+        for (duration, ..) in &frames {
+            assert!((duration - delay).abs() < 0.005, "{path}: {frames:?}");
+        }
+        let colours: Vec<usize> = support::ffmpeg::decoded_frames(file.path(), width, height)
+            .iter()
+            .map(|f| palette_index(f.get_pixel(width / 2, height / 2).0))
+            .collect();
+        assert_eq!(colours, [0, 4, 8, 2, 6], "{path}: seconds 0, 4, 8, 12, 16");
+    }
     service.assert_nothing_left().await;
 }
 

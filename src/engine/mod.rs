@@ -82,7 +82,8 @@ pub(crate) fn discard(info: &mut gstreamer::PadProbeInfo) -> gstreamer::PadProbe
 pub fn init() -> Result<(), glib::Error> {
     gstreamer::init()?;
     route_gstreamer_log();
-    crate::source::register()
+    crate::plugin::plugin_register_static()
+        .and_then(|()| crate::source::register())
         .map_err(|e| glib::Error::new(gstreamer::CoreError::Failed, &e.to_string()))?;
     Ok(())
 }

@@ -80,7 +80,6 @@ pub mod fetch;
 pub mod file;
 pub mod http;
 pub mod memory;
-pub mod plugin;
 pub mod policy;
 pub mod refusal;
 pub mod refused;
@@ -293,12 +292,11 @@ const OWN_SCHEMES: [&str; 6] = [
     memory::SCHEME,
 ];
 
-/// Registers the service's source elements, above every other element for the same schemes, and
-/// the refusing element for every other scheme; takes the self-fetching demuxers out of
-/// autoplugging. Call once, after GStreamer is initialised.
+/// With the service's plugin registered (its source elements rank above every other element for
+/// the same schemes), registers the refusing element for every other scheme and takes the
+/// self-fetching demuxers out of autoplugging. Call once, after GStreamer is initialised.
 pub fn register() -> Result<(), gstreamer::glib::BoolError> {
     use gstreamer::prelude::*;
-    plugin::plugin_register_static()?;
     refused::register(&OWN_SCHEMES)?;
     for name in SELF_FETCHING {
         if let Some(factory) = gstreamer::ElementFactory::find(name) {
@@ -306,6 +304,13 @@ pub fn register() -> Result<(), gstreamer::glib::BoolError> {
         }
     }
     Ok(())
+}
+
+/// Registers the source elements in `plugin` (the service's plugin, `crate::plugin`).
+pub fn register_elements(plugin: &gstreamer::Plugin) -> Result<(), gstreamer::glib::BoolError> {
+    http::register(Some(plugin))?;
+    file::register(Some(plugin))?;
+    memory::register(Some(plugin))
 }
 
 /// Gives a source element of the service the origins it reads through.

@@ -106,3 +106,51 @@ pub fn offset_ts() -> PathBuf {
         ],
     )
 }
+
+/// Each video frame of `path` as ffprobe reads it: how long it shows (seconds) and its size.
+pub fn probe_frames(path: &Path) -> Vec<(f64, u32, u32)> {
+    let output = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0", "-show_entries"])
+        .args(["frame=pkt_duration_time,width,height", "-of", "json"])
+        .arg(path)
+        .output()
+        .expect("ffprobe runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    json["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let duration = f["pkt_duration_time"].as_str().unwrap().parse().unwrap();
+            let size = |k: &str| f[k].as_u64().unwrap() as u32;
+            (duration, size("width"), size("height"))
+        })
+        .collect()
+}
+
+/// Every video frame of `path`, decoded by ffmpeg, as RGB pictures `width` x `height`.
+pub fn decoded_frames(path: &Path, width: u32, height: u32) -> Vec<image::RgbImage> {
+    let output = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-i"])
+        .arg(path)
+        .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+        .output()
+        .expect("ffmpeg runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let size = (width * height * 3) as usize;
+    assert_eq!(output.stdout.len() % size, 0, "whole frames");
+    output
+        .stdout
+        .chunks(size)
+        .map(|raw| image::RgbImage::from_raw(width, height, raw.to_vec()).unwrap())
+        .collect()
+}
