@@ -145,6 +145,68 @@ async fn a_share_of_a_live_source_is_refused_with_the_reason() {
 }
 
 #[tokio::test]
+async fn time_auto_takes_a_detailed_frame_not_a_black_or_faded_one() {
+    let service = Service::start();
+    // 5 s of black, a 3 s fade in, then 12 s of detail; a keyframe every second.
+    let graph = "color=c=black:s=320x180:r=25:d=5[black];\
+                 testsrc2=s=320x180:r=25:d=15,fade=t=in:st=0:d=3[detail];\
+                 [black][detail]concat=n=2:v=1:a=0";
+    let path = support::ffmpeg::made(
+        "ff-black-fade-detail.mp4",
+        &[
+            "-f", "lavfi", "-i", graph, "-c:v", "libx264", "-g", "25", "-pix_fmt", "yuv420p",
+        ],
+    );
+    let url = support::path_url(&path);
+    let get = |time: String| {
+        let service = &service;
+        let url = url.clone();
+        async move {
+            let query = [
+                ("url", url.as_str()),
+                ("time", time.as_str()),
+                ("accurate", "false"),
+            ];
+            let response = service.get("/thumb", &query).await;
+            assert_eq!(response.status(), 200, "time={time}");
+            let etag = response.headers()["etag"].to_str().unwrap().to_string();
+            (etag, response.bytes().await.unwrap())
+        }
+    };
+    let (etag, auto) = get("auto".into()).await;
+    // The frame is one of the keyframes of the detailed part, to the byte.
+    let mut matches = Vec::new();
+    for second in 0..20 {
+        if get(second.to_string()).await.1 == auto {
+            matches.push(second);
+        }
+    }
+    assert!(
+        !matches.is_empty() && matches.iter().all(|s| *s >= 8),
+        "the auto frame is the keyframe of seconds {matches:?}"
+    );
+    // The same request, the same frame and ETag.
+    assert_eq!(get("auto".into()).await, (etag, auto));
+
+    // One colour throughout: still a frame, no error.
+    let plain = media_url(Media {
+        audio: None,
+        ..Media::mp4()
+    });
+    let response = service
+        .get("/thumb", &[("url", plain.as_str()), ("time", "auto")])
+        .await;
+    assert_eq!(response.status(), 200);
+    let image = Image::decode(&response.bytes().await.unwrap(), JPG);
+    assert!(colour_of(image.centre()) < 10);
+    // `auto` is the still's: a stream refuses it.
+    service
+        .expect_invalid("/webm", &plain, &[("start", "auto")])
+        .await;
+    service.assert_nothing_left().await;
+}
+
+#[tokio::test]
 async fn past_the_end_of_a_source_whose_audio_outlasts_its_video() {
     // AAC pads its last frame: the test media's audio runs 21 ms past its 10 s of video, and the
     // movie's duration is the audio's. Past the movie's end, and between the video's end and the

@@ -61,6 +61,9 @@ pub enum Spec {
         /// Seconds into the source of the frame taken when the request names no time.
         start: f64,
         assemble: Option<Choice>,
+        /// What `time=auto` runs first: a description whose small grey frames the service
+        /// scores, at a few keyframes, to pick the frame with the most detail.
+        scout: Option<String>,
     },
     /// Every appsink buffer is sent as it comes, in a chunked body, unless an assembler takes
     /// the whole output (`assemble`: animated WebP from WebP stills).
@@ -106,6 +109,18 @@ impl Spec {
             Spec::Storyboard { sheet, .. } => Some(sheet),
             _ => None,
         }
+    }
+
+    fn scout(&self) -> Option<&str> {
+        match self {
+            Spec::Still { scout, .. } => scout.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The second description an endpoint may have: a storyboard's sheet or a still's scout.
+    fn companion(&self) -> Option<&str> {
+        self.sheet().or(self.scout())
     }
 }
 
@@ -187,6 +202,16 @@ impl Endpoint {
     /// The sheet description with this request's values, for a storyboard.
     pub fn render_sheet(&self, bound: &Bound) -> Option<Result<String, template::TemplateError>> {
         self.spec.sheet().map(|sheet| self.fill(sheet, bound))
+    }
+
+    /// The scout description with this request's values, for a still that has one.
+    pub fn render_scout(&self, bound: &Bound) -> Option<Result<String, template::TemplateError>> {
+        self.spec.scout().map(|scout| self.fill(scout, bound))
+    }
+
+    /// The companion description (sheet or scout) with this request's values.
+    fn render_companion(&self, bound: &Bound) -> Option<Result<String, template::TemplateError>> {
+        self.spec.companion().map(|text| self.fill(text, bound))
     }
 
     /// The assembler this request's output goes to instead of being streamed, if any.
@@ -301,6 +326,7 @@ struct RawEndpoint {
     rate: Option<Rate>,
     suffix: Option<String>,
     sheet: Option<String>,
+    scout: Option<String>,
     assemble: Option<BTreeMap<String, String>>,
     layout: Option<BTreeMap<String, String>>,
     #[serde(default)]
@@ -473,6 +499,24 @@ fn build(
         limits.apply(&mut param).map_err(|e| fail(param_error(e)))?;
         params.push(param);
     }
+    if raw.kind != Kind::Still && raw.scout.is_some() {
+        return Err(fail(Problem::Shape(Shape::Misplaced {
+            key: "scout",
+            only: "still",
+        })));
+    }
+    if raw.scout.is_some() {
+        // The scout picks the start: the parameter that sets it takes `auto` too.
+        let start = params
+            .iter_mut()
+            .find(|p| p.target == Target::Service(ServiceTarget::SeekStart));
+        match start.map(|p| &mut p.kind) {
+            Some(ParamKind::Seconds {
+                share: true, auto, ..
+            }) => *auto = true,
+            _ => return Err(fail(Problem::Shape(Shape::ScoutWithoutTime))),
+        }
+    }
     check_routes(&raw.routes).map_err(fail)?;
     let choice = |key: &'static str, table: BTreeMap<String, String>| {
         choice(key, table, &params).map_err(|s| fail(Problem::Shape(s)))
@@ -530,6 +574,7 @@ fn build(
                 description,
                 start,
                 assemble,
+                scout: raw.scout.map(|s| s.trim().to_string()),
             }
         }
         Kind::Stream => {

@@ -96,11 +96,13 @@ pub enum ParamKind {
         max: f64,
     },
     /// Seconds, written `12.5`, `1:02.5` or `01:02:03`; with `share` (`type = "time"`) also a
-    /// share of the source's duration, `50%`.
+    /// share of the source's duration, `50%`; with `auto` (a still's `seek.start` when the still
+    /// has a `scout`) also `auto`, the frame the scout picks.
     Seconds {
         min: f64,
         max: f64,
         share: bool,
+        auto: bool,
     },
     Bool,
     /// Each allowed word, and the description text it stands for.
@@ -146,6 +148,8 @@ pub enum Value {
     Url(String),
     /// A share of the source's duration, in percent.
     Share(f64),
+    /// `time=auto`: the frame the still's scout picks.
+    Auto,
 }
 
 impl Value {
@@ -166,6 +170,7 @@ impl fmt::Display for Value {
             Value::Bool(b) => write!(f, "{b}"),
             Value::Word(w) | Value::Url(w) => f.write_str(w),
             Value::Share(p) => write!(f, "{p}%"),
+            Value::Auto => f.write_str("auto"),
         }
     }
 }
@@ -336,7 +341,12 @@ impl RawParam {
             "seconds" | "time" => {
                 let (min, max) = bounds(min.or(Some(0.0)), max.or(Some(86_400.0)))?;
                 let share = self.kind == "time";
-                ParamKind::Seconds { min, max, share }
+                ParamKind::Seconds {
+                    min,
+                    max,
+                    share,
+                    auto: false,
+                }
             }
             "bool" => ParamKind::Bool,
             "enum" => ParamKind::Enum {
@@ -528,11 +538,13 @@ pub struct Seek {
     pub accurate: Option<bool>,
 }
 
-/// A time asked for: seconds, or a share of the source's duration (in percent).
+/// A time asked for: seconds, a share of the source's duration (in percent), or the frame a
+/// still's scout picks.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Time {
     Seconds(f64),
     Share(f64),
+    Auto,
 }
 
 impl fmt::Display for Time {
@@ -540,6 +552,7 @@ impl fmt::Display for Time {
         match self {
             Time::Seconds(s) => write!(f, "{s} s"),
             Time::Share(p) => write!(f, "{p}% of the duration"),
+            Time::Auto => f.write_str("the frame the scout picks"),
         }
     }
 }
@@ -549,6 +562,8 @@ impl fmt::Display for Time {
 pub struct Placed {
     pub start: Option<f64>,
     pub duration: Option<f64>,
+    /// The start is the scout's to pick (`time=auto`).
+    pub auto: bool,
 }
 
 /// A share asked of a source whose duration is unknown (a live stream).
@@ -567,13 +582,14 @@ impl Seek {
     /// The times in seconds of a source `duration` seconds long (None: not known).
     pub fn place(&self, duration: Option<f64>) -> Result<Placed, Unplaceable> {
         let place = |time: Option<Time>| match time {
-            None => Ok(None),
+            None | Some(Time::Auto) => Ok(None),
             Some(Time::Seconds(s)) => Ok(Some(s)),
             Some(Time::Share(p)) => duration.map(|d| Some(d * p / 100.0)).ok_or(Unplaceable),
         };
         Ok(Placed {
             start: place(self.start)?,
             duration: place(self.duration)?,
+            auto: self.start == Some(Time::Auto),
         })
     }
 }
@@ -583,6 +599,7 @@ impl Value {
     fn as_time(&self) -> Option<Time> {
         match self {
             Value::Share(p) => Some(Time::Share(*p)),
+            Value::Auto => Some(Time::Auto),
             other => other.as_f64().map(Time::Seconds),
         }
     }
@@ -812,8 +829,20 @@ fn parse(name: &str, kind: &ParamKind, value: &str) -> Result<Value, ParamError>
             Ok(v) if v.is_finite() && (*min..=*max).contains(&v) => Ok(Value::Float(v)),
             _ => Err(invalid(format!("a number from {min} to {max}"))),
         },
-        ParamKind::Seconds { min, max, share } => {
+        ParamKind::Seconds {
+            min,
+            max,
+            share,
+            auto,
+        } => {
             let seconds = format!("seconds from {min} to {max}, as 12.5, 1:02.5 or 01:02:03");
+            let seconds = match auto {
+                true => format!("auto, or {seconds}"),
+                false => seconds,
+            };
+            if *auto && value == "auto" {
+                return Ok(Value::Auto);
+            }
             match (value.strip_suffix('%'), share) {
                 (Some(percent), true) => match parse_percent(percent) {
                     // A share of 0 is the start; of a length that must be above 0, nothing.

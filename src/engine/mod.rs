@@ -11,6 +11,7 @@ pub mod launch;
 pub mod picture;
 pub mod placeholder;
 mod restamp;
+pub mod scout;
 mod skip;
 pub mod sniff;
 pub mod still;

@@ -187,12 +187,20 @@ async fn whole(
             let (placed, default) = (placed(&app, &bound).await?, *start);
             let app = app.clone();
             blocking(move || {
+                let deadline = Instant::now() + app.timeout;
                 let description = rendered(endpoint.render(&bound))?;
-                let moment = Moment {
+                let mut moment = Moment {
                     time: placed.start,
                     default,
                     accurate: bound.seek.accurate.unwrap_or(true),
                 };
+                if placed.auto {
+                    if let Some(time) = scouted(&app, &endpoint, &bound, deadline)? {
+                        // The keyframe the scout scored: sought as a keyframe, it is that one.
+                        moment.time = Some(time);
+                        moment.accurate = false;
+                    }
+                }
                 let launch = Launch {
                     overlay: overlay(&bound),
                     still: Some(moment),
@@ -227,6 +235,36 @@ async fn whole(
     };
     drop(permit);
     Ok(body)
+}
+
+/// The time `time=auto` takes: the scout's pick, or None for the still's default frame.
+fn scouted(
+    app: &App,
+    endpoint: &Endpoint,
+    bound: &params::Bound,
+    deadline: Instant,
+) -> Result<Option<f64>, PipelineError> {
+    let Some(scout) = endpoint.render_scout(bound) else {
+        return Ok(None);
+    };
+    let scout = rendered(scout)?;
+    // The scout names its own elements: only settings of those reach it (the source's url, not
+    // a watermark's).
+    let names: Vec<&str> = scout
+        .split_whitespace()
+        .filter_map(|word| word.strip_prefix("name="))
+        .collect();
+    let settings: Vec<_> = bound
+        .properties
+        .iter()
+        .filter(|s| names.contains(&s.element.as_str()))
+        .cloned()
+        .collect();
+    let launch = Launch {
+        properties: &settings,
+        ..app.launch(&scout, bound)
+    };
+    engine::scout::pick(&launch, deadline)
 }
 
 fn json_bytes(json: &serde_json::Value) -> Bytes {

@@ -112,7 +112,7 @@ fn operation(endpoint: &Endpoint, path: &str, preset: Option<&str>) -> Json {
                     Value::Float(v) => json!(v),
                     Value::Bool(v) => json!(v),
                     Value::Word(w) | Value::Url(w) => json!(w),
-                    Value::Share(_) => json!(default.to_string()),
+                    Value::Share(_) | Value::Auto => json!(default.to_string()),
                 };
             }
             json!({ "name": p.name, "in": "query", "required": p.required, "description": p.doc, "schema": schema })
@@ -169,6 +169,7 @@ fn schema(kind: &ParamKind) -> Json {
             min,
             max,
             share: false,
+            ..
         } => json!({
             "type": "string",
             "pattern": r"^(\d+:){0,2}\d*\.?\d+$",
@@ -179,15 +180,26 @@ fn schema(kind: &ParamKind) -> Json {
             min,
             max,
             share: true,
-        } => json!({
-            "type": "string",
-            "pattern": r"^((\d+:){0,2}\d*\.?\d+|\d*\.?\d+%)$",
-            "description": format!(
-                "seconds from {min} to {max} (12.5, 1:02.5 or 01:02:03), or a share of the duration (50%)"
-            ),
-            "x-seconds": { "minimum": min, "maximum": max },
-            "x-share": true,
-        }),
+            auto,
+        } => {
+            let (pattern, auto_text) = match auto {
+                true => (
+                    r"^((\d+:){0,2}\d*\.?\d+|\d*\.?\d+%|auto)$",
+                    ", or auto (the most detailed of a few keyframes)",
+                ),
+                false => (r"^((\d+:){0,2}\d*\.?\d+|\d*\.?\d+%)$", ""),
+            };
+            json!({
+                "type": "string",
+                "pattern": pattern,
+                "description": format!(
+                    "seconds from {min} to {max} (12.5, 1:02.5 or 01:02:03), or a share of the duration (50%){auto_text}"
+                ),
+                "x-seconds": { "minimum": min, "maximum": max },
+                "x-share": true,
+                "x-auto": auto,
+            })
+        }
         ParamKind::Bool => json!({ "type": "boolean" }),
         ParamKind::Enum { values } => {
             json!({ "type": "string", "enum": values.iter().map(|v| v.word.clone()).collect::<Vec<_>>() })
