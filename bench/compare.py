@@ -270,6 +270,42 @@ def not_modified(report, seconds):
                rps >= 20000 and not errors)
 
 
+def auto_thumbnail(report, runs, warmup):
+    """time=auto (10 keyframes scored) against a plain /thumb of the same file."""
+    auto, plain = alternate(["curl", "-sf", "-o", "/dev/null", url("/thumb", url=V720, time="auto")],
+                            ["curl", "-sf", "-o", "/dev/null", url("/thumb", url=V720, time="150")], runs, warmup)
+    ratio = statistics.median(auto) / statistics.median(plain)
+    report.add("/thumb?time=auto of the 720p file (ffmpeg column: a plain /thumb at 150 s)",
+               f"median {ms(statistics.median(auto))}", f"median {ms(statistics.median(plain))}", ratio,
+               "<= 3x a plain thumbnail", ratio <= 3)
+
+
+def fetch_size(target):
+    started = time.perf_counter()
+    with urllib.request.urlopen(target) as response:
+        size = len(response.read())
+    return time.perf_counter() - started, size
+
+
+def gif_preview(report, runs):
+    """/preview.gif of 60 s of the 720p file (a frame every 4 s at 10 fps) against ffmpeg's
+    palettegen/paletteuse, the usual recipe for a good GIF."""
+    graph = f"fps=1/4,{FIT},setpts=N/10/TB,split[a][b];[a]palettegen[p];[b][p]paletteuse"
+    cmd = ["ffmpeg", "-v", "error", "-t", "60", "-i", V720, "-filter_complex", graph, "-r", "10", "-f", "gif", "-"]
+    s_runs, f_runs = [], []
+    for _ in range(runs):
+        s_runs.append(fetch_size(url("/preview.gif", url=V720, duration="60")))
+        started = time.perf_counter()
+        out = subprocess.run(cmd, capture_output=True, check=True).stdout
+        f_runs.append((time.perf_counter() - started, len(out)))
+    med = lambda runs, i: statistics.median(r[i] for r in runs)
+    report.add("GIF preview of 60 s of 720p (15 frames, 426x240): time", ms(med(s_runs, 0)), ms(med(f_runs, 0)),
+               med(s_runs, 0) / med(f_runs, 0), "measured (no target)", None)
+    report.add("GIF preview: size (service: a palette per frame; ffmpeg: one palette)",
+               f"{med(s_runs, 1) / 1e3:.0f} kB", f"{med(f_runs, 1) / 1e3:.0f} kB",
+               med(s_runs, 1) / med(f_runs, 1), "measured (no target)", None)
+
+
 def machine():
     cpu = re.search(r"model name\s*:\s*(.*)", open("/proc/cpuinfo").read())
     gst = subprocess.run(["gst-launch-1.0", "--version"], capture_output=True, text=True).stdout.splitlines()[1]
@@ -310,6 +346,9 @@ def write(report, quick):
               "- Metadata: `curl /meta?url=URL` against `ffprobe -v quiet -print_format json -show_format -show_streams -i URL`.",
               "- Transcode: `/webm?url=URL&duration=60` against `ffmpeg -t 60 -i URL -vf ... -c:v libvpx -b:v 256k "
               "-deadline realtime -cpu-used 8 -threads 2 -c:a libopus -b:a 64k -f webm -`.",
+              "- GIF preview: `/preview.gif?url=URL&duration=60` against `ffmpeg -t 60 -i URL -filter_complex "
+              "\"fps=1/4,scale...,setpts=N/10/TB,split[a][b];[a]palettegen[p];[b][p]paletteuse\" -r 10 -f gif -`.",
+              "- time=auto: `/thumb?url=URL&time=auto` against the service's own `/thumb?url=URL&time=150`.",
               "- Throughput: `wrk -c16` on /thumb at random times (bench/thumbs.lua) against 16 threads each running the "
               "ffmpeg thumbnail command in a loop.",
               ""]
@@ -342,7 +381,9 @@ def main():
             ["curl", "-sf", "-o", "/dev/null", url("/meta", url=V720)],
             ["ffprobe", "-v", "quiet", "-print_format", "json", "-show_format", "-show_streams", "-i", V720],
             runs, warmup, 0.5)
+    auto_thumbnail(report, runs, warmup)
     transcode(report, 1 if args.quick else 3)
+    gif_preview(report, 1 if args.quick else 3)
     concurrency(report, load)
     origin_traffic(report, args.bench_dir)
     not_modified(report, max(5, load // 3))

@@ -115,6 +115,7 @@ async fn the_playground_shows_the_sample_in_a_real_browser() {
             stream: document.getElementById("stream").currentTime,
             preview: document.getElementById("preview").readyState,
             tile: getComputedStyle(document.getElementById("tile")).backgroundImage,
+            placeholder: document.getElementById("placeholder").textContent,
             meta,
             errors: [...document.querySelectorAll(".error")].map(e => e.textContent).join(" "),
         };"#;
@@ -128,7 +129,8 @@ async fn the_playground_shows_the_sample_in_a_real_browser() {
             .await;
         let done = state["thumb"].as_u64().unwrap_or(0) > 0
             && state["stream"].as_f64().unwrap_or(0.0) > 1.0
-            && state["meta"].as_str().unwrap_or("").contains("duration");
+            && state["meta"].as_str().unwrap_or("").contains("duration")
+            && !state["placeholder"].as_str().unwrap_or("").is_empty();
         if done || started.elapsed() > Duration::from_secs(30) {
             break state;
         }
@@ -155,6 +157,12 @@ async fn the_playground_shows_the_sample_in_a_real_browser() {
     assert!(
         state["stream"].as_f64().unwrap() > 1.0,
         "the stream plays: {state}"
+    );
+    // The placeholder line: a BlurHash and the dominant colour.
+    let placeholder = state["placeholder"].as_str().unwrap();
+    assert!(
+        placeholder.len() > 8 && placeholder.contains(" #"),
+        "{state}"
     );
     let meta = state["meta"].as_str().unwrap();
     assert!(meta.contains("duration") && meta.contains("10.0"), "{meta}");

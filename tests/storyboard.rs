@@ -257,11 +257,12 @@ async fn sheets_beyond_the_limits_are_refused_naming_the_limit() {
         audio: None,
         ..Media::mp4()
     });
-    // 100 tiles of 640x360.
+    // 100 tiles of 640x360, all on one sheet.
     let many = [
         ("interval", "0.1"),
         ("max_tiles", "400"),
         ("tile_width", "640"),
+        ("rows", "100"),
     ];
     for (columns, limit) in [
         ("1", "PYTHUMBIO_MAX_SHEET_HEIGHT"),
@@ -371,4 +372,102 @@ async fn the_sheet_url_is_never_an_unchecked_host() {
         sheet.starts_with("https://cdn.example.com/thumbs/storyboard.jpg?"),
         "{sheet}"
     );
+}
+
+/// Half an hour of video, cheaply: 64x36 at 1 fps, a keyframe every 10 s, and each 10 s one
+/// palette colour (`PALETTE[(t / 10) % 10]`).
+fn half_an_hour() -> std::path::PathBuf {
+    let mut graph = String::new();
+    for (i, [r, g, b]) in support::media::PALETTE.iter().enumerate() {
+        graph += &format!("color=c=0x{r:02x}{g:02x}{b:02x}:s=64x36:r=1:d=10[c{i}];");
+    }
+    graph += "[c0][c1][c2][c3][c4][c5][c6][c7][c8][c9]concat=n=10:v=1:a=0,loop=loop=17:size=100";
+    support::ffmpeg::made(
+        "ff-half-hour-1fps.mp4",
+        &[
+            "-f", "lavfi", "-i", &graph, "-c:v", "libx264", "-g", "10", "-pix_fmt", "yuv420p",
+        ],
+    )
+}
+
+#[tokio::test]
+async fn a_long_video_keeps_its_interval_over_several_sheets() {
+    let service = Service::start();
+    let url = support::path_url(&half_an_hour());
+    // 1800 s at a tile every 10 s: 180 tiles, 100 a sheet (10 x 10), so two sheets.
+    let query = [("url", url.as_str()), ("tile_width", "32")];
+    let layout: serde_json::Value = service
+        .get("/storyboard.json", &query)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let sheets = layout["sheets"].as_array().unwrap();
+    assert_eq!(sheets.len(), 2, "{}", layout["sheets"]);
+    assert_eq!(
+        (sheets[0]["width"].as_u64(), sheets[0]["height"].as_u64()),
+        (Some(320), Some(180))
+    );
+    assert_eq!(
+        (sheets[1]["width"].as_u64(), sheets[1]["height"].as_u64()),
+        (Some(320), Some(144))
+    );
+    assert_eq!(layout["tiles"].as_array().unwrap().len(), 180);
+
+    let response = service.get("/storyboard.vtt", &query).await;
+    let vtt = response.text().await.unwrap();
+    let cues: Vec<(&str, &str)> = vtt
+        .split("\n\n")
+        .skip(1)
+        .map(|cue| cue.trim().split_once('\n').unwrap())
+        .collect();
+    assert_eq!(cues.len(), 180);
+    // Each sheet is fetched once, at the URL its cues name, and every cue's fragment shows the
+    // colour of its time.
+    let mut fetched: Vec<(String, Image)> = Vec::new();
+    for (i, (times, target)) in cues.iter().enumerate() {
+        let start = 10 * i;
+        assert!(
+            times.starts_with(&format!("00:{:02}:{:02}.000 -->", start / 60, start % 60)),
+            "{times}"
+        );
+        let (sheet_url, fragment) = target.split_once("#xywh=").unwrap();
+        assert_eq!(
+            sheet_url.contains("sheet=1"),
+            i >= 100,
+            "cue {i}: {sheet_url}"
+        );
+        if !fetched.iter().any(|(u, _)| u == sheet_url) {
+            let response = reqwest::get(sheet_url).await.unwrap();
+            assert_eq!(response.status(), 200, "{sheet_url}");
+            let image = Image::decode(&response.bytes().await.unwrap(), ImageFormat::Jpeg);
+            fetched.push((sheet_url.to_string(), image));
+        }
+        let sheet = &fetched.iter().find(|(u, _)| u == sheet_url).unwrap().1;
+        let xywh: Vec<u32> = fragment.split(',').map(|n| n.parse().unwrap()).collect();
+        let [x, y, w, h] = xywh[..] else {
+            panic!("{fragment}")
+        };
+        assert!(
+            x + w <= sheet.width && y + h <= sheet.height,
+            "cue {i} {fragment}"
+        );
+        assert_eq!(
+            palette_index(sheet.rgb.get_pixel(x + w / 2, y + h / 2).0),
+            i % 10,
+            "cue {i}"
+        );
+    }
+    assert_eq!(fetched.len(), 2);
+    // Past the last sheet: 404, naming how many there are.
+    let json = service
+        .expect_error(
+            "/storyboard.jpg",
+            &[("url", url.as_str()), ("tile_width", "32"), ("sheet", "2")],
+            404,
+            "no_such_sheet",
+        )
+        .await;
+    assert_eq!(json["sheets"], 2, "{json}");
+    service.assert_nothing_left().await;
 }

@@ -767,7 +767,12 @@ fn check_roles(kind: Kind, params: &[Param]) -> Result<(), Problem> {
                 target: missing.name(),
             }));
         }
-    } else if targets(&plan) {
+    } else if targets(&plan)
+        || targets(&[
+            ServiceTarget::StoryboardRows,
+            ServiceTarget::StoryboardSheet,
+        ])
+    {
         return Err(Problem::Shape(Shape::Misplaced {
             key: "to = \"storyboard.*\"",
             only: "storyboard",

@@ -42,6 +42,10 @@ pub enum ServiceTarget {
     StoryboardMaxTiles,
     /// Tiles per row of a storyboard's sheet.
     StoryboardColumns,
+    /// Rows of tiles a storyboard's sheet holds at most; more tiles go on further sheets.
+    StoryboardRows,
+    /// Which of a storyboard's sheets a sheet request asks for, from 0.
+    StoryboardSheet,
     /// A watermark's width, as a share of the frame's shorter side.
     WatermarkScale,
     /// A watermark's distance from the bottom-right corner, as a share of the shorter side.
@@ -58,6 +62,8 @@ impl ServiceTarget {
         ("storyboard.interval", Self::StoryboardInterval),
         ("storyboard.max_tiles", Self::StoryboardMaxTiles),
         ("storyboard.columns", Self::StoryboardColumns),
+        ("storyboard.rows", Self::StoryboardRows),
+        ("storyboard.sheet", Self::StoryboardSheet),
         ("watermark.scale", Self::WatermarkScale),
         ("watermark.offset", Self::WatermarkOffset),
     ];
@@ -76,9 +82,10 @@ impl ServiceTarget {
             Self::SeekAccurate => *kind == ParamKind::Bool,
             Self::SeekStart | Self::SeekDuration => matches!(kind, ParamKind::Seconds { .. }),
             // Counts.
-            Self::StoryboardMaxTiles | Self::StoryboardColumns => {
-                matches!(kind, ParamKind::Int { .. })
-            }
+            Self::StoryboardMaxTiles
+            | Self::StoryboardColumns
+            | Self::StoryboardRows
+            | Self::StoryboardSheet => matches!(kind, ParamKind::Int { .. }),
             _ => kind.is_numeric(),
         }
     }

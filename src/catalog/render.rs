@@ -68,6 +68,12 @@ impl Endpoint {
                 n(ServiceTarget::StoryboardMaxTiles),
                 n(ServiceTarget::StoryboardColumns)
             ));
+            if let Some(rows) = bound.number(ServiceTarget::StoryboardRows) {
+                notes.push(format!(
+                    "puts at most {rows} rows on a sheet, more on further sheets; decodes only sheet {}'s tiles",
+                    bound.number(ServiceTarget::StoryboardSheet).unwrap_or(0.0)
+                ));
+            }
         }
         if let Some(assembler) = self.assembler(bound) {
             notes.push(format!(

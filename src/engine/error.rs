@@ -30,6 +30,8 @@ pub enum Failure {
     TooLarge,
     /// The media is recognised but broken.
     Corrupt,
+    /// A storyboard sheet past the last one was asked for.
+    NoSuchSheet { sheets: u32 },
     /// The output asked for would be larger than the limit this names.
     OutputTooLarge { limit: &'static str },
     /// The service lacks the memory for this request now; it may succeed later.
@@ -80,6 +82,9 @@ impl Failure {
             Self::TooLarge => "the source's pictures are larger than this service decodes".into(),
             Self::Corrupt => "the source's media is damaged or cut short".into(),
             Self::OutputTooLarge { limit } => format!("the output would be beyond {limit}"),
+            Self::NoSuchSheet { sheets } => {
+                format!("this storyboard has {sheets} sheet(s), numbered from 0")
+            }
             Self::Busy => "the service cannot take this request now".into(),
             Self::Timeout => "the source was not read in time".into(),
             Self::Internal => "the pipeline failed inside the service".into(),

@@ -1,7 +1,9 @@
 //! Storyboards, as video players use them for scrub previews: frames sampled evenly over the
-//! video, laid out as tiles of one sprite sheet, with the layout as WebVTT (`#xywh=` fragments)
-//! or JSON. Each tile is a seek to the keyframe at or before its time, so a video with keyframes
-//! is never decoded whole.
+//! video, laid out as tiles of sprite sheets (at most `columns` x `rows` tiles each, so a long
+//! video keeps its interval and gets more sheets), with the layout as WebVTT (`#xywh=`
+//! fragments, each cue naming its sheet) or JSON. Each tile is a seek to the keyframe at or
+//! before its time, so a video with keyframes is never decoded whole, and a sheet decodes only
+//! its own tiles.
 
 use super::cover::Cover;
 use super::error::{Failure, PipelineError};
@@ -16,12 +18,15 @@ use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 /// How to sample: one tile every `interval` seconds, at most `max_tiles` (then evenly spread
-/// over the whole video instead), `columns` tiles a row.
+/// over the whole video instead), `columns` tiles a row, at most `rows` rows a sheet (more go
+/// on further sheets); `sheet` is the sheet a sheet request asks for (from 0).
 #[derive(Debug, Clone, Copy)]
 pub struct Plan {
     pub interval: f64,
     pub max_tiles: usize,
     pub columns: usize,
+    pub rows: usize,
+    pub sheet: usize,
 }
 
 /// The largest sheet the service assembles: it is one buffer in memory, 3 bytes a pixel, so its
@@ -81,23 +86,26 @@ impl SheetLimits {
     }
 }
 
-/// One tile: the span of the video it stands for and where it sits on the sheet.
+/// One tile: the span of the video it stands for, its sheet and where it sits on it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Tile {
     pub start: f64,
     pub end: f64,
+    pub sheet: u32,
     pub x: u32,
     pub y: u32,
 }
 
-/// Where every tile sits on the sheet.
+/// Where every tile sits, on which sheet.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Layout {
     pub duration: f64,
     pub tile_width: u32,
     pub tile_height: u32,
     pub columns: u32,
+    /// Rows of the first (fullest) sheet.
     pub rows: u32,
+    pub sheets: u32,
     pub tiles: Vec<Tile>,
 }
 
@@ -111,37 +119,59 @@ impl Layout {
             plan.interval
         };
         let columns = plan.columns.clamp(1, count) as u32;
-        let tiles = (0..count)
-            .map(|i| Tile {
-                start: i as f64 * step,
-                end: ((i + 1) as f64 * step).min(duration.max(step)),
-                x: (i as u32 % columns) * tile_width,
-                y: (i as u32 / columns) * tile_height,
+        let rows = plan.rows.clamp(1, u32::MAX as usize) as u32;
+        let per_sheet = columns.saturating_mul(rows);
+        let tiles = (0..count as u32)
+            .map(|i| {
+                let on_sheet = i % per_sheet;
+                Tile {
+                    start: i as f64 * step,
+                    end: ((i + 1) as f64 * step).min(duration.max(step)),
+                    sheet: i / per_sheet,
+                    x: (on_sheet % columns) * tile_width,
+                    y: (on_sheet / columns) * tile_height,
+                }
             })
             .collect::<Vec<_>>();
-        let rows = (tiles.len() as u32).div_ceil(columns);
+        let first_sheet = (tiles.len() as u32).min(per_sheet);
         Self {
             duration,
             tile_width,
             tile_height,
             columns,
-            rows,
+            rows: first_sheet.div_ceil(columns),
+            sheets: (tiles.len() as u32).div_ceil(per_sheet),
             tiles,
         }
     }
 
+    /// The size of the first sheet, the largest.
     pub fn sheet_size(&self) -> (u32, u32) {
-        (self.columns * self.tile_width, self.rows * self.tile_height)
+        self.size_of(0)
     }
 
-    /// WebVTT whose cues point at the sprite with `#xywh=x,y,w,h` fragments.
-    pub fn vtt(&self, sprite_url: &str) -> String {
+    /// The tiles of sheet `sheet`.
+    fn tiles_of(&self, sheet: u32) -> impl Iterator<Item = &Tile> {
+        self.tiles.iter().filter(move |t| t.sheet == sheet)
+    }
+
+    /// The size of sheet `sheet`: the last one may have fewer rows.
+    pub fn size_of(&self, sheet: u32) -> (u32, u32) {
+        let tiles = self.tiles_of(sheet).count() as u32;
+        let rows = tiles.div_ceil(self.columns).min(self.rows);
+        (self.columns * self.tile_width, rows * self.tile_height)
+    }
+
+    /// WebVTT whose cues point at their sheet (`sprite(n)` is sheet n's URL) with
+    /// `#xywh=x,y,w,h` fragments.
+    pub fn vtt(&self, sprite: &dyn Fn(u32) -> String) -> String {
         let mut out = String::from("WEBVTT\n");
         for tile in &self.tiles {
             out += &format!(
-                "\n{} --> {}\n{sprite_url}#xywh={},{},{},{}\n",
+                "\n{} --> {}\n{}#xywh={},{},{},{}\n",
                 vtt_time(tile.start),
                 vtt_time(tile.end),
+                sprite(tile.sheet),
                 tile.x,
                 tile.y,
                 self.tile_width,
@@ -151,11 +181,18 @@ impl Layout {
         out
     }
 
-    /// The same layout as JSON.
-    pub fn json(&self, sprite_url: &str) -> Value {
+    /// The same layout as JSON: `url`, `width` and `height` are the first sheet's; `sheets`
+    /// lists every sheet, and each tile names its own.
+    pub fn json(&self, sprite: &dyn Fn(u32) -> String) -> Value {
         let (width, height) = self.sheet_size();
+        let sheets: Vec<Value> = (0..self.sheets)
+            .map(|n| {
+                let (width, height) = self.size_of(n);
+                json!({ "url": sprite(n), "width": width, "height": height })
+            })
+            .collect();
         json!({
-            "url": sprite_url,
+            "url": sprite(0),
             "duration": self.duration,
             "width": width,
             "height": height,
@@ -163,8 +200,9 @@ impl Layout {
             "tile_height": self.tile_height,
             "columns": self.columns,
             "rows": self.rows,
+            "sheets": sheets,
             "tiles": self.tiles.iter().map(|t| json!({
-                "start": t.start, "end": t.end, "x": t.x, "y": t.y,
+                "start": t.start, "end": t.end, "sheet": t.sheet, "x": t.x, "y": t.y,
                 "width": self.tile_width, "height": self.tile_height,
             })).collect::<Vec<_>>(),
         })
@@ -286,8 +324,9 @@ impl Source {
     }
 }
 
-/// Samples every tile, lays them out and encodes the sheet with `sheet` (a description fed by
-/// `appsrc name=tiles` and ending in `appsink name=sink`).
+/// Samples the tiles of the plan's sheet, lays them out and encodes the sheet with `sheet` (a
+/// description fed by `appsrc name=tiles` and ending in `appsink name=sink`). Tiles of other
+/// sheets are not decoded.
 pub fn render(
     tiles: &Launch<'_>,
     sheet: &str,
@@ -300,7 +339,20 @@ pub fn render(
     let first = frame_at(&source.paused, 0.0)?;
     let layout = Layout::new(source.duration, first.width, first.height, plan);
     limits.check(&layout)?;
-    let (width, height) = layout.sheet_size();
+    let number = plan.sheet as u32;
+    if number >= layout.sheets {
+        return Err(PipelineError::new(
+            Failure::NoSuchSheet {
+                sheets: layout.sheets,
+            },
+            format!(
+                "this storyboard has {} sheet(s), numbered from 0",
+                layout.sheets
+            ),
+        ));
+    }
+    let on_sheet: Vec<Tile> = layout.tiles_of(number).copied().collect();
+    let (width, height) = layout.size_of(number);
     let row_bytes = stride(width);
     let mut pixels = Vec::new();
     // Within the limits the allocation is bounded; should the system still refuse it, the
@@ -321,9 +373,16 @@ pub fn render(
                 .copy_from_slice(&frame.data[from..from + w as usize * 3]);
         }
     };
-    place(&first, &layout.tiles[0]);
     let mut forward = !super::entry::seeks_exactly(source.paused.pipeline());
-    for tile in &layout.tiles[1..] {
+    // The first frame is the first tile of the first sheet; another sheet starts with a seek.
+    let rest = match number {
+        0 => {
+            place(&first, &on_sheet[0]);
+            &on_sheet[1..]
+        }
+        _ => &on_sheet[..],
+    };
+    for tile in rest {
         match (&source.cover, forward) {
             (Some(_), _) => place(&first, tile),
             (None, false) => match frame_at(&source.paused, tile.start) {
@@ -340,10 +399,10 @@ pub fn render(
     // A source whose seeks land nowhere or only near the time (a GIF, an origin without Range,
     // MPEG-TS): its frames in one pass from the start.
     if forward {
-        let times: Vec<f64> = layout.tiles.iter().map(|t| t.start).collect();
+        let times: Vec<f64> = on_sheet.iter().map(|t| t.start).collect();
         for (frame, tile) in frames_forward(tiles, &times, deadline)?
             .iter()
-            .zip(&layout.tiles)
+            .zip(&on_sheet)
         {
             place(frame, tile);
         }
@@ -487,6 +546,8 @@ mod tests {
         interval: 10.0,
         max_tiles: 100,
         columns: 10,
+        rows: usize::MAX,
+        sheet: 0,
     };
 
     #[test]
@@ -502,6 +563,7 @@ mod tests {
             Tile {
                 start: 30.0,
                 end: 35.0,
+                sheet: 0,
                 x: 480,
                 y: 0
             }
@@ -516,6 +578,7 @@ mod tests {
             Tile {
                 start: 120.0,
                 end: 125.0,
+                sheet: 0,
                 x: 320,
                 y: 90
             }
@@ -542,12 +605,26 @@ mod tests {
 
     #[test]
     fn vtt_cues() {
-        let vtt = Layout::new(15.0, 160, 90, PLAN).vtt("http://h/storyboard.jpg?url=x");
+        let vtt = Layout::new(15.0, 160, 90, PLAN).vtt(&|_| "http://h/storyboard.jpg?url=x".into());
         assert_eq!(
             vtt,
             "WEBVTT\n\n00:00:00.000 --> 00:00:10.000\nhttp://h/storyboard.jpg?url=x#xywh=0,0,160,90\n\
              \n00:00:10.000 --> 00:00:15.000\nhttp://h/storyboard.jpg?url=x#xywh=160,0,160,90\n"
         );
         assert_eq!(vtt_time(3723.5), "01:02:03.500");
+    }
+
+    #[test]
+    fn rows_split_tiles_into_sheets() {
+        let plan = Plan { rows: 2, ..PLAN };
+        // 45 tiles, 20 a sheet: sheets of 20, 20 and 5 (one row of 5 in 10 columns).
+        let layout = Layout::new(450.0, 16, 9, plan);
+        assert_eq!((layout.sheets, layout.rows), (3, 2));
+        assert_eq!(layout.size_of(0), (160, 18));
+        assert_eq!(layout.size_of(2), (160, 9));
+        let tile = layout.tiles[41];
+        assert_eq!((tile.sheet, tile.x, tile.y, tile.start), (2, 16, 0, 410.0));
+        let vtt = layout.vtt(&|n| format!("s{n}"));
+        assert!(vtt.contains("s2#xywh=16,0,16,9"), "{vtt}");
     }
 }

@@ -80,20 +80,20 @@ pub async fn handle(
         .collect();
     // Only a storyboard's layout holds its own URL; it is part of that output, so of its tag.
     let sprite = match &endpoint.spec {
-        Spec::Storyboard { sprite, .. } => sprite_url(
+        Spec::Storyboard { sprite, .. } => sprites(
             app.public_url.as_deref(),
             &headers,
             &uri,
             suffixed,
-            endpoint.suffix.as_deref(),
+            &endpoint,
             sprite,
             app.signer.as_ref(),
         )?,
-        _ => String::new(),
+        _ => Sprites::default(),
     };
     let tag = endpoint
         .cacheable
-        .then(|| cache::etag(&endpoint, &bound, &sprite));
+        .then(|| cache::etag(&endpoint, &bound, &sprite.url(0)));
     let caching = tag.map(|tag| {
         [
             (header::ETAG, tag),
@@ -152,7 +152,7 @@ async fn respond(
     app: &Arc<App>,
     endpoint: Arc<Endpoint>,
     bound: params::Bound,
-    sprite: String,
+    sprite: Sprites,
     id: RequestId,
     tag: Option<&HeaderValue>,
     headers: &HeaderMap,
@@ -179,7 +179,7 @@ async fn whole(
     app: Arc<App>,
     endpoint: Arc<Endpoint>,
     bound: params::Bound,
-    sprite: String,
+    sprite: Sprites,
 ) -> Result<Bytes, ApiError> {
     let permit = app.admission.admit().await?;
     let body = match &endpoint.spec {
@@ -435,7 +435,7 @@ async fn storyboard(
     app: Arc<App>,
     endpoint: Arc<Endpoint>,
     bound: params::Bound,
-    sprite: String,
+    sprite: Sprites,
 ) -> Result<Bytes, ApiError> {
     // Declared with a default and a minimum above 0 on every storyboard (checked at load).
     let number = |target| bound.number(target).unwrap_or(1.0);
@@ -443,6 +443,11 @@ async fn storyboard(
         interval: number(ServiceTarget::StoryboardInterval),
         max_tiles: number(ServiceTarget::StoryboardMaxTiles) as usize,
         columns: number(ServiceTarget::StoryboardColumns) as usize,
+        // A file without `storyboard.rows` puts every tile on one sheet, the only one.
+        rows: bound
+            .number(ServiceTarget::StoryboardRows)
+            .map_or(usize::MAX, |rows| rows as usize),
+        sheet: bound.number(ServiceTarget::StoryboardSheet).unwrap_or(0.0) as usize,
     };
     let layout = endpoint.layout(&bound).map(str::to_string);
     let (timeout, limits) = (app.timeout, app.sheet_limits);
@@ -451,10 +456,11 @@ async fn storyboard(
         let tiles = app.launch(&description, &bound);
         match layout.as_deref() {
             Some("vtt") => Ok(Bytes::from(
-                engine::storyboard::layout(&tiles, plan, limits, timeout)?.vtt(&sprite),
+                engine::storyboard::layout(&tiles, plan, limits, timeout)?.vtt(&|n| sprite.url(n)),
             )),
             Some(_) => {
-                let json = engine::storyboard::layout(&tiles, plan, limits, timeout)?.json(&sprite);
+                let json = engine::storyboard::layout(&tiles, plan, limits, timeout)?
+                    .json(&|n| sprite.url(n));
                 Ok(Bytes::from(
                     serde_json::to_vec_pretty(&json).expect("JSON values serialise"),
                 ))
@@ -469,19 +475,44 @@ async fn storyboard(
     .await
 }
 
-/// The absolute URL of a storyboard's JPEG sheet with the same parameters, for its VTT and
-/// JSON: this request's URL with the suffix (or `format=`) of the sheet instead, under
-/// `PYTHUMBIO_PUBLIC_URL` when it is set, else under the request's own `Host` (only a
-/// well-formed host[:port] is taken: the layout is a document others read).
-fn sprite_url(
+/// Where a storyboard's sheets are, for its layout to point at: this request's URL with the
+/// sheet's suffix, without the suffix parameter, and for sheets after the first the sheet
+/// parameter; absolute, and (where URLs are signed) each signed for its own path.
+#[derive(Clone, Default)]
+struct Sprites {
+    origin: String,
+    base: String,
+    query: Vec<String>,
+    /// The parameter that numbers the sheets (`to = "storyboard.sheet"`), if the file has one.
+    sheet_param: Option<String>,
+    signer: Option<crate::signature::Signer>,
+}
+
+impl Sprites {
+    /// Sheet `n`'s URL.
+    fn url(&self, n: u32) -> String {
+        let mut query = self.query.clone();
+        if let (Some(param), true) = (&self.sheet_param, n > 0) {
+            query.push(format!("{param}={n}"));
+        }
+        let sheet = format!("{}?{}", self.base, query.join("&"));
+        let sheet = match &self.signer {
+            Some(signer) => signer.sign(&sheet),
+            None => sheet,
+        };
+        format!("{}{sheet}", self.origin)
+    }
+}
+
+fn sprites(
     public_url: Option<&str>,
     headers: &HeaderMap,
     uri: &Uri,
     suffixed: bool,
-    suffix_param: Option<&str>,
+    endpoint: &Endpoint,
     sheet_suffix: &str,
     signer: Option<&crate::signature::Signer>,
-) -> Result<String, ApiError> {
+) -> Result<Sprites, ApiError> {
     let origin = match public_url {
         Some(base) => base.to_string(),
         None => {
@@ -506,21 +537,26 @@ fn sprite_url(
         true => path.rsplit_once('.').map_or(path, |(base, _)| base),
         false => path,
     };
-    let query: Vec<&str> = uri
+    let sheet_param = endpoint
+        .params
+        .iter()
+        .find(|p| p.target == params::Target::Service(ServiceTarget::StoryboardSheet))
+        .map(|p| p.name.clone());
+    let dropped = [endpoint.suffix.as_deref(), sheet_param.as_deref()];
+    let query = uri
         .query()
         .unwrap_or("")
         .split('&')
-        .filter(|pair| {
-            !pair.is_empty() && suffix_param.is_none_or(|p| pair.split('=').next() != Some(p))
-        })
+        .filter(|pair| !pair.is_empty() && !dropped.contains(&pair.split('=').next()))
+        .map(str::to_string)
         .collect();
-    let sheet = format!("{base}.{sheet_suffix}?{}", query.join("&"));
-    // Where URLs are signed, the sheet's is signed for its own path.
-    let sheet = match signer {
-        Some(signer) => signer.sign(&sheet),
-        None => sheet,
-    };
-    Ok(format!("{origin}{sheet}"))
+    Ok(Sprites {
+        origin,
+        base: format!("{base}.{sheet_suffix}"),
+        query,
+        sheet_param,
+        signer: signer.cloned(),
+    })
 }
 
 /// Whether `text` is a host name, an IPv4 address or a bracketed IPv6 address, with an optional

@@ -153,6 +153,11 @@ impl ApiError {
                 }
                 Failure::TooLarge => (StatusCode::UNPROCESSABLE_ENTITY, "source_too_large"),
                 Failure::Corrupt => (StatusCode::UNPROCESSABLE_ENTITY, "corrupt_media"),
+                Failure::NoSuchSheet { sheets } => {
+                    extra.insert("parameter".into(), json!("sheet"));
+                    extra.insert("sheets".into(), json!(sheets));
+                    (StatusCode::NOT_FOUND, "no_such_sheet")
+                }
                 Failure::OutputTooLarge { limit } => {
                     extra.insert("limit".into(), json!(limit));
                     (StatusCode::UNPROCESSABLE_ENTITY, "output_too_large")

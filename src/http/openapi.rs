@@ -149,6 +149,13 @@ fn operation(endpoint: &Endpoint, path: &str, preset: Option<&str>) -> Json {
             json!({ "$ref": format!("#/components/responses/{code}") }),
         );
     }
+    if endpoint.kind() == crate::catalog::Kind::Storyboard {
+        let code = "404";
+        responses.insert(
+            code.into(),
+            json!({ "$ref": format!("#/components/responses/{code}") }),
+        );
+    }
     json!({
         "summary": endpoint.summary,
         "operationId": operation_id(path),
@@ -220,6 +227,7 @@ fn error_responses() -> Json {
     json!({
         "400": error("A parameter is missing, unknown, repeated or out of bounds"),
         "403": error("The source's scheme is refused, or a signed URL's signature is missing or wrong"),
+        "404": error("The storyboard has no sheet of that number (`sheets` says how many it has)"),
         "415": error("The source is not media this service can read"),
         "422": error("The media has no stream the endpoint needs, is broken or too large, or a share of its duration was asked and it has none"),
         "502": error("The origin answered an error, could not be reached, or cannot seek"),
