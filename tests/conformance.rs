@@ -108,6 +108,14 @@ fn corpus() -> Vec<Source> {
             palette(SD, true, &["-c:v", "libx265", "-x265-params", "log-level=error", "-tag:v", "hvc1", "-pix_fmt", "yuv420p", "-c:a", "aac"])),
         ("cf-hevc10.mp4", "MP4: HEVC 10-bit",
             palette(SD, false, &["-c:v", "libx265", "-x265-params", "log-level=error", "-tag:v", "hvc1", "-pix_fmt", "yuv420p10le"])),
+        ("cf-hdr10.mp4", "MP4: HEVC 10-bit HDR10 (PQ, BT.2020), as phones record",
+            palette(SD, false, &["-vf", "format=gbrp,zscale=t=smpte2084:p=bt2020:m=bt2020nc:tin=bt709:pin=bt709:npl=203:r=tv,format=yuv420p10le",
+                "-c:v", "libx265", "-x265-params", "log-level=error:colorprim=bt2020:colormatrix=bt2020nc:transfer=smpte2084",
+                "-tag:v", "hvc1", "-color_primaries", "bt2020", "-color_trc", "smpte2084", "-colorspace", "bt2020nc"])),
+        ("cf-hlg.mp4", "MP4: HEVC 10-bit HLG (BT.2020)",
+            palette(SD, false, &["-vf", "format=gbrp,zscale=t=arib-std-b67:p=bt2020:m=bt2020nc:tin=bt709:pin=bt709:npl=203:r=tv,format=yuv420p10le",
+                "-c:v", "libx265", "-x265-params", "log-level=error:colorprim=bt2020:colormatrix=bt2020nc:transfer=arib-std-b67",
+                "-tag:v", "hvc1", "-color_primaries", "bt2020", "-color_trc", "arib-std-b67", "-colorspace", "bt2020nc"])),
         ("cf-av1.mp4", "MP4: AV1 + Opus",
             palette(SD, true, &["-c:v", "libaom-av1", "-cpu-used", "8", "-row-mt", "1", "-b:v", "200k", "-c:a", "libopus"])),
         ("cf-vp9-opus.webm", "WebM: VP9 + Opus",
@@ -263,6 +271,16 @@ const META_DIFFERENCES: &[(&str, &str, &str)] = &[
     ),
     (
         "cf-mjpeg.avi",
+        "streams[0].color_space",
+        "is left out: JPEG is BT.601 YCbCr by definition, and GStreamer's JPEG parser states no colorimetry",
+    ),
+    (
+        "cf-cover.mp3",
+        "streams[1].color_space",
+        "is left out: JPEG is BT.601 YCbCr by definition, and GStreamer's JPEG parser states no colorimetry",
+    ),
+    (
+        "cf-mjpeg.avi",
         "streams[0].pix_fmt",
         "is left out: GStreamer's JPEG parser does not tell the chroma subsampling of the frames",
     ),
@@ -414,7 +432,15 @@ impl Reference {
     /// The palette index and colour of ffmpeg's frame at `seconds`, at the picture's centre.
     fn colour_at(&self, seconds: f64) -> [u8; 3] {
         let at = if self.still { 0.0 } else { seconds };
-        let frame = ffmpeg::frame_at(&self.path, at);
+        // HDR: the service tone-maps to SDR, so the reference is ffmpeg's SDR conversion.
+        let transfer = self.probe["streams"]
+            .as_array()
+            .and_then(|s| s.iter().find(|s| s["codec_type"] == "video"))
+            .and_then(|s| s["color_transfer"].as_str());
+        let frame = match transfer {
+            Some("smpte2084" | "arib-std-b67") => ffmpeg::sdr_frame_at(&self.path, at),
+            _ => ffmpeg::frame_at(&self.path, at),
+        };
         frame.get_pixel(frame.width() / 2, frame.height() / 2).0
     }
 }
@@ -690,6 +716,9 @@ fn meta_differences(meta: &Value, probe: &Value, file: &str) -> Vec<String> {
                 "sample_aspect_ratio",
                 "display_aspect_ratio",
                 "r_frame_rate",
+                "color_space",
+                "color_transfer",
+                "color_primaries",
             ]),
             Some("audio") => fields.extend(["sample_rate", "channels"]),
             _ => {}

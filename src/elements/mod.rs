@@ -1,12 +1,14 @@
 //! The service's own video elements, for what GStreamer 1.22 as Debian ships it has no element
-//! for: `pythumbiogifenc` (animated GIF). Pipeline files use them like any other element; the
-//! plugin (`crate::plugin`) registers them.
+//! for: `pythumbiogifenc` (animated GIF) and `pythumbiotonemap` (HDR to SDR). Pipeline files use
+//! them like any other element; the plugin (`crate::plugin`) registers them.
 
 pub mod gifenc;
+pub mod tonemap;
 
 use gstreamer as gst;
 
 /// Registers every element of this module in `plugin`.
 pub fn register(plugin: &gst::Plugin) -> Result<(), gst::glib::BoolError> {
-    gifenc::register(Some(plugin))
+    gifenc::register(Some(plugin))?;
+    tonemap::register(Some(plugin))
 }

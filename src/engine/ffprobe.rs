@@ -106,6 +106,9 @@ fn stream_json(index: usize, stream: &pbutils::DiscovererStreamInfo) -> Value {
         if let Some(pix_fmt) = structure.and_then(pix_fmt) {
             out.insert("pix_fmt".into(), json!(pix_fmt));
         }
+        for (field, value) in structure.map(colours).unwrap_or_default() {
+            out.insert(field.into(), json!(value));
+        }
         let rate = video.framerate();
         let rate = if rate.numer() > 0 {
             format!("{}/{}", rate.numer(), rate.denom())
@@ -302,6 +305,76 @@ fn profile(s: &gst::StructureRef) -> Option<String> {
 /// ffprobe's pixel format: what the format fixes (VP8 is 4:2:0 8-bit, a ProRes variant fixes
 /// its sampling and depth, ffmpeg decodes GIF to BGRA), what a Theora header says, or a
 /// parser's chroma format and bit depth.
+/// ffprobe's `color_range`, `color_space`, `color_transfer` and `color_primaries`, from the
+/// stream's `colorimetry` (what its bitstream states); a part it leaves unknown is left out, as
+/// ffprobe leaves it.
+fn colours(s: &gst::StructureRef) -> Vec<(&'static str, &'static str)> {
+    use gstreamer_video::{
+        VideoColorMatrix as M, VideoColorPrimaries as P, VideoColorRange as R,
+        VideoTransferFunction as T,
+    };
+    let Some(c) = s
+        .get::<&str>("colorimetry")
+        .ok()
+        .and_then(|c| c.parse::<gstreamer_video::VideoColorimetry>().ok())
+    else {
+        return Vec::new();
+    };
+    let range = match c.range() {
+        R::Range16_235 => Some("tv"),
+        R::Range0_255 => Some("pc"),
+        _ => None,
+    };
+    let space = match c.matrix() {
+        M::Rgb => Some("gbr"),
+        M::Fcc => Some("fcc"),
+        M::Bt709 => Some("bt709"),
+        M::Bt601 => Some("smpte170m"),
+        M::Smpte240m => Some("smpte240m"),
+        M::Bt2020 => Some("bt2020nc"),
+        _ => None,
+    };
+    let transfer = match c.transfer() {
+        T::Gamma10 => Some("linear"),
+        T::Gamma22 => Some("bt470m"),
+        T::Gamma28 => Some("bt470bg"),
+        T::Bt709 => Some("bt709"),
+        T::Bt601 => Some("smpte170m"),
+        T::Smpte240m => Some("smpte240m"),
+        T::Log100 => Some("log100"),
+        T::Log316 => Some("log316"),
+        T::Srgb => Some("iec61966-2-1"),
+        T::Bt202010 => Some("bt2020-10"),
+        T::Bt202012 => Some("bt2020-12"),
+        T::Smpte2084 => Some("smpte2084"),
+        T::AribStdB67 => Some("arib-std-b67"),
+        _ => None,
+    };
+    let primaries = match c.primaries() {
+        P::Bt709 => Some("bt709"),
+        P::Bt470m => Some("bt470m"),
+        P::Bt470bg => Some("bt470bg"),
+        P::Smpte170m => Some("smpte170m"),
+        P::Smpte240m => Some("smpte240m"),
+        P::Film => Some("film"),
+        P::Bt2020 => Some("bt2020"),
+        P::Smptest428 => Some("smpte428"),
+        P::Smpterp431 => Some("smpte431"),
+        P::Smpteeg432 => Some("smpte432"),
+        P::Ebu3213 => Some("jedec-p22"),
+        _ => None,
+    };
+    [
+        ("color_range", range),
+        ("color_space", space),
+        ("color_transfer", transfer),
+        ("color_primaries", primaries),
+    ]
+    .into_iter()
+    .filter_map(|(field, value)| Some((field, value?)))
+    .collect()
+}
+
 fn pix_fmt(s: &gst::StructureRef) -> Option<String> {
     let fixed = match s.name().as_str() {
         "video/x-vp8" => Some("yuv420p"),

@@ -64,10 +64,21 @@ pub const TS_ARGS: [&str; 12] = [
 /// apply them), as RGB. Seeking on the output side decodes from the start and is exact; an
 /// input-side `-ss` on MPEG-TS lands up to a GOP late.
 pub fn frame_at(path: &Path, seconds: f64) -> image::RgbImage {
+    frame_through(path, seconds, "null")
+}
+
+/// [`frame_at`] of an HDR (PQ or HLG) file, converted to SDR BT.709 by zscale with SDR white at
+/// HDR reference white (203 nits), as the test media were made from SDR: the colours the file
+/// was made of.
+pub fn sdr_frame_at(path: &Path, seconds: f64) -> image::RgbImage {
+    frame_through(path, seconds, "zscale=t=bt709:p=bt709:m=bt709:npl=203:r=tv")
+}
+
+fn frame_through(path: &Path, seconds: f64, filter: &str) -> image::RgbImage {
     let output = Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-i"])
         .arg(path)
-        .args(["-ss", &seconds.to_string()])
+        .args(["-ss", &seconds.to_string(), "-vf", filter])
         .args(["-frames:v", "1", "-f", "image2pipe", "-vcodec", "png", "-"])
         .output()
         .expect("ffmpeg runs");
