@@ -292,6 +292,11 @@ fn check_names_the_line_of_a_broken_target_or_role() {
             "line 8: {rbg} is neither a part nor a parameter",
         ),
         (
+            // A product of parameters takes numbers only: `fit` is an enum.
+            SQUARE.replace("{rgb}", "{rgb} ! identity name=x{fit*fit}"),
+            "{fit*fit} is neither a part nor a parameter",
+        ),
+        (
             format!("{SQUARE}[params.when]\ntype = \"seconds\"\nto = \"seek.start\"\n"),
             "more than one parameter goes to \"seek.start\"",
         ),

@@ -471,3 +471,49 @@ async fn a_long_video_keeps_its_interval_over_several_sheets() {
     assert_eq!(json["sheets"], 2, "{json}");
     service.assert_nothing_left().await;
 }
+
+#[tokio::test]
+async fn dpr_2_doubles_the_tiles_on_the_same_grid() {
+    let service = Service::start();
+    let (_, one) = get(&service, "/storyboard.json", &[("interval", "2")]).await;
+    let (_, two) = get(
+        &service,
+        "/storyboard.json",
+        &[("interval", "2"), ("dpr", "2")],
+    )
+    .await;
+    let (one, two): (serde_json::Value, serde_json::Value) = (
+        serde_json::from_slice(&one).unwrap(),
+        serde_json::from_slice(&two).unwrap(),
+    );
+    assert_eq!(
+        (two["columns"].clone(), two["rows"].clone()),
+        (one["columns"].clone(), one["rows"].clone())
+    );
+    for key in ["tile_width", "tile_height", "width", "height"] {
+        assert_eq!(
+            two[key].as_u64().unwrap(),
+            2 * one[key].as_u64().unwrap(),
+            "{key}"
+        );
+    }
+    for (a, b) in one["tiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(two["tiles"].as_array().unwrap())
+    {
+        assert_eq!(b["start"], a["start"]);
+        assert_eq!(b["x"].as_u64().unwrap(), 2 * a["x"].as_u64().unwrap());
+    }
+    // The sheet is that size, and its tiles are the frames at their times.
+    let (_, body) = get(
+        &service,
+        "/storyboard.jpg",
+        &[("interval", "2"), ("dpr", "2")],
+    )
+    .await;
+    let sheet = Image::decode(&body, ImageFormat::Jpeg);
+    assert_eq!((sheet.width, sheet.height), (1600, 180));
+    assert_eq!(tile_colours(&sheet, (320, 180), 5, 5), [0, 2, 4, 6, 8]);
+}

@@ -125,8 +125,24 @@ fn check_placeholders(endpoint: &Endpoint) -> Result<(), Problem> {
             texts.extend(values.iter().map(|v| v.text.as_str()));
         }
     }
-    let used: Vec<String> = texts.iter().flat_map(|t| placeholders(t)).collect();
+    let mut used: Vec<String> = texts.iter().flat_map(|t| placeholders(t)).collect();
     let stands_for_text = |p: &Param| p.target == Target::Text || p.inserts.is_some();
+    // `{a*b}`: both are numeric text parameters, and each counts as used.
+    let products: Vec<String> = used.iter().filter(|n| n.contains('*')).cloned().collect();
+    for name in &products {
+        for factor in name.split('*') {
+            let numeric = endpoint.params.iter().any(|p| {
+                p.name == factor
+                    && stands_for_text(p)
+                    && matches!(p.kind, ParamKind::Int { .. } | ParamKind::Float { .. })
+            });
+            if !numeric {
+                return Err(TemplateError::Unknown(name.clone()).into());
+            }
+            used.push(factor.to_string());
+        }
+    }
+    used.retain(|n| !n.contains('*'));
     for name in &used {
         let is_param = endpoint
             .params

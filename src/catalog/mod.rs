@@ -185,12 +185,17 @@ impl Endpoint {
     /// `text` with this request's values and the endpoint's parts in place of its placeholders.
     fn fill(&self, text: &str, bound: &Bound) -> Result<String, template::TemplateError> {
         template::fill(text, &|name| {
+            if let Some((a, b)) = name.split_once('*') {
+                let number = |n: &str| bound.values.get(n).and_then(|v| v.as_f64());
+                return Some(std::borrow::Cow::Owned(product(number(a)?, number(b)?)));
+            }
             bound
                 .text
                 .iter()
                 .find(|(n, _)| n == name)
                 .map(|(_, v)| v.as_str())
                 .or_else(|| self.parts.get(name).map(String::as_str))
+                .map(std::borrow::Cow::Borrowed)
         })
     }
 
@@ -779,6 +784,15 @@ fn check_roles(kind: Kind, params: &[Param]) -> Result<(), Problem> {
         }));
     }
     Ok(())
+}
+
+/// `a x b` as a description writes a number: whole numbers without a decimal point.
+fn product(a: f64, b: f64) -> String {
+    let p = a * b;
+    match p.fract() == 0.0 && p.abs() < 1e15 {
+        true => format!("{}", p as i64),
+        false => p.to_string(),
+    }
 }
 
 /// A `{ from = ..., word = value }` table, checked: `from` is an enum parameter with a default,

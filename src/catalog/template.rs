@@ -1,7 +1,10 @@
 //! `{name}` placeholders in pipeline descriptions: found, and filled in one pass. A name stands
 //! for a part (a fragment the file or a parts file writes once) or a text parameter's value (a
-//! validated number or word, or the fragment an enum value stands for); a fragment's own
-//! placeholders are filled where it is inserted, so the result does not depend on any order.
+//! validated number or word, or the fragment an enum value stands for), or, written `{a*b}`, for
+//! the product of two numeric parameters (a tile's width times the pixel density); a fragment's
+//! own placeholders are filled where it is inserted, so the result does not depend on any order.
+
+use std::borrow::Cow;
 
 /// How deep fragments may nest (a part inside a part inside an enum's fragment...): deeper is a
 /// cycle in all but name.
@@ -29,14 +32,14 @@ impl TemplateError {
 /// `text` with every placeholder replaced by what `lookup` gives for it, filled in turn.
 pub fn fill<'a>(
     text: &str,
-    lookup: &impl Fn(&str) -> Option<&'a str>,
+    lookup: &impl Fn(&str) -> Option<Cow<'a, str>>,
 ) -> Result<String, TemplateError> {
     fill_at(text, lookup, 0)
 }
 
 fn fill_at<'a>(
     text: &str,
-    lookup: &impl Fn(&str) -> Option<&'a str>,
+    lookup: &impl Fn(&str) -> Option<Cow<'a, str>>,
     depth: usize,
 ) -> Result<String, TemplateError> {
     let mut out = String::with_capacity(text.len());
@@ -49,7 +52,7 @@ fn fill_at<'a>(
         if depth == MAX_DEPTH {
             return Err(TemplateError::Cycle(name.into()));
         }
-        out.push_str(&fill_at(fragment, lookup, depth + 1)?);
+        out.push_str(&fill_at(&fragment, lookup, depth + 1)?);
     }
     out.push_str(rest);
     Ok(out)
@@ -60,18 +63,24 @@ struct Placeholder<'a> {
     name: &'a str,
 }
 
-/// The placeholders of `text`, in order: `{` + a lower-case identifier + `}`. Caps lists such
-/// as `{ I420, NV12 }` are not placeholders.
+/// The placeholders of `text`, in order: `{` + a lower-case identifier (or two joined by `*`) +
+/// `}`. Caps lists such as `{ I420, NV12 }` are not placeholders.
 fn scan(text: &str) -> impl Iterator<Item = Placeholder<'_>> {
     let mut from = 0;
     std::iter::from_fn(move || loop {
         let open = from + text[from..].find('{')?;
         let close = open + 1 + text[open + 1..].find('}')?;
         let name = &text[open + 1..close];
-        let is_name = name.starts_with(|c: char| c.is_ascii_lowercase())
-            && name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        let identifier = |name: &str| {
+            name.starts_with(|c: char| c.is_ascii_lowercase())
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        };
+        let is_name = match name.split_once('*') {
+            Some((a, b)) => identifier(a) && identifier(b),
+            None => identifier(name),
+        };
         if is_name {
             from = close + 1;
             return Some(Placeholder { start: open, name });
@@ -95,14 +104,19 @@ pub fn placeholders(text: &str) -> Vec<String> {
 mod tests {
     use super::*;
 
-    fn lookup<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<&'a str> {
-        move |name| pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+    fn lookup<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<Cow<'a, str>> {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| Cow::Borrowed(*v))
+        }
     }
 
     #[test]
     fn finds_placeholders_not_caps_lists() {
-        let d = "a ! video/x-raw,format={ I420, NV12 },width=[1,{width}] ! b x={bitrate}000 {I420}";
-        assert_eq!(placeholders(d), ["width", "bitrate"]);
+        let d = "a ! video/x-raw,format={ I420, NV12 },width=[1,{width}] ! b x={bitrate}000 {I420} w={w*dpr} {a * b}";
+        assert_eq!(placeholders(d), ["width", "bitrate", "w*dpr"]);
     }
 
     #[test]
