@@ -262,6 +262,41 @@ def origin_traffic(report, bench_dir):
                fetched / budget, "<= 1.5x (moov + GOP)", fetched <= 1.5 * budget)
 
 
+def scrub(report, bench_dir):
+    """30 thumbnails of the 5-minute file at random times, one after another, as a scrubber asks:
+    without the origin cache (:18000) and with it (:18001)."""
+    log = os.path.join(bench_dir, "access.log")
+    path = os.path.join(bench_dir, "media", "720p-5min.mp4")
+    rng = random.Random(7)
+    times = [round(rng.uniform(0, 295), 1) for _ in range(30)]
+
+    def run(service):
+        with open(log, "w"):
+            pass
+        started = time.perf_counter()
+        for t in times:
+            urllib.request.urlopen(f"{service}/thumb?{urllib.parse.urlencode({'url': V720, 'time': t})}").read()
+        elapsed = time.perf_counter() - started
+        time.sleep(0.5)
+        with open(log) as f:
+            fetched = sum(int(line.split()[-1]) for line in f if "/720p-5min.mp4" in line)
+        return elapsed / len(times), fetched
+
+    cold, cold_bytes = run(SERVICE)
+    # :18001 has served nothing before: its first thumbnail reads the index like any first one.
+    warm, warm_bytes = run("http://127.0.0.1:18001")
+    gops = {}
+    for t in times:
+        gops.setdefault(round(t // 2), gop_bytes(path, t))
+    budget = top_level_box(path, b"moov") + sum(gops.values())
+    report.add("Scrub: 30 thumbnails of the 5-minute file at random times, time per thumbnail "
+               "(ffmpeg column: the service without its origin cache)",
+               ms(warm), ms(cold), warm / cold, "<= 0.8x", warm / cold <= 0.8)
+    report.add("Scrub: bytes fetched from the origin, with the origin cache (ffmpeg column: moov once + "
+               "the GOPs touched)", f"{warm_bytes / 1e6:.2f} MB (without the cache: {cold_bytes / 1e6:.2f} MB)",
+               f"{budget / 1e6:.2f} MB", warm_bytes / budget, "<= 1.2x", warm_bytes <= 1.2 * budget)
+
+
 def not_modified(report, seconds):
     target = url("/thumb", url=V720, time="150")
     etag = urllib.request.urlopen(target).headers["ETag"]
@@ -386,6 +421,7 @@ def main():
     gif_preview(report, 1 if args.quick else 3)
     concurrency(report, load)
     origin_traffic(report, args.bench_dir)
+    scrub(report, args.bench_dir)
     not_modified(report, max(5, load // 3))
     report.rows.insert(0, ("Idle RSS (after start, before any request)", f"{idle:.1f} MB", "n/a", "n/a", "<= 40 MB", idle <= 40))
     memory_rows = Report()

@@ -41,11 +41,16 @@ nginx -c "$BENCH_DIR/nginx.conf" &
 NGINX=$!
 # No in-memory cache: every request is measured cold, as ffmpeg always is (304s have their own row).
 # The origin is on 127.0.0.1, which the source policy refuses unless told otherwise.
-PYTHUMBIO_ALLOW_LOOPBACK=true PYTHUMBIO_CACHE_MB=0 PYTHUMBIO_HOST=127.0.0.1 PYTHUMBIO_PORT=18000 RUST_LOG=warn target/release/pythumbio &
+# The origin cache is off too, but for the scrub row's second service on :18001, which keeps
+# origin bytes across requests as a default install does.
+PYTHUMBIO_ALLOW_LOOPBACK=true PYTHUMBIO_CACHE_MB=0 PYTHUMBIO_ORIGIN_CACHE_MB=0 PYTHUMBIO_HOST=127.0.0.1 PYTHUMBIO_PORT=18000 RUST_LOG=warn target/release/pythumbio &
 SERVICE=$!
-trap 'kill $NGINX $SERVICE 2>/dev/null || true' EXIT
+PYTHUMBIO_ALLOW_LOOPBACK=true PYTHUMBIO_CACHE_MB=0 PYTHUMBIO_HOST=127.0.0.1 PYTHUMBIO_PORT=18001 RUST_LOG=warn target/release/pythumbio &
+CACHED=$!
+trap 'kill $NGINX $SERVICE $CACHED 2>/dev/null || true' EXIT
 for _ in $(seq 50); do
-  curl -sf http://127.0.0.1:18000/healthz >/dev/null && curl -sf -o /dev/null http://127.0.0.1:18080/720p-5min.mp4 -r 0-0 && break
+  curl -sf http://127.0.0.1:18000/healthz >/dev/null && curl -sf http://127.0.0.1:18001/healthz >/dev/null \
+    && curl -sf -o /dev/null http://127.0.0.1:18080/720p-5min.mp4 -r 0-0 && break
   sleep 0.2
 done
 

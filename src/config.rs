@@ -173,6 +173,17 @@ pub struct Config {
     )]
     pub cache_mb: u64,
 
+    /// Megabytes of origin bytes kept across requests (a video's index and the GOPs read), so
+    /// that thumbnails of one video at several times read its index once; each request still
+    /// asks the origin whether the file changed. 0 turns it off
+    #[arg(
+        long,
+        env = "PYTHUMBIO_ORIGIN_CACHE_MB",
+        value_name = "PYTHUMBIO_ORIGIN_CACHE_MB",
+        default_value_t = 64
+    )]
+    pub origin_cache_mb: u64,
+
     /// Log lines as text or as JSON objects
     #[arg(long, env = "PYTHUMBIO_LOG_FORMAT", value_name = "PYTHUMBIO_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -370,6 +381,11 @@ impl Config {
     }
 
     /// Origin time limits.
+    /// The origin cache's budget in bytes.
+    pub fn origin_cache_bytes(&self) -> usize {
+        (self.origin_cache_mb as usize).saturating_mul(1 << 20)
+    }
+
     pub fn origin_timeouts(&self) -> crate::source::Timeouts {
         crate::source::Timeouts {
             connect: self.origin_connect_timeout,

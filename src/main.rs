@@ -55,7 +55,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let origins = match pythumbio::source::origins(policy, config.origin_timeouts()) {
+    let origins = match pythumbio::source::origins(
+        policy,
+        config.origin_timeouts(),
+        config.origin_cache_bytes(),
+    ) {
         Ok(origins) => origins,
         Err(e) => {
             eprintln!("pythumbio: {e}");

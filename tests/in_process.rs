@@ -13,7 +13,11 @@ use support::media::Media;
 async fn service(allow_loopback: bool) -> std::net::SocketAddr {
     let mut config = Config::try_parse_from(["pythumbio"]).unwrap();
     config.allow_loopback = allow_loopback;
-    let origins = source::origins(config.source_policy().unwrap(), config.origin_timeouts());
+    let origins = source::origins(
+        config.source_policy().unwrap(),
+        config.origin_timeouts(),
+        config.origin_cache_bytes(),
+    );
     let limits = catalog::OutputLimits {
         width: config.max_width as i64,
         height: config.max_height as i64,

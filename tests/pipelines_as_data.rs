@@ -360,8 +360,14 @@ fn check_renders_the_line_gst_launch_runs() {
         "appsink name=sink",
         "appsink name=sink sync=false wait-on-eos=false",
     );
+    // With the service's plugin (its tone mapper is in the line) where gst-launch-1.0 finds it;
+    // its http source, which reads public addresses only when loaded outside the service,
+    // ranked out so that this loopback origin is read.
+    let (_plugin, plugin_env) = support::plugin_env();
     let status = std::process::Command::new("sh")
         .args(["-c", &format!("timeout 60 {pasted} -q")])
+        .envs(plugin_env)
+        .env("GST_PLUGIN_FEATURE_RANK", "pythumbiohttpsrc:NONE")
         .status()
         .unwrap();
     assert!(status.success(), "gst-launch-1.0 {pipeline}");

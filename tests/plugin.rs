@@ -4,31 +4,11 @@
 
 mod support;
 
-use std::path::PathBuf;
 use std::process::Command;
-
-/// A plugin directory holding only the built plugin, and a registry of its own.
-fn plugin_env() -> (tempfile::TempDir, Vec<(&'static str, PathBuf)>) {
-    let deps = std::path::Path::new(env!("CARGO_BIN_EXE_pythumbio"))
-        .parent()
-        .unwrap()
-        .join("deps");
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(
-        deps.join("libpythumbio.so"),
-        dir.path().join("libpythumbio.so"),
-    )
-    .unwrap();
-    let env = vec![
-        ("GST_PLUGIN_PATH", dir.path().to_path_buf()),
-        ("GST_REGISTRY", dir.path().join("registry.bin")),
-    ];
-    (dir, env)
-}
 
 #[test]
 fn gst_inspect_describes_the_element_and_its_properties() {
-    let (_dir, env) = plugin_env();
+    let (_dir, env) = support::plugin_env();
     let output = Command::new("gst-inspect-1.0")
         .arg("pythumbiohttpsrc")
         .envs(env)
@@ -53,7 +33,7 @@ fn gst_inspect_describes_the_element_and_its_properties() {
 
 #[test]
 fn gst_launch_reads_through_it_under_the_default_policy() {
-    let (_dir, env) = plugin_env();
+    let (_dir, env) = support::plugin_env();
     let url = support::origin_url("anything.mp4");
     let output = Command::new("timeout")
         .args(["30", "gst-launch-1.0", "pythumbiohttpsrc"])
@@ -77,7 +57,7 @@ fn gst_launch_reads_through_it_under_the_default_policy() {
 /// gst-launch-1.0 writes a GIF file with it that ffprobe reads back frame by frame.
 #[test]
 fn gst_launch_writes_a_gif_with_the_encoder() {
-    let (dir, env) = plugin_env();
+    let (dir, env) = support::plugin_env();
     let inspect = Command::new("gst-inspect-1.0")
         .arg("pythumbiogifenc")
         .envs(env.clone())

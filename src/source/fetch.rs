@@ -3,9 +3,13 @@
 //! followed here hop by hop (each hop checked, at most five, loops refused), forwarded headers go
 //! only to the origin they were meant for, and every read is bounded in size and time.
 
+use super::cache::{Key, Validator};
 use super::policy::{Policy, Refusal};
 use bytes::{Bytes, BytesMut};
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_RANGE, LOCATION, RANGE};
+use reqwest::header::{
+    HeaderMap, HeaderName, HeaderValue, CONTENT_RANGE, IF_MODIFIED_SINCE, IF_NONE_MATCH, LOCATION,
+    RANGE,
+};
 use reqwest::StatusCode;
 use std::fmt;
 use std::net::SocketAddr;
@@ -78,6 +82,8 @@ pub struct Origins {
     client: reqwest::Client,
     policy: Arc<Policy>,
     timeouts: Timeouts,
+    /// Origin bytes kept across requests (None: each request reads its own).
+    cache: Option<super::cache::RangeCache>,
 }
 
 /// Headers sent with one source's requests, only to the origin of the URL they came with.
@@ -121,6 +127,10 @@ pub struct Opened {
     /// Total size, when the origin told it.
     pub size: Option<u64>,
     pub body: Body,
+    /// Where the source's bytes are kept across requests, when they are.
+    pub key: Option<Key>,
+    /// Whether the first block came from the cache, not over the network.
+    pub cached: bool,
 }
 
 /// The first answer's body.
@@ -151,29 +161,84 @@ impl Origins {
             client,
             policy,
             timeouts,
+            cache: None,
         })
+    }
+
+    /// These origins, keeping up to `bytes` of origin bytes across requests (0: none).
+    pub fn with_cache(self, bytes: usize) -> Self {
+        Self {
+            cache: (bytes > 0).then(|| super::cache::RangeCache::new(bytes)),
+            ..self
+        }
     }
 
     pub fn policy(&self) -> &Policy {
         &self.policy
     }
 
-    /// Opens a source with a request for its first `first` bytes, following redirects.
+    /// Opens a source with a request for its first `first` bytes, following redirects. With
+    /// a cache, a source kept from an earlier request is asked about conditionally: unchanged
+    /// (304), it is served from what is kept.
     pub async fn open(
         &self,
         url: &Url,
         first: u64,
         forward: &Forward,
     ) -> Result<Opened, FetchError> {
-        let (url, response) = self.get(url, Some((0, first)), forward).await?;
+        let key = self.cache.as_ref().map(|_| Key::new(url, forward));
+        let kept = key
+            .as_ref()
+            .zip(self.cache.as_ref())
+            .and_then(|(key, cache)| cache.opening(key, first));
+        let Some((kept, block)) = kept else {
+            let (url, response) = self.get(url, Some((0, first)), forward, None).await?;
+            return self.opened(url, response, first, key).await;
+        };
+        let from_kept = |url: Url| Opened {
+            url,
+            size: kept.size,
+            body: Body::Block(block.clone()),
+            key: key.clone(),
+            cached: true,
+        };
+        let condition = match &kept.validator {
+            Validator::None => return Ok(from_kept(kept.url.clone())),
+            Validator::ETag(tag) => (IF_NONE_MATCH, tag.as_str()),
+            Validator::LastModified(date) => (IF_MODIFIED_SINCE, date.as_str()),
+        };
+        let (url, response) = self
+            .get(url, Some((0, first)), forward, Some(condition))
+            .await?;
+        match response.status() {
+            StatusCode::NOT_MODIFIED => Ok(from_kept(url)),
+            // Changed, or the origin does not answer conditions: read as a first opening.
+            _ => self.opened(url, response, first, key).await,
+        }
+    }
+
+    /// An opening's answer read; a block of a source that has a cache key starts its entry.
+    async fn opened(
+        &self,
+        url: Url,
+        response: reqwest::Response,
+        first: u64,
+        key: Option<Key>,
+    ) -> Result<Opened, FetchError> {
         match response.status() {
             StatusCode::PARTIAL_CONTENT => {
                 let size = content_range(response.headers()).and_then(|(_, total)| total);
+                let validator = Validator::of(response.headers());
                 let block = self.read_body(response, first).await?;
+                if let (Some(cache), Some(key)) = (&self.cache, &key) {
+                    cache.open(key, &url, size, validator, block.clone());
+                }
                 Ok(Opened {
                     url,
                     size,
                     body: Body::Block(block),
+                    key,
+                    cached: false,
                 })
             }
             StatusCode::RANGE_NOT_SATISFIABLE => Ok(Opened {
@@ -181,33 +246,47 @@ impl Origins {
                 url,
                 size: Some(0),
                 body: Body::Block(Bytes::new()),
+                key: None,
+                cached: false,
             }),
             status if status.is_success() => Ok(Opened {
                 url,
                 size: response.content_length(),
                 body: Body::Whole(response),
+                key: None,
+                cached: false,
             }),
             status => Err(FetchError::Status(status.as_u16())),
         }
     }
 
-    /// Reads `len` bytes at `start` of an opened source (fewer at its end).
+    /// Reads `len` bytes at `start` of an opened source (fewer at its end): from the cache when
+    /// it holds them under the source's `key`. Says whether the bytes came over the network.
     pub async fn block(
         &self,
         url: &Url,
         start: u64,
         len: u64,
         forward: &Forward,
-    ) -> Result<Bytes, FetchError> {
-        let (_, response) = self.get(url, Some((start, len)), forward).await?;
+        key: Option<&Key>,
+    ) -> Result<(Bytes, bool), FetchError> {
+        let cache = self.cache.as_ref().zip(key);
+        if let Some(kept) = cache.and_then(|(cache, key)| cache.get(key, start, len)) {
+            return Ok((kept, false));
+        }
+        let (_, response) = self.get(url, Some((start, len)), forward, None).await?;
         match response.status() {
             StatusCode::PARTIAL_CONTENT => {
                 if content_range(response.headers()).map(|(s, _)| s) != Some(start) {
                     return Err(FetchError::NoRange);
                 }
-                self.read_body(response, len).await
+                let bytes = self.read_body(response, len).await?;
+                if let Some((cache, key)) = cache {
+                    cache.put(key, start, bytes.clone());
+                }
+                Ok((bytes, true))
             }
-            StatusCode::RANGE_NOT_SATISFIABLE => Ok(Bytes::new()),
+            StatusCode::RANGE_NOT_SATISFIABLE => Ok((Bytes::new(), true)),
             status if status.is_success() => Err(FetchError::NoRange),
             status => Err(FetchError::Status(status.as_u16())),
         }
@@ -247,6 +326,7 @@ impl Origins {
         url: &Url,
         range: Option<(u64, u64)>,
         forward: &Forward,
+        condition: Option<(HeaderName, &str)>,
     ) -> Result<(Url, reqwest::Response), FetchError> {
         let mut current = url.clone();
         let mut visited = vec![];
@@ -258,6 +338,11 @@ impl Origins {
             if forward.origin.as_ref() == Some(&current.origin()) {
                 for (name, value) in &forward.headers {
                     headers.append(name.clone(), value.clone());
+                }
+            }
+            if let Some((name, value)) = &condition {
+                if let Ok(value) = HeaderValue::from_str(value) {
+                    headers.insert(name.clone(), value);
                 }
             }
             if let Some((start, len)) = range {

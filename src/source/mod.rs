@@ -76,6 +76,7 @@ macro_rules! source_element_subclass {
 pub(crate) use source_element_subclass;
 
 pub mod admitted;
+pub mod cache;
 pub mod fetch;
 pub mod file;
 pub mod http;
@@ -108,9 +109,15 @@ pub const DEFAULT_TIMEOUTS: Timeouts = Timeouts {
 
 /// A service's origins: its source policy, its time limits, its HTTP client. The service
 /// hands them to every source element of its pipelines.
-pub fn origins(policy: Policy, timeouts: Timeouts) -> Result<Arc<Origins>, SetupError> {
+/// The origins a service reads through, keeping up to `cache_bytes` of origin bytes across
+/// requests (0: none).
+pub fn origins(
+    policy: Policy,
+    timeouts: Timeouts,
+    cache_bytes: usize,
+) -> Result<Arc<Origins>, SetupError> {
     Origins::new(policy, timeouts)
-        .map(Arc::new)
+        .map(|origins| Arc::new(origins.with_cache(cache_bytes)))
         .map_err(SetupError::Client)
 }
 

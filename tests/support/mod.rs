@@ -865,3 +865,22 @@ pub fn with_pipelines(files: &[(&str, &str)]) -> (Service, tempfile::TempDir) {
     let service = Service::with_env(&[("PYTHUMBIO_PIPELINES", dir.path().to_str().unwrap())]);
     (service, dir)
 }
+
+/// A plugin directory holding only the built plugin, and a registry of its own.
+pub fn plugin_env() -> (tempfile::TempDir, Vec<(&'static str, std::path::PathBuf)>) {
+    let deps = std::path::Path::new(env!("CARGO_BIN_EXE_pythumbio"))
+        .parent()
+        .unwrap()
+        .join("deps");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        deps.join("libpythumbio.so"),
+        dir.path().join("libpythumbio.so"),
+    )
+    .unwrap();
+    let env = vec![
+        ("GST_PLUGIN_PATH", dir.path().to_path_buf()),
+        ("GST_REGISTRY", dir.path().join("registry.bin")),
+    ];
+    (dir, env)
+}

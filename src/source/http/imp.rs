@@ -48,6 +48,8 @@ struct Reader {
     url: Url,
     size: Option<u64>,
     mode: Mode,
+    /// Where its bytes are kept across requests, when they are.
+    key: Option<crate::source::cache::Key>,
 }
 
 /// Where the element is. Held by the streaming thread through network waits (and by start and
@@ -305,10 +307,13 @@ impl HttpSrc {
         if let Some(size) = reader.size {
             len = len.min(size - from);
         }
-        let (url, forward) = (reader.url.clone(), self.forward());
+        let (url, forward, key) = (reader.url.clone(), self.forward(), reader.key.clone());
         let origins = self.origins();
-        let fetched = self.run(async move { origins.block(&url, from, len, &forward).await })?;
-        crate::source::count(fetched.len() as u64);
+        let (fetched, over_network) =
+            self.run(async move { origins.block(&url, from, len, &forward, key.as_ref()).await })?;
+        if over_network {
+            crate::source::count(fetched.len() as u64);
+        }
         if from == 0 {
             let mut seen = self.seen.lock().unwrap();
             seen.head.get_or_insert_with(|| fetched.clone());
@@ -410,7 +415,9 @@ impl BaseSrcImpl for HttpSrc {
         };
         let mode = match opened.body {
             Body::Block(block) => {
-                crate::source::count(block.len() as u64);
+                if !opened.cached {
+                    crate::source::count(block.len() as u64);
+                }
                 self.seen.lock().unwrap().head = Some(block.clone());
                 Mode::Ranged {
                     blocks: vec![(0, block)],
@@ -428,6 +435,7 @@ impl BaseSrcImpl for HttpSrc {
             url: opened.url,
             size: opened.size,
             mode,
+            key: opened.key,
         };
         *self.state.lock().unwrap() = State::Started { reader };
         Ok(())
