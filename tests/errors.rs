@@ -61,6 +61,29 @@ async fn bad_parameters_are_named() {
         json["known"],
         serde_json::json!(declared_params(include_str!("../pipelines/thumb.toml")))
     );
+    assert!(json.get("unencoded").is_none(), "{json}");
+
+    // A url with a query of its own, not percent-encoded: its `&b=2` arrives as a parameter of
+    // ours, and the answer says what to do.
+    let raw = format!("/thumb?url={url}?a=1&b=2");
+    let response = reqwest::get(format!("http://{}{raw}", service.addr))
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let json: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(
+        (status, json["code"].as_str()),
+        (400, Some("unknown_parameter")),
+        "{json}"
+    );
+    assert_eq!(
+        (json["parameter"].as_str(), json["unencoded"].as_str()),
+        (Some("b"), Some("url"))
+    );
+    assert!(
+        json["error"].as_str().unwrap().contains("percent-encode"),
+        "{json}"
+    );
 
     let json = service
         .expect_error(

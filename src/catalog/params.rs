@@ -499,6 +499,9 @@ pub enum ParamError {
     Unknown {
         name: String,
         known: Vec<String>,
+        /// The url parameter that holds a query of its own, not percent-encoded: the unknown
+        /// name is most likely its parameter.
+        unencoded: Option<String>,
     },
     Repeated {
         name: String,
@@ -526,8 +529,20 @@ impl fmt::Display for ParamError {
             } => {
                 write!(f, "{name}={value:?} is not valid: expected {allowed}")
             }
-            Self::Unknown { name, known } => {
-                write!(f, "unknown parameter {name:?}; known: {}", known.join(", "))
+            Self::Unknown {
+                name,
+                known,
+                unencoded,
+            } => {
+                write!(f, "unknown parameter {name:?}; known: {}", known.join(", "))?;
+                match unencoded {
+                    Some(url) => write!(
+                        f,
+                        "; if {name:?} belongs to the {url} URL, percent-encode that URL (a `&` \
+                         in it ends it: write %26)"
+                    ),
+                    None => Ok(()),
+                }
             }
             Self::Repeated { name } => write!(f, "{name} is given more than once"),
             Self::Needs { name, value, needs } => write!(f, "{name}={value} needs {needs} as well"),
@@ -699,9 +714,17 @@ impl Bound {
 pub fn bind(params: &[Param], query: &[(String, String)]) -> Result<Bound, ParamError> {
     for (i, (name, _)) in query.iter().enumerate() {
         if !params.iter().any(|p| &p.name == name) {
+            // `url=http://o/v.mp4?a=1&b=2` unencoded: `b` arrives as a parameter of ours.
+            let unencoded = query.iter().find(|(n, v)| {
+                v.contains('?')
+                    && params
+                        .iter()
+                        .any(|p| &p.name == n && p.kind == ParamKind::Url)
+            });
             return Err(ParamError::Unknown {
                 name: name.clone(),
                 known: params.iter().map(|p| p.name.clone()).collect(),
+                unencoded: unencoded.map(|(n, _)| n.clone()),
             });
         }
         if query[..i].iter().any(|(n, _)| n == name) {
@@ -1121,7 +1144,7 @@ mod tests {
         }
         let err = bind(&p, &q(&[("url", "http://h/"), ("widht", "3")])).unwrap_err();
         assert!(
-            matches!(err, ParamError::Unknown { ref name, ref known } if name == "widht" && known.len() == 7)
+            matches!(err, ParamError::Unknown { ref name, ref known, unencoded: None } if name == "widht" && known.len() == 7)
         );
         let err = bind(&p, &q(&[("url", "http://h/"), ("url", "http://i/")])).unwrap_err();
         assert_eq!(err, ParamError::Repeated { name: "url".into() });

@@ -95,9 +95,16 @@ impl ApiError {
                         extra.insert("value".into(), json!(value));
                         extra.insert("allowed".into(), json!(allowed));
                     }
-                    ParamError::Unknown { name, known } => {
+                    ParamError::Unknown {
+                        name,
+                        known,
+                        unencoded,
+                    } => {
                         extra.insert("parameter".into(), json!(name));
                         extra.insert("known".into(), json!(known));
+                        if let Some(url) = unencoded {
+                            extra.insert("unencoded".into(), json!(url));
+                        }
                     }
                     ParamError::RefusedScheme { value } => {
                         extra.insert("parameter".into(), json!("url"));
