@@ -23,7 +23,7 @@ struct File {
 
 type Shared = Arc<Mutex<File>>;
 
-async fn serve(
+async fn answer(
     axum::extract::State(file): axum::extract::State<Shared>,
     headers: HeaderMap,
 ) -> Response {
@@ -73,21 +73,10 @@ fn origin(bytes: Vec<u8>) -> (SocketAddr, Shared) {
         etag: "\"v1\"".into(),
         log: Vec::new(),
     }));
-    let (tx, rx) = std::sync::mpsc::channel();
-    let state = file.clone();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            let app = axum::Router::new().fallback(serve).with_state(state);
-            axum::serve(listener, app).await.unwrap();
-        });
-    });
-    (rx.recv().unwrap(), file)
+    let app = axum::Router::new()
+        .fallback(answer)
+        .with_state(file.clone());
+    (support::serve(app), file)
 }
 
 /// A 60 s video whose index (moov, first) is large: 30 fps, a keyframe every 2 s.
@@ -175,9 +164,9 @@ async fn a_second_thumbnail_reads_no_index_bytes_again() {
     let first = sent_since(&file, 0);
     assert!(first.1 >= 1, "the first thumbnail reads the file's start");
     let mark = file.lock().unwrap().log.len();
-    // Another time in the same GOP: the origin is asked whether the file changed (304), and
-    // sends nothing.
-    assert_eq!(at("13.6").await, 200);
+    // An earlier time in the same GOP (what it needs, the first one read): the origin is asked
+    // whether the file changed (304), and sends nothing.
+    assert_eq!(at("13.1").await, 200);
     let (bytes, heads) = sent_since(&file, mark);
     assert_eq!(
         (bytes, heads),

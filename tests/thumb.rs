@@ -245,6 +245,49 @@ async fn frames_before_the_time_that_nothing_refers_to_are_skipped_without_harm(
 }
 
 #[tokio::test]
+async fn hevc_frames_nothing_refers_to_are_skipped_too() {
+    // x265's defaults (as ffmpeg runs it): a 10 s GOP, B-frame pyramids whose top B-frames are
+    // TRAIL_N, referred to by nothing. Mid-GOP they are dropped before the decoder; the frame is
+    // still right.
+    let service = Service::with_env(&[("RUST_LOG", "info,pythumbio::engine::skip=debug")]);
+    let graph = support::ffmpeg::palette_graph(10, "320x180");
+    let path = support::ffmpeg::made(
+        "ff-hevc-bframes.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            &graph,
+            "-c:v",
+            "libx265",
+            "-x265-params",
+            "log-level=error",
+            "-tag:v",
+            "hvc1",
+            "-pix_fmt",
+            "yuv420p",
+        ],
+    );
+    let url = support::path_url(&path);
+    for (time, colour) in [("7.5", 7), ("4.98", 4), ("9.9", 9)] {
+        let response = service
+            .get("/thumb.png", &[("url", &url), ("time", time)])
+            .await;
+        assert_eq!(response.status(), 200);
+        let image = Image::decode(&response.bytes().await.unwrap(), ImageFormat::Png);
+        assert_eq!(colour_of(image.centre()), colour, "time {time}");
+        assert!(
+            image.is_uniform(),
+            "time {time}: the frame is not one clean colour"
+        );
+    }
+    let log = service
+        .wait_for_log(&["skipped an unreferenced frame before the start"])
+        .await;
+    assert!(log.contains("H265"), "{log}");
+}
+
+#[tokio::test]
 async fn a_time_late_in_a_long_gop_of_a_source_with_audio() {
     // The still seeks at the demuxer, before any frame is decoded, and never decodes the audio.
     // After the seek the demuxer sends the GOP's video from its keyframe on, and the audio only

@@ -308,9 +308,13 @@ fn beyond(limits: SourceLimits, s: &gst::StructureRef) -> Option<String> {
 }
 
 /// Refuses a source as soon as its demuxer or parser states a picture size beyond `limits`,
-/// before any decoder is made: a decoder handed such a picture (a PNG that inflates to 30 GB)
-/// may work on it for many seconds, and holds its stream lock through the pipeline's way to
-/// NULL. The returned slot holds why, once the source was refused.
+/// before any of its data reaches a decoder: a decoder handed such a picture (a PNG that
+/// inflates to 30 GB) may work on it for many seconds, and holds its stream lock through the
+/// pipeline's way to NULL. The stream is exposed as it is, undecoded, and none of its data
+/// passes the pad: pushed on into a pipeline that cannot link it, it came back not-linked into
+/// decodebin's multiqueue, which then tore itself down from its own thread now and then
+/// (deadlock, crash). The request fails on the error posted. The returned slot holds why, once
+/// the source was refused.
 pub(crate) fn refuse_large_sources(
     decoder: &gst::Element,
     limits: SourceLimits,
@@ -328,6 +332,12 @@ pub(crate) fn refuse_large_sources(
         let Some(text) = text else {
             return Some(true.to_value());
         };
+        if let Ok(pad) = args[1].get::<gst::Pad>() {
+            pad.add_probe(
+                gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
+                |_, info| super::discard(info),
+            );
+        }
         let first = flag.lock().unwrap().replace(text.clone()).is_none();
         if let (true, Ok(decoder)) = (first, args[0].get::<gst::Element>()) {
             post_error(decoder, &text, TOO_LARGE);

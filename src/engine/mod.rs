@@ -6,6 +6,7 @@ pub mod discover;
 mod entry;
 pub mod error;
 pub mod ffprobe;
+mod frame;
 pub mod guard;
 pub mod launch;
 pub mod picture;
@@ -76,6 +77,7 @@ pub(crate) fn sample_bytes(sample: gstreamer::Sample) -> Result<bytes::Bytes, Pi
 /// critical warning each time.
 pub(crate) fn discard(info: &mut gstreamer::PadProbeInfo) -> gstreamer::PadProbeReturn {
     drop(info.take_buffer());
+    drop(info.take_buffer_list());
     drop(info.take_event());
     gstreamer::PadProbeReturn::Handled
 }

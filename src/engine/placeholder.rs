@@ -31,29 +31,9 @@ impl Placeholder {
     /// The placeholder of a raw RGB sample.
     pub fn of(sample: &gst::Sample) -> Result<Self, PipelineError> {
         let internal = |msg: &str| PipelineError::new(Failure::Internal, msg.to_string());
-        let caps = sample
-            .caps()
-            .ok_or_else(|| internal("the frame has no caps"))?;
-        let info = gst_video::VideoInfo::from_caps(caps)
-            .map_err(|_| internal("the frame's caps are not raw video"))?;
-        if info.format() != gst_video::VideoFormat::Rgb {
-            return Err(internal("a placeholder is made of RGB frames"));
-        }
-        let buffer = sample
-            .buffer()
-            .ok_or_else(|| internal("the sample holds no buffer"))?;
-        let map = buffer
-            .map_readable()
-            .map_err(|_| internal("the frame cannot be read"))?;
-        let (width, height) = (info.width(), info.height());
-        let stride = info.stride()[0] as usize;
-        if width == 0
-            || height == 0
-            || map.len() < stride * (height as usize - 1) + 3 * width as usize
-        {
-            return Err(internal("the frame is smaller than its caps say"));
-        }
-        let small = shrink(map.as_slice(), width, height, stride);
+        let frame = super::frame::RawFrame::of(sample, gst_video::VideoFormat::Rgb, 3)?;
+        let (width, height) = (frame.width as u32, frame.height as u32);
+        let small = shrink(frame.data.as_slice(), width, height, frame.stride);
         let components = match width >= height {
             true => (COMPONENTS, COMPONENTS - 1),
             false => (COMPONENTS - 1, COMPONENTS),

@@ -11,7 +11,7 @@
 //! one; `exposure` is 1/4 for a frame whose mean luma is below 24 or above 232 (black or white).
 //! Ties go to the earlier frame, so the same source always gives the same frame.
 
-use super::error::{Failure, PipelineError};
+use super::error::PipelineError;
 use super::launch::Launch;
 use super::still::Prerolled;
 use gstreamer as gst;
@@ -77,27 +77,13 @@ fn stream_time(sample: &gst::Sample) -> Option<gst::ClockTime> {
 
 /// The detail score of a grey (GRAY8) sample.
 fn score(sample: &gst::Sample) -> Result<f64, PipelineError> {
-    let internal = |msg: &str| PipelineError::new(Failure::Internal, msg.to_string());
-    let caps = sample
-        .caps()
-        .ok_or_else(|| internal("the frame has no caps"))?;
-    let info = gst_video::VideoInfo::from_caps(caps)
-        .map_err(|_| internal("the scout's frames are not raw video"))?;
-    if info.format() != gst_video::VideoFormat::Gray8 {
-        return Err(internal("the scout's frames must be GRAY8"));
-    }
-    let buffer = sample
-        .buffer()
-        .ok_or_else(|| internal("the sample holds no buffer"))?;
-    let map = buffer
-        .map_readable()
-        .map_err(|_| internal("the frame cannot be read"))?;
-    let (width, height) = (info.width() as usize, info.height() as usize);
-    let stride = info.stride()[0] as usize;
-    if width == 0 || height == 0 || map.len() < stride * (height - 1) + width {
-        return Err(internal("the frame is smaller than its caps say"));
-    }
-    Ok(detail(map.as_slice(), width, height, stride))
+    let frame = super::frame::RawFrame::of(sample, gst_video::VideoFormat::Gray8, 1)?;
+    Ok(detail(
+        frame.data.as_slice(),
+        frame.width,
+        frame.height,
+        frame.stride,
+    ))
 }
 
 /// `exposure x (entropy / 8 + min(1, 8 x edges))` of a grey picture (see the module's doc).

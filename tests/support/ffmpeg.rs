@@ -24,17 +24,10 @@ pub fn made_at(path: &Path, args: &[&str]) {
     }
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("bin");
     let partial = path.with_extension(format!("partial.{ext}"));
-    let output = Command::new("ffmpeg")
+    run(Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y"])
         .args(args)
-        .arg(&partial)
-        .output()
-        .expect("ffmpeg runs (the test command installs it)");
-    assert!(
-        output.status.success(),
-        "ffmpeg {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+        .arg(&partial));
     std::fs::rename(&partial, path).unwrap();
 }
 
@@ -75,19 +68,12 @@ pub fn sdr_frame_at(path: &Path, seconds: f64) -> image::RgbImage {
 }
 
 fn frame_through(path: &Path, seconds: f64, filter: &str) -> image::RgbImage {
-    let output = Command::new("ffmpeg")
+    let stdout = run(Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-i"])
         .arg(path)
         .args(["-ss", &seconds.to_string(), "-vf", filter])
-        .args(["-frames:v", "1", "-f", "image2pipe", "-vcodec", "png", "-"])
-        .output()
-        .expect("ffmpeg runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    image::load_from_memory_with_format(&output.stdout, image::ImageFormat::Png)
+        .args(["-frames:v", "1", "-f", "image2pipe", "-vcodec", "png", "-"]));
+    image::load_from_memory_with_format(&stdout, image::ImageFormat::Png)
         .unwrap()
         .to_rgb8()
 }
@@ -120,18 +106,11 @@ pub fn offset_ts() -> PathBuf {
 
 /// Each video frame of `path` as ffprobe reads it: how long it shows (seconds) and its size.
 pub fn probe_frames(path: &Path) -> Vec<(f64, u32, u32)> {
-    let output = Command::new("ffprobe")
+    let stdout = run(Command::new("ffprobe")
         .args(["-v", "error", "-select_streams", "v:0", "-show_entries"])
         .args(["frame=pkt_duration_time,width,height", "-of", "json"])
-        .arg(path)
-        .output()
-        .expect("ffprobe runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        .arg(path));
+    let json: serde_json::Value = serde_json::from_slice(&stdout).unwrap();
     json["frames"]
         .as_array()
         .unwrap()
@@ -146,22 +125,28 @@ pub fn probe_frames(path: &Path) -> Vec<(f64, u32, u32)> {
 
 /// Every video frame of `path`, decoded by ffmpeg, as RGB pictures `width` x `height`.
 pub fn decoded_frames(path: &Path, width: u32, height: u32) -> Vec<image::RgbImage> {
-    let output = Command::new("ffmpeg")
+    let stdout = run(Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-i"])
         .arg(path)
-        .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
-        .output()
-        .expect("ffmpeg runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+        .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-"]));
     let size = (width * height * 3) as usize;
-    assert_eq!(output.stdout.len() % size, 0, "whole frames");
-    output
-        .stdout
+    assert_eq!(stdout.len() % size, 0, "whole frames");
+    stdout
         .chunks(size)
         .map(|raw| image::RgbImage::from_raw(width, height, raw.to_vec()).unwrap())
         .collect()
+}
+
+/// Runs ffmpeg or ffprobe to its end and gives what it wrote to stdout; fails the test with its
+/// stderr when it fails.
+fn run(command: &mut Command) -> Vec<u8> {
+    let output = command
+        .output()
+        .expect("ffmpeg and ffprobe run (the test command installs them)");
+    assert!(
+        output.status.success(),
+        "{command:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
 }

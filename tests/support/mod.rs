@@ -29,33 +29,40 @@ pub fn origin() -> SocketAddr {
             "this is a text file, not a video\n".repeat(200),
         )
         .unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                tx.send(listener.local_addr().unwrap()).unwrap();
-                let app = axum::Router::new()
-                    .route("/truncated/{file}", axum::routing::get(truncated))
-                    .route("/norange/{file}", axum::routing::get(no_range))
-                    .route("/redirect", axum::routing::get(redirect))
-                    .route("/private/{file}", axum::routing::get(private))
-                    .route("/stall/headers", axum::routing::get(stall_headers))
-                    .route("/stall/body", axum::routing::get(stall_body))
-                    .route("/endless", axum::routing::get(endless))
-                    .route("/seen-headers", axum::routing::get(seen_headers))
-                    .route("/status/{code}", axum::routing::get(status))
-                    .route("/overlong/{file}", axum::routing::get(overlong))
-                    .fallback_service(tower_http::services::ServeDir::new(dir));
-                axum::serve(listener, app).await.unwrap();
-            });
-        });
-        rx.recv().unwrap()
+        serve(
+            axum::Router::new()
+                .route("/truncated/{file}", axum::routing::get(truncated))
+                .route("/norange/{file}", axum::routing::get(no_range))
+                .route("/redirect", axum::routing::get(redirect))
+                .route("/private/{file}", axum::routing::get(private))
+                .route("/stall/headers", axum::routing::get(stall_headers))
+                .route("/stall/body", axum::routing::get(stall_body))
+                .route("/endless", axum::routing::get(endless))
+                .route("/seen-headers", axum::routing::get(seen_headers))
+                .route("/status/{code}", axum::routing::get(status))
+                .route("/overlong/{file}", axum::routing::get(overlong))
+                .fallback_service(tower_http::services::ServeDir::new(dir)),
+        )
     })
+}
+
+/// Serves `app` on 127.0.0.1 (a port of its own) from a thread and runtime of its own, for as
+/// long as the test binary runs.
+pub fn serve(app: axum::Router) -> SocketAddr {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    rx.recv().unwrap()
 }
 
 /// Declares a file's full length, sends its first half, waits, then breaks the connection (and
