@@ -392,7 +392,7 @@ fn half_an_hour() -> std::path::PathBuf {
 
 #[tokio::test]
 async fn a_long_video_keeps_its_interval_over_several_sheets() {
-    let service = Service::start();
+    let service = Service::with_env(&[("RUST_LOG", "info,pythumbio::engine::storyboard=debug")]);
     let url = support::path_url(&half_an_hour());
     // 1800 s at a tile every 10 s: 180 tiles, 100 a sheet (10 x 10), so two sheets.
     let query = [("url", url.as_str()), ("tile_width", "32")];
@@ -459,6 +459,25 @@ async fn a_long_video_keeps_its_interval_over_several_sheets() {
         );
     }
     assert_eq!(fetched.len(), 2);
+    // Each sheet sampled its own tiles only: 100 and 80 of the 180.
+    let log = service.log_text();
+    let sampled: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("sampled the tiles of one sheet"))
+        .collect();
+    assert_eq!(sampled.len(), 2, "{sampled:?}");
+    assert!(
+        sampled
+            .iter()
+            .any(|l| l.contains("sheet=0 tiles=100 of=180")),
+        "{sampled:?}"
+    );
+    assert!(
+        sampled
+            .iter()
+            .any(|l| l.contains("sheet=1 tiles=80 of=180")),
+        "{sampled:?}"
+    );
     // Past the last sheet: 404, naming how many there are.
     let json = service
         .expect_error(

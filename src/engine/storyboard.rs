@@ -407,6 +407,12 @@ pub fn render(
             place(frame, tile);
         }
     }
+    tracing::debug!(
+        sheet = number,
+        tiles = on_sheet.len(),
+        of = layout.tiles.len(),
+        "sampled the tiles of one sheet"
+    );
     encode(sheet, pixels, width, height, deadline)
 }
 
