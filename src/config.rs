@@ -190,12 +190,12 @@ pub struct Config {
 
     /// Key (hex) that signs URLs: when set, every endpoint request must carry a valid `sig`
     #[arg(long, env = "PYTHUMBIO_KEY", value_name = "PYTHUMBIO_KEY", hide_env_values = true,
-          value_parser = SecretParser)]
+          value_parser = SecretParser, global = true)]
     pub key: Option<crate::signature::Secret>,
 
     /// Salt (hex) that signing prepends to the signed path
     #[arg(long, env = "PYTHUMBIO_SALT", value_name = "PYTHUMBIO_SALT", hide_env_values = true,
-          value_parser = SecretParser)]
+          value_parser = SecretParser, global = true)]
     pub salt: Option<crate::signature::Secret>,
 
     /// Read sources on loopback addresses (127.0.0.0/8, ::1); off by default
@@ -303,9 +303,13 @@ pub enum Command {
         #[arg(requires = "render", value_name = "NAME=VALUE")]
         values: Vec<String>,
     },
-    /// Print PATH?QUERY signed with PYTHUMBIO_KEY and PYTHUMBIO_SALT, e.g.
-    /// `pythumbio sign '/thumb?url=https%3A%2F%2Fexample.com%2Fv.mp4'`
-    Sign { path_and_query: String },
+    /// Print PATH?QUERY signed with PYTHUMBIO_KEY and PYTHUMBIO_SALT (or --key, --salt), e.g.
+    /// `pythumbio sign --key HEX '/thumb?url=https%3A%2F%2Fexample.com%2Fv.mp4'`
+    Sign {
+        /// The path and query as the service sees them: starting with `/`, the url
+        /// percent-encoded
+        path_and_query: String,
+    },
     /// Print the OpenAPI document of the pipeline set (built in, or PYTHUMBIO_PIPELINES)
     Openapi,
     /// Ask the service listening on PYTHUMBIO_HOST:PYTHUMBIO_PORT for /healthz (loopback when

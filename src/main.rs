@@ -10,9 +10,18 @@ fn main() -> ExitCode {
     let config = Config::parse();
     if let Some(Command::Sign { path_and_query }) = &config.command {
         let Some(signer) = config.signer() else {
-            eprintln!("pythumbio: sign needs PYTHUMBIO_KEY (hex)");
+            eprintln!("pythumbio: sign needs a key: --key HEX or PYTHUMBIO_KEY");
             return ExitCode::from(2);
         };
+        // What the service checks is the path and query it receives: a full URL, or a path
+        // without its slash, would be signed and then refused.
+        if !path_and_query.starts_with('/') {
+            eprintln!(
+                "pythumbio: sign takes the path and query as the service sees them, starting \
+                 with /: /thumb?url=https%3A%2F%2Fexample.com%2Fv.mp4, not {path_and_query:?}"
+            );
+            return ExitCode::from(2);
+        }
         println!("{}", signer.sign(path_and_query));
         return ExitCode::SUCCESS;
     }

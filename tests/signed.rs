@@ -170,3 +170,25 @@ async fn a_signed_layout_links_a_signed_sheet() {
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "image/jpeg");
 }
+
+/// `sign` takes the key and salt after the subcommand as well, refuses what the service would
+/// refuse to match (a full URL, a path without its slash), and its help names only what applies.
+#[test]
+fn the_sign_command_takes_flags_and_refuses_what_would_not_match() {
+    let path = "/thumb?url=http%3A%2F%2Fh%2Fv.mp4";
+    let flags = support::binary_output(&["sign", "--key", KEY, "--salt", SALT, path], &[]);
+    assert_eq!(flags.trim(), sign_with_cli(path));
+    for wrong in ["http://localhost:8000/thumb?url=x", "thumb?url=x"] {
+        let output = support::run_binary(&["sign", "--key", KEY, wrong], &[]);
+        assert_eq!(output.status.code(), Some(2), "{wrong}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("starting with /"), "{stderr}");
+        assert!(output.stdout.is_empty(), "nothing printed to sign");
+    }
+    let help = support::binary_output(&["sign", "--help"], &[]);
+    assert!(help.contains("--key") && help.contains("--salt"), "{help}");
+    assert!(
+        !help.contains("--port") && !help.contains("--allowed-sources"),
+        "{help}"
+    );
+}

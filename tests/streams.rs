@@ -28,6 +28,13 @@ async fn webm(
     (body.len(), inspect(&body, "webm"))
 }
 
+/// 20 s of the palette video without audio: a preview's frames, every few seconds.
+const TWENTY_SECONDS: Media = Media {
+    frames: 600,
+    audio: None,
+    ..Media::mp4()
+};
+
 fn colours(report: &Report) -> Vec<usize> {
     report
         .frames
@@ -79,11 +86,7 @@ async fn start_and_duration_as_shares_of_the_duration() {
     assert_eq!(report.frames.len(), 120, "4 s at 30 fps");
     assert_eq!((seen[0], seen[119]), (3, 6), "seconds 3 to 6 of the source");
     // A preview of the second half of 20 s: the frames of seconds 10, 14 and 18.
-    let media = Media {
-        frames: 600,
-        audio: None,
-        ..Media::mp4()
-    };
+    let media = TWENTY_SECONDS;
     let (_, report) = webm(&service, "/preview", media, &[("start", "50%")]).await;
     assert_eq!(colours(&report), [0, 4, 8]);
     let url = media_url(media);
@@ -167,11 +170,7 @@ async fn vp9_and_av1_variants_are_pipeline_files() {
 #[tokio::test]
 async fn preview_interval_fps_start_and_duration() {
     let service = Service::start();
-    let media = Media {
-        frames: 600,
-        audio: None,
-        ..Media::mp4()
-    }; // 20 s
+    let media = TWENTY_SECONDS; // 20 s
     let (_, report) = webm(
         &service,
         "/preview",
@@ -240,11 +239,7 @@ async fn bad_values_name_the_parameter() {
 #[tokio::test]
 async fn preview_as_animated_gif() {
     let service = Service::start();
-    let url = media_url(Media {
-        frames: 600,
-        audio: None,
-        ..Media::mp4()
-    }); // 20 s
+    let url = media_url(TWENTY_SECONDS);
     for (path, params, delay) in [
         ("/preview", vec![("format", "gif")], 0.1),
         ("/preview.gif", vec![("fps", "4"), ("width", "200")], 0.25),
@@ -295,11 +290,7 @@ async fn preview_as_animated_gif() {
 async fn preview_as_animated_webp() {
     use image::AnimationDecoder;
     let service = Service::start();
-    let url = media_url(Media {
-        frames: 600,
-        audio: None,
-        ..Media::mp4()
-    }); // 20 s
+    let url = media_url(TWENTY_SECONDS);
     for (path, params) in [
         ("/preview", vec![("format", "webp")]),
         ("/preview.webp", vec![("fps", "5")]),
