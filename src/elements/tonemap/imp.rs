@@ -181,10 +181,17 @@ impl VideoFilterImpl for ToneMap {
         let out = outframe
             .plane_data_mut(0)
             .map_err(|_| gst::FlowError::Error)?;
+        // The planes looked up once a frame, not once a sample.
+        let planes: Vec<(&[u8], usize)> = (0..inframe.n_planes())
+            .map(|p| {
+                let data = inframe.plane_data(p).unwrap_or(&[]);
+                (data, inframe.plane_stride()[p as usize] as usize)
+            })
+            .collect();
         for y in 0..height {
             let row = &mut out[y * stride..y * stride + width * 3];
             for x in 0..width {
-                let rgb = state.reader.rgb(inframe, x, y);
+                let rgb = state.reader.rgb(&planes, x, y);
                 row[x * 3..x * 3 + 3].copy_from_slice(&state.mapper.map(rgb));
             }
         }
@@ -262,16 +269,10 @@ impl Reader {
         })
     }
 
-    fn sample(
-        &self,
-        frame: &gst_video::VideoFrameRef<&gst::BufferRef>,
-        c: usize,
-        x: usize,
-        y: usize,
-    ) -> f32 {
+    /// Component `c` at (`x`, `y`), from the frame's `planes` (data, stride).
+    fn sample(&self, planes: &[(&[u8], usize)], c: usize, x: usize, y: usize) -> f32 {
         let (plane, offset, pixel, w_sub, h_sub, shift, bytes) = self.components[c];
-        let data = frame.plane_data(plane as u32).unwrap_or(&[]);
-        let stride = frame.plane_stride()[plane] as usize;
+        let (data, stride) = planes.get(plane).copied().unwrap_or((&[], 0));
         let at = (y >> h_sub) * stride + (x >> w_sub) * pixel + offset;
         let raw = match bytes {
             1 => data.get(at).copied().unwrap_or(0) as u32,
@@ -282,15 +283,11 @@ impl Reader {
         (raw >> shift) as f32
     }
 
-    fn rgb(
-        &self,
-        frame: &gst_video::VideoFrameRef<&gst::BufferRef>,
-        x: usize,
-        y: usize,
-    ) -> [f32; 3] {
-        let luma = (self.sample(frame, 0, x, y) - self.luma.0) / self.luma.1;
-        let cb = (self.sample(frame, 1, x, y) - self.chroma.0) / self.chroma.1;
-        let cr = (self.sample(frame, 2, x, y) - self.chroma.0) / self.chroma.1;
+    /// Non-linear R'G'B' at (`x`, `y`).
+    fn rgb(&self, planes: &[(&[u8], usize)], x: usize, y: usize) -> [f32; 3] {
+        let luma = (self.sample(planes, 0, x, y) - self.luma.0) / self.luma.1;
+        let cb = (self.sample(planes, 1, x, y) - self.chroma.0) / self.chroma.1;
+        let cr = (self.sample(planes, 2, x, y) - self.chroma.0) / self.chroma.1;
         [
             luma + self.cr_r * cr,
             luma - self.cb_g * cb - self.cr_g * cr,
