@@ -158,7 +158,7 @@ async fn time_auto_takes_a_detailed_frame_not_a_black_or_faded_one() {
         ],
     );
     let url = support::path_url(&path);
-    let get = |time: String| {
+    let get_at = |time: String, width: &'static str| {
         let service = &service;
         let url = url.clone();
         async move {
@@ -166,6 +166,7 @@ async fn time_auto_takes_a_detailed_frame_not_a_black_or_faded_one() {
                 ("url", url.as_str()),
                 ("time", time.as_str()),
                 ("accurate", "false"),
+                ("width", width),
             ];
             let response = service.get("/thumb", &query).await;
             assert_eq!(response.status(), 200, "time={time}");
@@ -173,6 +174,7 @@ async fn time_auto_takes_a_detailed_frame_not_a_black_or_faded_one() {
             (etag, response.bytes().await.unwrap())
         }
     };
+    let get = |time: String| get_at(time, "426");
     let (etag, auto) = get("auto".into()).await;
     // The frame is one of the keyframes of the detailed part, to the byte.
     let mut matches = Vec::new();
@@ -187,6 +189,19 @@ async fn time_auto_takes_a_detailed_frame_not_a_black_or_faded_one() {
     );
     // The same request, the same frame and ETag.
     assert_eq!(get("auto".into()).await, (etag, auto));
+    // Frames are scored on a grid of the same size at any output size: a page's 2x image is the
+    // same keyframe as its 1x.
+    let (_, wide) = get_at("auto".into(), "852").await;
+    let mut wide_matches = Vec::new();
+    for &second in &matches {
+        if get_at(second.to_string(), "852").await.1 == wide {
+            wide_matches.push(second);
+        }
+    }
+    assert_eq!(
+        wide_matches, matches,
+        "the 2x auto frame is another keyframe"
+    );
 
     // One colour throughout: still a frame, no error.
     let plain = media_url(Media {

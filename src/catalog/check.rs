@@ -24,7 +24,7 @@ pub(super) fn against_gstreamer(endpoint: &Endpoint) -> Result<Vec<String>, Prob
         let bound = params::bind(&endpoint.params, &query)
             .map_err(|e| trial(format!("does not validate: {e}"), false))?;
         let description = endpoint.render(&bound)?;
-        let sheet = endpoint.render_companion(&bound).transpose()?;
+        let sheet = endpoint.render_sheet(&bound).transpose()?;
         let names = element_names(&description)
             .into_iter()
             .chain(sheet.iter().flat_map(|s| element_names(s)));
@@ -117,7 +117,7 @@ fn check_placeholders(endpoint: &Endpoint) -> Result<(), Problem> {
         return Err(Problem::PartIsParam(part.clone()));
     }
     let mut texts: Vec<&str> = endpoint.spec.description().into_iter().collect();
-    texts.extend(endpoint.spec.companion());
+    texts.extend(endpoint.spec.sheet());
     texts.extend(endpoint.parts.values().map(String::as_str));
     for p in &endpoint.params {
         texts.extend(p.inserts.as_deref());

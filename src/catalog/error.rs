@@ -136,10 +136,6 @@ pub enum Shape {
         "a storyboard needs a sheet: the description that encodes the sheet from appsrc name=tiles"
     )]
     NoSheet,
-    #[error(
-        "a scout needs a parameter of type \"time\" to = \"seek.start\", which then takes auto"
-    )]
-    ScoutWithoutTime,
     #[error("only a {only} has {key}")]
     Misplaced {
         key: &'static str,
@@ -180,7 +176,6 @@ impl Problem {
                 | Shape::Unknown { key, .. }
                 | Shape::Misplaced { key, .. } => key,
                 Shape::Suffix(_) | Shape::LayoutSuffix => "suffix",
-                Shape::ScoutWithoutTime => "scout",
                 _ => return None,
             }
             .into()),

@@ -61,9 +61,6 @@ pub enum Spec {
         /// Seconds into the source of the frame taken when the request names no time.
         start: f64,
         assemble: Option<Choice>,
-        /// What `time=auto` runs first: a description whose small grey frames the service
-        /// scores, at a few keyframes, to pick the frame with the most detail.
-        scout: Option<String>,
     },
     /// Every appsink buffer is sent as it comes, in a chunked body, unless an assembler takes
     /// the whole output (`assemble`: animated WebP from WebP stills).
@@ -109,18 +106,6 @@ impl Spec {
             Spec::Storyboard { sheet, .. } => Some(sheet),
             _ => None,
         }
-    }
-
-    fn scout(&self) -> Option<&str> {
-        match self {
-            Spec::Still { scout, .. } => scout.as_deref(),
-            _ => None,
-        }
-    }
-
-    /// The second description an endpoint may have: a storyboard's sheet or a still's scout.
-    fn companion(&self) -> Option<&str> {
-        self.sheet().or(self.scout())
     }
 }
 
@@ -207,16 +192,6 @@ impl Endpoint {
     /// The sheet description with this request's values, for a storyboard.
     pub fn render_sheet(&self, bound: &Bound) -> Option<Result<String, template::TemplateError>> {
         self.spec.sheet().map(|sheet| self.fill(sheet, bound))
-    }
-
-    /// The scout description with this request's values, for a still that has one.
-    pub fn render_scout(&self, bound: &Bound) -> Option<Result<String, template::TemplateError>> {
-        self.spec.scout().map(|scout| self.fill(scout, bound))
-    }
-
-    /// The companion description (sheet or scout) with this request's values.
-    fn render_companion(&self, bound: &Bound) -> Option<Result<String, template::TemplateError>> {
-        self.spec.companion().map(|text| self.fill(text, bound))
     }
 
     /// The assembler this request's output goes to instead of being streamed, if any.
@@ -331,7 +306,6 @@ struct RawEndpoint {
     rate: Option<Rate>,
     suffix: Option<String>,
     sheet: Option<String>,
-    scout: Option<String>,
     assemble: Option<BTreeMap<String, String>>,
     layout: Option<BTreeMap<String, String>>,
     #[serde(default)]
@@ -504,22 +478,16 @@ fn build(
         limits.apply(&mut param).map_err(|e| fail(param_error(e)))?;
         params.push(param);
     }
-    if raw.kind != Kind::Still && raw.scout.is_some() {
-        return Err(fail(Problem::Shape(Shape::Misplaced {
-            key: "scout",
-            only: "still",
-        })));
-    }
-    if raw.scout.is_some() {
-        // The scout picks the start: the parameter that sets it takes `auto` too.
+    if raw.kind == Kind::Still {
+        // `time=auto` is every still's: the parameter that sets its start takes it too.
         let start = params
             .iter_mut()
             .find(|p| p.target == Target::Service(ServiceTarget::SeekStart));
-        match start.map(|p| &mut p.kind) {
-            Some(ParamKind::Seconds {
-                share: true, auto, ..
-            }) => *auto = true,
-            _ => return Err(fail(Problem::Shape(Shape::ScoutWithoutTime))),
+        if let Some(ParamKind::Seconds {
+            share: true, auto, ..
+        }) = start.map(|p| &mut p.kind)
+        {
+            *auto = true;
         }
     }
     check_routes(&raw.routes).map_err(fail)?;
@@ -579,7 +547,6 @@ fn build(
                 description,
                 start,
                 assemble,
-                scout: raw.scout.map(|s| s.trim().to_string()),
             }
         }
         Kind::Stream => {

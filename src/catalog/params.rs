@@ -103,8 +103,8 @@ pub enum ParamKind {
         max: f64,
     },
     /// Seconds, written `12.5`, `1:02.5` or `01:02:03`; with `share` (`type = "time"`) also a
-    /// share of the source's duration, `50%`; with `auto` (a still's `seek.start` when the still
-    /// has a `scout`) also `auto`, the frame the scout picks.
+    /// share of the source's duration, `50%`; with `auto` (a still's `seek.start`) also `auto`,
+    /// the most detailed of a few keyframes.
     Seconds {
         min: f64,
         max: f64,
@@ -155,7 +155,7 @@ pub enum Value {
     Url(String),
     /// A share of the source's duration, in percent.
     Share(f64),
-    /// `time=auto`: the frame the still's scout picks.
+    /// `time=auto`: the most detailed of a few keyframes.
     Auto,
 }
 
@@ -560,8 +560,8 @@ pub struct Seek {
     pub accurate: Option<bool>,
 }
 
-/// A time asked for: seconds, a share of the source's duration (in percent), or the frame a
-/// still's scout picks.
+/// A time asked for: seconds, a share of the source's duration (in percent), or the most
+/// detailed of a few keyframes (a still's `auto`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Time {
     Seconds(f64),
@@ -574,7 +574,7 @@ impl fmt::Display for Time {
         match self {
             Time::Seconds(s) => write!(f, "{s} s"),
             Time::Share(p) => write!(f, "{p}% of the duration"),
-            Time::Auto => f.write_str("the frame the scout picks"),
+            Time::Auto => f.write_str("the most detailed of a few keyframes"),
         }
     }
 }
@@ -584,7 +584,7 @@ impl fmt::Display for Time {
 pub struct Placed {
     pub start: Option<f64>,
     pub duration: Option<f64>,
-    /// The start is the scout's to pick (`time=auto`).
+    /// The start is the most detailed keyframe's (`time=auto`).
     pub auto: bool,
 }
 

@@ -101,12 +101,23 @@ pub(crate) struct Prerolled {
 
 impl Prerolled {
     pub(crate) fn open(launch: &Launch<'_>, deadline: Instant) -> Result<Self, PipelineError> {
+        Self::open_with(launch, deadline, |_| ())
+    }
+
+    /// [`Prerolled::open`], with `prepare` given the sink before anything flows (to watch what
+    /// reaches it from the first frame on).
+    pub(crate) fn open_with(
+        launch: &Launch<'_>,
+        deadline: Instant,
+        prepare: impl FnOnce(&gst_app::AppSink),
+    ) -> Result<Self, PipelineError> {
         // Origin reads, the first of which happens inside the state change, end at the deadline.
         let reads = crate::source::Deadline::at(deadline);
         let built = build(&Launch {
             deadline: Some(&reads),
             ..*launch
         })?;
+        prepare(&built.sink);
         let guard = PipelineGuard::new(built.pipeline);
         guard.change_state(gst::State::Paused)?;
         let paused = Self {

@@ -189,30 +189,30 @@ async fn whole(
             blocking(move || {
                 let deadline = Instant::now() + app.timeout;
                 let description = rendered(endpoint.render(&bound))?;
-                let mut moment = Moment {
+                let moment = Moment {
                     time: placed.start,
                     default,
                     accurate: bound.seek.accurate.unwrap_or(true),
                 };
-                if placed.auto {
-                    if let Some(time) = scouted(&app, &endpoint, &bound, deadline)? {
-                        // The keyframe the scout scored: sought as a keyframe, it is that one.
-                        moment.time = Some(time);
-                        moment.accurate = false;
-                    }
-                }
                 let launch = Launch {
                     overlay: overlay(&bound),
                     still: Some(moment),
                     ..app.launch(&description, &bound)
                 };
+                let frame = match placed.auto {
+                    true => auto_frame(&launch, deadline)?,
+                    false => None,
+                };
+                let frame = |launch: &Launch<'_>| match frame {
+                    Some(frame) => Ok(frame),
+                    None => engine::still::capture_sample(launch, app.timeout),
+                };
                 match endpoint.assembler(&bound) {
                     Some("blurhash") => {
-                        let frame = engine::still::capture_sample(&launch, app.timeout)?;
-                        let placeholder = engine::placeholder::Placeholder::of(&frame)?;
+                        let placeholder = engine::placeholder::Placeholder::of(&frame(&launch)?)?;
                         Ok(json_bytes(&placeholder.to_json()))
                     }
-                    _ => engine::still::capture(&launch, app.timeout),
+                    _ => engine::sample_bytes(frame(&launch)?),
                 }
             })
             .await?
@@ -237,34 +237,24 @@ async fn whole(
     Ok(body)
 }
 
-/// The time `time=auto` takes: the scout's pick, or None for the still's default frame.
-fn scouted(
-    app: &App,
-    endpoint: &Endpoint,
-    bound: &params::Bound,
+/// The frame `time=auto` takes, from the still's own pipeline; None for the still's default
+/// frame (a source that cannot seek, a video with no frame to score: audio with a cover).
+fn auto_frame(
+    launch: &Launch<'_>,
     deadline: Instant,
-) -> Result<Option<f64>, PipelineError> {
-    let Some(scout) = endpoint.render_scout(bound) else {
-        return Ok(None);
+) -> Result<Option<gst::Sample>, PipelineError> {
+    let unsought = Launch {
+        still: None,
+        ..*launch
     };
-    let scout = rendered(scout)?;
-    // The scout names its own elements: only settings of those reach it (the source's url, not
-    // a watermark's).
-    let names: Vec<&str> = scout
-        .split_whitespace()
-        .filter_map(|word| word.strip_prefix("name="))
-        .collect();
-    let settings: Vec<_> = bound
-        .properties
-        .iter()
-        .filter(|s| names.contains(&s.element.as_str()))
-        .cloned()
-        .collect();
-    let launch = Launch {
-        properties: &settings,
-        ..app.launch(&scout, bound)
-    };
-    engine::scout::pick(&launch, deadline)
+    match engine::scout::pick(&unsought, deadline) {
+        Ok(frame) => Ok(frame),
+        Err(e) if e.failure == Failure::Timeout => Err(e),
+        Err(e) => {
+            tracing::debug!(error = %e, "time=auto found no frame to score: the default frame");
+            Ok(None)
+        }
+    }
 }
 
 fn json_bytes(json: &serde_json::Value) -> Bytes {
