@@ -1,4 +1,4 @@
-//! A raw frame the service reads itself (a placeholder's RGB, a scout's grey), checked once: the
+//! A raw frame the service reads itself (a placeholder's RGB), checked once: the
 //! caps are raw video of the format asked for, and the buffer holds every row they say.
 
 use super::error::{Failure, PipelineError};
