@@ -6,20 +6,15 @@ use super::cover::Cover;
 use super::error::{Failure, PipelineError};
 use super::guard::PipelineGuard;
 use super::launch::{build, seconds, Launch, Moment};
-use bytes::Bytes;
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 use std::time::{Duration, Instant};
 
-/// Blocks until the image is ready (call it off the async workers). The launch's `still`
-/// moment says which frame: the pipeline enters the source there before anything is decoded.
-pub fn capture(launch: &Launch<'_>, timeout: Duration) -> Result<Bytes, PipelineError> {
-    super::sample_bytes(capture_sample(launch, timeout)?)
-}
-
-/// [`capture`]'s frame as the appsink gave it, with its caps: for what the service makes of a
-/// raw frame itself.
+/// The frame as the appsink gave it, with its caps (encoded, or raw for what the service makes
+/// of a raw frame itself). Blocks until it is ready (call it off the async workers). The
+/// launch's `still` moment says which frame: the pipeline enters the source there before
+/// anything is decoded.
 pub fn capture_sample(
     launch: &Launch<'_>,
     timeout: Duration,

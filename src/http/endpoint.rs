@@ -199,20 +199,24 @@ async fn whole(
                     still: Some(moment),
                     ..app.launch(&description, &bound)
                 };
-                let frame = match placed.auto {
+                let picked = match placed.auto {
                     true => auto_frame(&launch, deadline)?,
                     false => None,
                 };
-                let frame = |launch: &Launch<'_>| match frame {
-                    Some(frame) => Ok(frame),
-                    None => engine::still::capture_sample(launch, app.timeout),
+                let frame = match picked {
+                    Some(frame) => frame,
+                    // What is left of the request's time (all of it without `auto`).
+                    None => engine::still::capture_sample(
+                        &launch,
+                        deadline.saturating_duration_since(Instant::now()),
+                    )?,
                 };
                 match endpoint.assembler(&bound) {
                     Some("blurhash") => {
-                        let placeholder = engine::placeholder::Placeholder::of(&frame(&launch)?)?;
+                        let placeholder = engine::placeholder::Placeholder::of(&frame)?;
                         Ok(json_bytes(&placeholder.to_json()))
                     }
-                    _ => engine::sample_bytes(frame(&launch)?),
+                    _ => engine::sample_bytes(frame),
                 }
             })
             .await?
