@@ -378,20 +378,7 @@ struct Reference {
 
 impl Reference {
     fn of(path: &Path, source: &Source) -> Self {
-        let output = Command::new("ffprobe")
-            .args([
-                "-v",
-                "error",
-                "-of",
-                "json",
-                "-show_format",
-                "-show_streams",
-            ])
-            .arg(path)
-            .output()
-            .expect("ffprobe runs");
-        assert!(output.status.success(), "ffprobe {}", path.display());
-        let probe: Value = serde_json::from_slice(&output.stdout).unwrap();
+        let probe = support::ffmpeg::probe(path);
         let video = probe["streams"]
             .as_array()
             .unwrap()

@@ -167,12 +167,7 @@ async fn meta_names_the_colours_as_ffprobe_does() {
             .json()
             .await
             .unwrap();
-        let probe = std::process::Command::new("ffprobe")
-            .args(["-v", "error", "-show_streams", "-of", "json"])
-            .arg(&path)
-            .output()
-            .unwrap();
-        let probe: serde_json::Value = serde_json::from_slice(&probe.stdout).unwrap();
+        let probe = support::ffmpeg::probe(&path);
         for field in [
             "color_range",
             "color_space",

@@ -286,11 +286,19 @@ async fn sigterm_turns_readiness_false_lets_streams_finish_then_exits_0() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(received > 0, "nothing arrived during the grace");
-    // The grace ends: the stream is cut, the process exits 0.
+    // The grace ends: the process exits 0, and the stream is cut: what is left of it ends
+    // without the chunked body's last chunk, so the client knows it is not the whole video.
     let status = service
         .wait_exit(Duration::from_secs(5))
         .expect("the service exits after the grace");
     assert!(status.success(), "{status:?}: {}", service.log_text());
+    let mut rest = Vec::new();
+    let _ = stream.read_to_end(&mut rest);
+    assert!(
+        !rest.ends_with(b"0\r\n\r\n"),
+        "the stream ended cleanly after the grace, {} bytes later",
+        rest.len()
+    );
     let log = service.wait_for_log(&["shutdown grace over"]).await;
     assert!(log.contains("shutdown grace over"), "{log}");
 }

@@ -192,3 +192,56 @@ async fn known_harmless_gstreamer_warnings_are_not_warnings() {
     assert!(!lines.is_empty(), "qtdemux said nothing: {log}");
     assert!(lines.iter().all(|l| l["level"] == "DEBUG"), "{lines:?}");
 }
+
+/// Neither the query string nor the url's path comes into the log, in either format, whether
+/// the request succeeds, is refused, or fails at the origin or in the pipeline.
+#[tokio::test]
+async fn the_log_never_holds_the_query_or_the_urls_path() {
+    let good = media_url(Media::mp4());
+    let file = good.rsplit('/').next().unwrap().to_string();
+    let stem = file.trim_end_matches(".mp4").to_string();
+    let absent = support::origin_url("hidden-dir-q7/absent-z9.mp4");
+    let text = support::origin_url("not-a-video.mp4");
+    let requests = [
+        ("/thumb", vec![("url", good.as_str()), ("time", "3")], 200),
+        ("/webm", vec![("url", good.as_str()), ("duration", "1")], 200),
+        ("/meta", vec![("url", good.as_str())], 200),
+        ("/thumb", vec![("url", good.as_str()), ("width", "77777")], 400),
+        ("/thumb", vec![("url", good.as_str()), ("zqparam", "1")], 400),
+        ("/thumb", vec![("url", absent.as_str())], 502),
+        ("/thumb", vec![("url", text.as_str())], 415),
+    ];
+    for format in ["text", "json"] {
+        let service = Service::with_env(&[
+            ("PYTHUMBIO_LOG_FORMAT", format),
+            ("PYTHUMBIO_CACHE_MB", "0"),
+        ]);
+        for (path, params, status) in &requests {
+            let response = service.get(path, params).await;
+            assert_eq!(response.status(), *status, "{path} {params:?}");
+            let _ = response.bytes().await;
+        }
+        service.wait_for_log(&["/meta"]).await;
+        let log = service.log_text();
+        let lines: Vec<&str> = log.lines().filter(|l| l.contains("/thumb")).collect();
+        assert!(lines.len() >= 5, "{format}: a line per request: {log}");
+        for line in &lines {
+            let json = serde_json::from_str::<serde_json::Value>(line).is_ok();
+            assert_eq!(json, format == "json", "{format}: {line}");
+        }
+        for secret in [
+            stem.as_str(),
+            "77777",
+            "zqparam",
+            "hidden-dir-q7",
+            "absent-z9",
+            "not-a-video",
+            "url=",
+        ] {
+            assert!(
+                !log.contains(secret),
+                "{format}: {secret:?} is in the log:\n{log}"
+            );
+        }
+    }
+}

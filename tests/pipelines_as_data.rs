@@ -89,6 +89,13 @@ fn a_broken_set_stops_the_start_and_says_where() {
             "line 8: element nosuchenc is not installed",
         ),
         (
+            "missing-in-an-enum.toml",
+            PNG_AT_FOUR.replace("pngenc", "{encoder}")
+                + "[params.encoder]\ntype = \"enum\"\ndefault = \"png\"\nto = \"text\"\n"
+                + "[params.encoder.values]\npng = \"pngenc\"\nother = \"nosuchenc\"\n",
+            "element nosuchenc is not installed",
+        ),
+        (
             "undeclared.toml",
             PNG_AT_FOUR.replace("{size},height", "{side},height"),
             "line 8: {side} is neither a part nor a parameter",

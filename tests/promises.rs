@@ -163,3 +163,153 @@ async fn sigint_stops_the_service() {
     let status = service.wait_exit(std::time::Duration::from_secs(10));
     assert!(status.is_some_and(|s| s.success()), "{status:?}");
 }
+
+/// An origin that honours the first Range and then answers later ones with the whole file
+/// cannot serve a seek: 502 `origin_cannot_seek`, for a still and for a stream.
+#[tokio::test]
+async fn an_origin_that_stops_honouring_range_is_a_502() {
+    let service = Service::with_env(&[("PYTHUMBIO_CACHE_MB", "0")]);
+    let path = Media::noise_minute().path();
+    let url = support::origin_url(&format!(
+        "first-range/{}",
+        path.file_name().unwrap().to_str().unwrap()
+    ));
+    let json = service
+        .expect_error(
+            "/thumb",
+            &[("url", &url), ("time", "40")],
+            502,
+            "origin_cannot_seek",
+        )
+        .await;
+    assert!(json["error"].as_str().unwrap().contains("Range"), "{json}");
+    service
+        .expect_error(
+            "/webm",
+            &[("url", &url), ("start", "40"), ("duration", "2")],
+            502,
+            "origin_cannot_seek",
+        )
+        .await;
+    service.assert_nothing_left().await;
+}
+
+/// An origin that accepts no connection in time is a 504 after
+/// `PYTHUMBIO_ORIGIN_CONNECT_TIMEOUT`, well inside `PYTHUMBIO_TIMEOUT`. The origin is a
+/// listener whose queue of connections is full and never accepted: the kernel drops further
+/// handshakes, as a firewall dropping packets does.
+#[tokio::test]
+async fn an_origin_that_never_accepts_is_a_504_after_the_connect_timeout() {
+    let listener = tokio::net::TcpSocket::new_v4().unwrap();
+    listener.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = listener.listen(0).unwrap();
+    let addr = listener.local_addr().unwrap();
+    // Fill the accept queue: connections complete until it is full, then hang.
+    let mut held = Vec::new();
+    loop {
+        let attempt = tokio::time::timeout(
+            std::time::Duration::from_millis(300),
+            tokio::net::TcpStream::connect(addr),
+        )
+        .await;
+        match attempt {
+            Ok(Ok(stream)) => held.push(stream),
+            _ => break,
+        }
+        assert!(held.len() < 64, "the listener's queue never filled");
+    }
+    let service = Service::with_env(&[
+        ("PYTHUMBIO_ORIGIN_CONNECT_TIMEOUT", "1"),
+        ("PYTHUMBIO_TIMEOUT", "30"),
+    ]);
+    let url = format!("http://{addr}/video.mp4");
+    for path in ["/thumb", "/meta"] {
+        let started = std::time::Instant::now();
+        let json = service
+            .expect_error(path, &[("url", &url)], 504, "timeout")
+            .await;
+        let took = started.elapsed();
+        assert!(
+            took >= std::time::Duration::from_millis(900)
+                && took < std::time::Duration::from_secs(10),
+            "{path}: {json} after {took:?}"
+        );
+    }
+    drop(listener);
+    service.assert_nothing_left().await;
+}
+
+/// `/meta` says what ffprobe says of a file ffmpeg wrote with tags and anamorphic pixels:
+/// `format_long_name`, `format.tags`, each stream's `tags`, the aspect ratios and the audio's
+/// declared `bit_rate`, field by field.
+#[tokio::test]
+async fn meta_tags_aspect_and_bit_rates_are_ffprobes() {
+    let path = support::ffmpeg::made(
+        "ff-tagged-anamorphic.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=480x360:rate=25:duration=3",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:duration=3",
+            "-vf",
+            "setsar=4/3",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "96k",
+            "-metadata",
+            "title=A tagged clip",
+            "-metadata",
+            "artist=Somebody",
+            "-metadata",
+            "comment=made for a test",
+            "-metadata:s:v:0",
+            "language=eng",
+            "-metadata:s:a:0",
+            "language=fra",
+        ],
+    );
+    let service = Service::start();
+    let (status, _, body) = service.fetch("/meta", &support::path_url(&path)).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let meta: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let probe = support::ffmpeg::probe(&path);
+    assert_eq!(
+        meta["format"]["format_long_name"],
+        probe["format"]["format_long_name"]
+    );
+    for tag in ["title", "artist", "comment"] {
+        assert_eq!(
+            meta["format"]["tags"][tag], probe["format"]["tags"][tag],
+            "format.tags.{tag}: {meta}"
+        );
+    }
+    for i in 0..2 {
+        let (got, want) = (&meta["streams"][i], &probe["streams"][i]);
+        assert_eq!(got["codec_type"], want["codec_type"], "stream {i}");
+        assert_eq!(
+            got["tags"]["language"], want["tags"]["language"],
+            "stream {i}: {got}"
+        );
+    }
+    let video = &meta["streams"][0];
+    for field in ["sample_aspect_ratio", "display_aspect_ratio"] {
+        assert_eq!(video[field], probe["streams"][0][field], "{field}");
+    }
+    assert_eq!(video["sample_aspect_ratio"], "4:3");
+    // The declared bitrate of the AAC stream: within 5 % of what ffprobe reads.
+    let rate = |v: &serde_json::Value| v["bit_rate"].as_str().unwrap().parse::<f64>().unwrap();
+    let (got, want) = (rate(&meta["streams"][1]), rate(&probe["streams"][1]));
+    assert!(
+        (got - want).abs() <= want * 0.05,
+        "audio bit_rate {got} (ffprobe: {want})"
+    );
+}

@@ -438,12 +438,14 @@ fn tags_json(tags: Option<&gst::TagList>) -> Map<String, Value> {
         ("genre", "genre"),
         ("copyright", "copyright"),
         ("encoder", "encoder"),
-        ("language-code", "language"),
     ];
     for (gst_name, ffprobe_name) in names {
         if let Some(value) = tags.generic(gst_name).and_then(|v| v.get::<String>().ok()) {
             out.insert(ffprobe_name.into(), json!(value));
         }
+    }
+    if let Some(code) = tags.get::<gst::tags::LanguageCode>() {
+        out.insert("language".into(), json!(language(code.get())));
     }
     if let Some(date) = tags.get::<gst::tags::DateTime>() {
         if let Ok(iso) = date.get().to_iso8601_string() {
@@ -451,6 +453,13 @@ fn tags_json(tags: Option<&gst::TagList>) -> Map<String, Value> {
         }
     }
     out
+}
+
+/// A language in ISO 639-2/T, as MP4 stores it and ffprobe shows it (`eng`, `fra`): demuxers
+/// tag the two-letter ISO 639-1 code where there is one (`en`).
+fn language(code: &str) -> String {
+    gstreamer_tag::language_codes::language_code_iso_639_2t(code)
+        .map_or_else(|| code.to_string(), |c| c.to_string())
 }
 
 #[cfg(test)]
@@ -462,6 +471,9 @@ mod tests {
         gst::init().unwrap();
         assert_eq!(seconds(gst::ClockTime::from_mseconds(10_033)), "10.033000");
         assert_eq!(ratio(1280, 720), "16:9");
+        assert_eq!(language("en"), "eng");
+        assert_eq!(language("fr"), "fra");
+        assert_eq!(language("und"), "und");
         let caps = gst::Caps::builder("video/x-h264")
             .field("profile", "constrained-baseline")
             .field("chroma-format", "4:2:0")

@@ -21,7 +21,7 @@ pub const SERVICE_PAGES: &[(&str, &str, &str)] = &[
     ),
     (
         "/readyz",
-        "Readiness: a pipeline set is loaded and the service is not shutting down",
+        "Readiness: 200 while serving, 503 once the service is shutting down",
         "application/json",
     ),
     ("/openapi.json", "This document", "application/json"),
@@ -41,10 +41,18 @@ pub const SERVICE_PAGES: &[(&str, &str, &str)] = &[
 pub fn document(catalog: &Catalog) -> Json {
     let mut paths = Map::new();
     for (path, summary, content_type) in SERVICE_PAGES {
+        let mut responses =
+            json!({ "200": { "description": "OK", "content": { *content_type: {} } } });
+        if *path == "/readyz" {
+            responses["503"] = json!({
+                "description": "Shutting down: `ready` is false and `reasons` says why",
+                "content": { "application/json": {} },
+            });
+        }
         let op = json!({
             "summary": summary,
             "operationId": operation_id(path),
-            "responses": { "200": { "description": "OK", "content": { *content_type: {} } } },
+            "responses": responses,
         });
         paths.insert(path.to_string(), json!({ "get": op }));
     }

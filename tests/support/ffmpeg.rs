@@ -104,6 +104,21 @@ pub fn offset_ts() -> PathBuf {
     )
 }
 
+/// What `ffprobe -show_format -show_streams` says of `path`, as JSON.
+pub fn probe(path: &Path) -> serde_json::Value {
+    let stdout = run(Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-of",
+            "json",
+            "-show_format",
+            "-show_streams",
+        ])
+        .arg(path));
+    serde_json::from_slice(&stdout).unwrap()
+}
+
 /// Each video frame of `path` as ffprobe reads it: how long it shows (seconds) and its size.
 pub fn probe_frames(path: &Path) -> Vec<(f64, u32, u32)> {
     let stdout = run(Command::new("ffprobe")
