@@ -4,7 +4,7 @@ mod support;
 
 use image::ImageFormat;
 use support::media::{nearest, palette_index, Audio, Container, Media, Video, PALETTE};
-use support::{inspect, media_url, origin_url, Image, Service};
+use support::{inspect, media_url, routed_url, Image, Service};
 
 const VIDEO_ONLY: Media = Media {
     audio: None,
@@ -82,11 +82,7 @@ async fn thumb_is_the_frame_at_two_seconds_fit_inside_426x240() {
 #[tokio::test]
 async fn thumb_decodes_forward_when_the_origin_ignores_range() {
     let service = Service::start();
-    let path = Media::mp4().path();
-    let url = origin_url(&format!(
-        "norange/{}",
-        path.file_name().unwrap().to_str().unwrap()
-    ));
+    let url = routed_url("norange", Media::mp4());
     let (status, _, body) = service.fetch("/thumb", &url).await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     assert_colour(Image::decode(&body, ImageFormat::Jpeg).centre(), 2);
@@ -206,13 +202,11 @@ async fn webm_streams_while_it_is_encoded() {
         frames: 1800,
         ..Media::mp4()
     };
-    // From an origin that takes about a second to send the file: the first bytes of the WebM
-    // come while the origin is still sending, so the body is not a buffer of the whole
-    // transcode (nor of the whole source).
-    let file = long.path();
-    let file = file.file_name().unwrap().to_str().unwrap();
+    // From an origin that takes two seconds to send the file: the first bytes of the WebM come
+    // while the origin is still sending, so the body is not a buffer of the whole transcode
+    // (nor of the whole source).
     let mut response = service
-        .get("/webm", &[("url", &origin_url(&format!("slow/{file}")))])
+        .get("/webm", &[("url", &routed_url("slow", long))])
         .await;
     assert_eq!(response.status(), 200);
     assert_eq!(
@@ -221,7 +215,7 @@ async fn webm_streams_while_it_is_encoded() {
     );
     let first = response.chunk().await.unwrap().expect("a first chunk");
     assert_eq!(&first[..4], &[0x1a, 0x45, 0xdf, 0xa3]);
-    let done = reqwest::get(origin_url(&format!("slow-done/{file}")))
+    let done = reqwest::get(routed_url("slow-done", long))
         .await
         .unwrap()
         .text()

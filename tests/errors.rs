@@ -204,11 +204,7 @@ async fn a_url_cannot_rewrite_the_pipeline() {
 #[tokio::test]
 async fn a_failure_after_the_first_byte_aborts_the_body() {
     let service = Service::start();
-    let path = Media::mp4().path();
-    let url = origin_url(&format!(
-        "truncated/{}",
-        path.file_name().unwrap().to_str().unwrap()
-    ));
+    let url = support::routed_url("truncated", Media::mp4());
     let mut response = service.get("/webm", &[("url", &url)]).await;
     assert_eq!(response.status(), 200, "{:?}", response.text().await);
     let mut received = 0;

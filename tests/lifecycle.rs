@@ -131,10 +131,10 @@ async fn queued_requests_wait_for_a_slot() {
         );
     }
     assert_eq!(most, 1, "live pipelines with one slot");
-    let metrics = service.get("/metrics", &[]).await.text().await.unwrap();
-    assert!(
-        metrics.contains("\npythumbio_pipelines_started_total 6\n"),
-        "six pipelines, one per request: {metrics}"
+    assert_eq!(
+        service.metric("pythumbio_pipelines_started_total").await,
+        6.0,
+        "six pipelines, one per request"
     );
 }
 

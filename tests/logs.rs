@@ -204,10 +204,22 @@ async fn the_log_never_holds_the_query_or_the_urls_path() {
     let text = support::origin_url("not-a-video.mp4");
     let requests = [
         ("/thumb", vec![("url", good.as_str()), ("time", "3")], 200),
-        ("/webm", vec![("url", good.as_str()), ("duration", "1")], 200),
+        (
+            "/webm",
+            vec![("url", good.as_str()), ("duration", "1")],
+            200,
+        ),
         ("/meta", vec![("url", good.as_str())], 200),
-        ("/thumb", vec![("url", good.as_str()), ("width", "77777")], 400),
-        ("/thumb", vec![("url", good.as_str()), ("zqparam", "1")], 400),
+        (
+            "/thumb",
+            vec![("url", good.as_str()), ("width", "77777")],
+            400,
+        ),
+        (
+            "/thumb",
+            vec![("url", good.as_str()), ("zqparam", "1")],
+            400,
+        ),
         ("/thumb", vec![("url", absent.as_str())], 502),
         ("/thumb", vec![("url", text.as_str())], 415),
     ];

@@ -40,6 +40,12 @@ async fn counters_move_with_requests() {
         .await
         .unwrap();
     service
+        .get("/thumb", &[("url", &url), ("width", "99999")])
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    service
         .get("/wp-admin/setup.php", &[])
         .await
         .bytes()
@@ -73,11 +79,45 @@ async fn counters_move_with_requests() {
     assert!(!after.keys().any(|k| k.contains("wp-admin")));
     assert_eq!(
         delta(r#"pythumbio_request_seconds_count{endpoint="/thumb"}"#),
-        3.0
+        4.0
     );
     assert_eq!(
         delta(r#"pythumbio_request_seconds_bucket{endpoint="/thumb",le="+Inf"}"#),
-        3.0
+        4.0
+    );
+    // Error responses by code: the origin's 404, the bad width, the unknown path.
+    for code in ["origin_error", "invalid_parameter", "not_found"] {
+        assert_eq!(
+            delta(&format!("pythumbio_errors_total{{code=\"{code}\"}}")),
+            1.0,
+            "{code}"
+        );
+    }
+    // Queue waits and pipeline times: the two thumbnails that ran a pipeline, the one that
+    // failed included (not the 304 nor the refused width), and the stream.
+    for (series, n) in [
+        (
+            r#"pythumbio_queue_wait_seconds_count{endpoint="/thumb"}"#,
+            2.0,
+        ),
+        (
+            r#"pythumbio_queue_wait_seconds_count{endpoint="/webm"}"#,
+            1.0,
+        ),
+        (
+            r#"pythumbio_pipeline_seconds_count{endpoint="/thumb"}"#,
+            2.0,
+        ),
+        (r#"pythumbio_pipeline_seconds_count{endpoint="/webm"}"#, 1.0),
+    ] {
+        assert_eq!(delta(series), n, "{series}");
+    }
+    assert!(
+        get(
+            &after,
+            r#"pythumbio_pipeline_seconds_sum{endpoint="/thumb"}"#
+        ) > 0.0,
+        "a pipeline takes some time"
     );
     assert_eq!(delta("pythumbio_not_modified_total"), 1.0);
     assert_eq!(

@@ -169,11 +169,7 @@ async fn sigint_stops_the_service() {
 #[tokio::test]
 async fn an_origin_that_stops_honouring_range_is_a_502() {
     let service = Service::with_env(&[("PYTHUMBIO_CACHE_MB", "0")]);
-    let path = Media::noise_minute().path();
-    let url = support::origin_url(&format!(
-        "first-range/{}",
-        path.file_name().unwrap().to_str().unwrap()
-    ));
+    let url = support::routed_url("first-range", Media::noise_minute());
     let json = service
         .expect_error(
             "/thumb",

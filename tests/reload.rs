@@ -85,6 +85,8 @@ async fn a_broken_set_is_rejected_and_the_old_one_stays() {
         log.contains("broken.toml") && log.contains("nosuchenc"),
         "the log says why: {log}"
     );
+    assert!(service.metric("pythumbio_reload_failures_total").await >= 1.0);
+    assert_eq!(service.metric("pythumbio_reloads_total").await, 0.0);
     // Nothing of the broken set is served: the old set is whole.
     assert_eq!(service.get("/three", &params).await.status(), 404);
     assert_eq!(service.get("/one", &params).await.status(), 200);

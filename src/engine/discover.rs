@@ -47,6 +47,7 @@ pub fn discover(
         crate::source::hand_origins(src, &origins);
         if let Some(decoder) = src.parent().and_then(|p| p.downcast::<gst::Bin>().ok()) {
             crate::source::guard(&decoder, Some(&origins));
+            super::demux_errors::pass_on(decoder.upcast_ref());
             *refused.lock().unwrap() = Some(super::launch::refuse_large_sources(
                 decoder.upcast_ref(),
                 limits,

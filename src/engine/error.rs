@@ -61,6 +61,17 @@ impl Failure {
         }
     }
 
+    /// What a stream error of a demuxer, parser or decoder means: a format this service does
+    /// not read, or media that is damaged or cut short.
+    fn of_stream_error(code: gst::StreamError) -> Self {
+        match code {
+            gst::StreamError::TypeNotFound
+            | gst::StreamError::CodecNotFound
+            | gst::StreamError::WrongType => Self::Unsupported,
+            _ => Self::Corrupt,
+        }
+    }
+
     /// What a client is told of a failure that GStreamer reported: its own text names elements,
     /// source files and paths of the pipeline, which stay in the log.
     pub fn public_message(&self) -> String {
@@ -149,12 +160,7 @@ impl PipelineError {
         } else if error.is::<gst::ResourceError>() {
             Failure::Corrupt
         } else if let Some(code) = error.kind::<gst::StreamError>() {
-            match code {
-                gst::StreamError::TypeNotFound
-                | gst::StreamError::CodecNotFound
-                | gst::StreamError::WrongType => Failure::Unsupported,
-                _ => Failure::Corrupt,
-            }
+            Failure::of_stream_error(code)
         } else if error.kind::<gst::CoreError>() == Some(gst::CoreError::MissingPlugin) {
             Failure::Unsupported
         } else {
@@ -213,7 +219,9 @@ impl PipelineError {
         } else if error.is::<gst::ResourceError>() || !origin_sent_bytes {
             // The service's source reports an origin's status itself (`HttpSrc::failure`).
             Failure::Origin { status: None }
-        } else if error.is::<gst::StreamError>() || error.is::<gst::CoreError>() {
+        } else if let Some(code) = error.kind::<gst::StreamError>() {
+            Failure::of_stream_error(code)
+        } else if error.is::<gst::CoreError>() {
             Failure::Unsupported
         } else {
             Failure::Internal

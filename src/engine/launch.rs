@@ -222,6 +222,7 @@ pub fn build(launch: &Launch<'_>) -> Result<Built, PipelineError> {
     // Every decoder of the description (the source's, a watermark's) is under the limits.
     for decoder in uri_decoders(&pipeline) {
         refuse_large_sources(&decoder, launch.limits);
+        super::demux_errors::pass_on(&decoder);
     }
     let sink = pipeline
         .by_name("sink")

@@ -2,6 +2,7 @@
 //! over as bytes. This layer knows nothing of HTTP.
 
 mod cover;
+mod demux_errors;
 pub mod discover;
 mod entry;
 pub mod error;

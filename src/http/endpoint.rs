@@ -109,7 +109,11 @@ pub async fn handle(
         }
     }
     let tag = caching.as_ref().map(|c| &c[0].1);
-    let mut response = match respond(&app, endpoint, bound, sprite, id, tag, &headers).await {
+    let asked = Asked {
+        route: uri.path().to_string(),
+        id,
+    };
+    let mut response = match respond(&app, endpoint, bound, sprite, asked, tag, &headers).await {
         Err(e) => {
             if let Some(failure) = e.pipeline() {
                 app.metrics.pipeline_error(&element_type(failure));
@@ -153,18 +157,18 @@ async fn respond(
     endpoint: Arc<Endpoint>,
     bound: params::Bound,
     sprite: Sprites,
-    id: RequestId,
+    asked: Asked,
     tag: Option<&HeaderValue>,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
     let content_type = [(header::CONTENT_TYPE, endpoint.content_type(&bound))];
     if matches!(endpoint.spec, Spec::Stream { .. }) && endpoint.assembler(&bound).is_none() {
-        let permit = app.admission.admit().await?;
-        return stream(app, &endpoint, &bound, permit, id)
+        let permit = slot(app, &asked.route).await?;
+        return stream(app, &endpoint, &bound, permit, asked)
             .await
             .map(|body| (content_type, body).into_response());
     }
-    let make = whole(app.clone(), endpoint, bound, sprite);
+    let make = whole(app.clone(), endpoint, bound, sprite, asked.route);
     let body = match tag.and_then(|t| t.to_str().ok()) {
         Some(tag) => app.outputs.get_or_make(tag, make).await?,
         None => make.await?,
@@ -180,65 +184,88 @@ async fn whole(
     endpoint: Arc<Endpoint>,
     bound: params::Bound,
     sprite: Sprites,
+    route: String,
 ) -> Result<Bytes, ApiError> {
-    let permit = app.admission.admit().await?;
-    let body = match &endpoint.spec {
-        Spec::Still { start, .. } => {
-            let (placed, default) = (placed(&app, &bound).await?, *start);
-            let app = app.clone();
-            blocking(move || {
-                let deadline = Instant::now() + app.timeout;
-                let description = rendered(endpoint.render(&bound))?;
-                let moment = Moment {
-                    time: placed.start,
-                    default,
-                    accurate: bound.seek.accurate.unwrap_or(true),
-                };
-                let launch = Launch {
-                    overlay: overlay(&bound),
-                    still: Some(moment),
-                    ..app.launch(&description, &bound)
-                };
-                let picked = match placed.auto {
-                    true => auto_frame(&launch, deadline)?,
-                    false => None,
-                };
-                let frame = match picked {
-                    Some(frame) => frame,
-                    // What is left of the request's time (all of it without `auto`).
-                    None => engine::still::capture_sample(
-                        &launch,
-                        deadline.saturating_duration_since(Instant::now()),
-                    )?,
-                };
-                match endpoint.assembler(&bound) {
-                    Some("blurhash") => {
-                        let placeholder = engine::placeholder::Placeholder::of(&frame)?;
-                        Ok(json_bytes(&placeholder.to_json()))
+    let permit = slot(&app, &route).await?;
+    let started = Instant::now();
+    // Timed whether it succeeds or fails.
+    let made = async {
+        Ok::<_, ApiError>(match &endpoint.spec {
+            Spec::Still { start, .. } => {
+                let (placed, default) = (placed(&app, &bound).await?, *start);
+                let app = app.clone();
+                blocking(move || {
+                    let deadline = Instant::now() + app.timeout;
+                    let description = rendered(endpoint.render(&bound))?;
+                    let moment = Moment {
+                        time: placed.start,
+                        default,
+                        accurate: bound.seek.accurate.unwrap_or(true),
+                    };
+                    let launch = Launch {
+                        overlay: overlay(&bound),
+                        still: Some(moment),
+                        ..app.launch(&description, &bound)
+                    };
+                    let picked = match placed.auto {
+                        true => auto_frame(&launch, deadline)?,
+                        false => None,
+                    };
+                    let frame = match picked {
+                        Some(frame) => frame,
+                        // What is left of the request's time (all of it without `auto`).
+                        None => engine::still::capture_sample(
+                            &launch,
+                            deadline.saturating_duration_since(Instant::now()),
+                        )?,
+                    };
+                    match endpoint.assembler(&bound) {
+                        Some("blurhash") => {
+                            let placeholder = engine::placeholder::Placeholder::of(&frame)?;
+                            Ok(json_bytes(&placeholder.to_json()))
+                        }
+                        _ => engine::sample_bytes(frame),
                     }
-                    _ => engine::sample_bytes(frame),
-                }
-            })
-            .await?
-        }
-        Spec::Discover => {
-            let (timeout, limits, origins) = (app.timeout, app.limits, app.origins.clone());
-            let url = bound.source.clone().ok_or_else(|| {
-                PipelineError::new(Failure::Internal, "the source was not admitted")
-            })?;
-            let forward = crate::source::Forward::from_pairs(&bound.forward);
-            let json = blocking(move || {
-                let found = engine::discover::discover(&url, timeout, &forward, limits, &origins)?;
-                Ok(engine::ffprobe::to_json(url.as_str(), &found))
-            })
-            .await?;
-            json_bytes(&json)
-        }
-        Spec::Storyboard { .. } => storyboard(app.clone(), endpoint, bound, sprite).await?,
-        Spec::Stream { .. } => assembled(app.clone(), endpoint, bound).await?,
-    };
+                })
+                .await?
+            }
+            Spec::Discover => {
+                let (timeout, limits, origins) = (app.timeout, app.limits, app.origins.clone());
+                let url = bound.source.clone().ok_or_else(|| {
+                    PipelineError::new(Failure::Internal, "the source was not admitted")
+                })?;
+                let forward = crate::source::Forward::from_pairs(&bound.forward);
+                let json = blocking(move || {
+                    let found =
+                        engine::discover::discover(&url, timeout, &forward, limits, &origins)?;
+                    Ok(engine::ffprobe::to_json(url.as_str(), &found))
+                })
+                .await?;
+                json_bytes(&json)
+            }
+            Spec::Storyboard { .. } => storyboard(app.clone(), endpoint, bound, sprite).await?,
+            Spec::Stream { .. } => assembled(app.clone(), endpoint, bound).await?,
+        })
+    }
+    .await;
     drop(permit);
-    Ok(body)
+    app.metrics.piped(&route, started.elapsed());
+    made
+}
+
+/// What a request asked for, as its metrics and log lines name it.
+struct Asked {
+    /// The route asked (`/thumb.png`), as the request metrics label it.
+    route: String,
+    id: RequestId,
+}
+
+/// A pipeline slot for a request of `route`, its wait counted.
+async fn slot(app: &App, route: &str) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+    let asked = Instant::now();
+    let permit = app.admission.admit().await;
+    app.metrics.queued(route, asked.elapsed());
+    permit
 }
 
 /// The frame `time=auto` takes, from the still's own pipeline; None for the still's default
@@ -272,8 +299,9 @@ async fn stream(
     endpoint: &Endpoint,
     bound: &params::Bound,
     permit: tokio::sync::OwnedSemaphorePermit,
-    id: RequestId,
+    asked: Asked,
 ) -> Result<Body, ApiError> {
+    let started = Instant::now();
     let description = rendered(endpoint.render(bound))?;
     let placed = placed(app, bound).await?;
     let (rate, window) = (endpoint.rate(bound), window(placed, app.max_stream));
@@ -313,10 +341,11 @@ async fn stream(
             .into())
         }
     };
+    app.metrics.piped(&asked.route, started.elapsed());
     let metrics = app.metrics.clone();
     let mut log = StreamLog {
         metrics: app.metrics.clone(),
-        id,
+        id: asked.id,
         route: endpoint.routes[0].clone(),
         bytes: first.len(),
         started: Instant::now(),

@@ -114,6 +114,19 @@ pub async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
         "Whole outputs made because memory did not hold them.",
         misses as usize,
     );
+    let (reloaded, rejected) = app.reloads();
+    metric(
+        "counter",
+        "pythumbio_reloads_total",
+        "Pipeline set reloads that swapped a new set in.",
+        reloaded as usize,
+    );
+    metric(
+        "counter",
+        "pythumbio_reload_failures_total",
+        "Pipeline set reloads rejected (the set in use stayed).",
+        rejected as usize,
+    );
     app.metrics.write(&mut out);
     super::process::write(&mut out);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)

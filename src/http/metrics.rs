@@ -1,5 +1,6 @@
-//! The service's Prometheus metrics: requests by endpoint and status, a latency histogram, bytes
-//! sent, 304s and pipeline errors by element. Labels come from bounded sets only (the routes of
+//! The service's Prometheus metrics: requests by endpoint and status, histograms of latency,
+//! queue wait and pipeline time by endpoint, bytes sent, 304s, errors by code and pipeline errors
+//! by element. Labels come from bounded sets only (the routes of
 //! the pipeline set, status codes, element factories), so a scan of random paths cannot grow them.
 
 use std::collections::BTreeMap;
@@ -13,20 +14,67 @@ const BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
-/// One endpoint's latencies: counts per bucket (made cumulative when written), their sum, count.
+/// Counts per bucket (made cumulative when written), their sum and count.
 struct Histogram {
     buckets: Vec<u64>,
     sum: f64,
     count: u64,
 }
 
+/// One histogram per endpoint.
+#[derive(Default)]
+struct ByEndpoint(Mutex<BTreeMap<String, Histogram>>);
+
+impl ByEndpoint {
+    fn observe(&self, endpoint: &str, took: Duration) {
+        let seconds = took.as_secs_f64();
+        let mut all = self.0.lock().unwrap();
+        let h = all
+            .entry(endpoint.to_string())
+            .or_insert_with(|| Histogram {
+                buckets: vec![0; BUCKETS.len()],
+                sum: 0.0,
+                count: 0,
+            });
+        if let Some(i) = BUCKETS.iter().position(|b| seconds <= *b) {
+            h.buckets[i] += 1;
+        }
+        h.sum += seconds;
+        h.count += 1;
+    }
+
+    fn write(&self, out: &mut String, name: &str, help: &str) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        for (endpoint, h) in self.0.lock().unwrap().iter() {
+            let mut cumulative = 0;
+            for (bound, n) in BUCKETS.iter().zip(&h.buckets) {
+                cumulative += n;
+                let _ = writeln!(
+                    out,
+                    "{name}_bucket{{endpoint=\"{endpoint}\",le=\"{bound}\"}} {cumulative}"
+                );
+            }
+            let (sum, count) = (h.sum, h.count);
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{endpoint=\"{endpoint}\",le=\"+Inf\"}} {count}\n\
+                 {name}_sum{{endpoint=\"{endpoint}\"}} {sum}\n\
+                 {name}_count{{endpoint=\"{endpoint}\"}} {count}"
+            );
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct Metrics {
     requests: Mutex<BTreeMap<(String, u16), u64>>,
-    latency: Mutex<BTreeMap<String, Histogram>>,
+    latency: ByEndpoint,
+    queue_wait: ByEndpoint,
+    pipeline_time: ByEndpoint,
     bytes_sent: AtomicU64,
     not_modified: AtomicU64,
     errors: Mutex<BTreeMap<String, u64>>,
+    codes: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 impl Metrics {
@@ -39,23 +87,26 @@ impl Metrics {
             .unwrap()
             .entry((endpoint.to_string(), status))
             .or_default() += 1;
-        let seconds = took.as_secs_f64();
-        let mut latency = self.latency.lock().unwrap();
-        let h = latency
-            .entry(endpoint.to_string())
-            .or_insert_with(|| Histogram {
-                buckets: vec![0; BUCKETS.len()],
-                sum: 0.0,
-                count: 0,
-            });
-        if let Some(i) = BUCKETS.iter().position(|b| seconds <= *b) {
-            h.buckets[i] += 1;
-        }
-        h.sum += seconds;
-        h.count += 1;
+        self.latency.observe(endpoint, took);
         if status == 304 {
             self.not_modified.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// How long a request of `endpoint` waited for a pipeline slot.
+    pub fn queued(&self, endpoint: &str, took: Duration) {
+        self.queue_wait.observe(endpoint, took);
+    }
+
+    /// How long a pipeline of `endpoint` ran: a whole output until it was made, a stream until
+    /// its first byte.
+    pub fn piped(&self, endpoint: &str, took: Duration) {
+        self.pipeline_time.observe(endpoint, took);
+    }
+
+    /// An error response, by its code (a fixed set: docs/api.md lists them).
+    pub fn error(&self, code: &'static str) {
+        *self.codes.lock().unwrap().entry(code).or_default() += 1;
     }
 
     pub fn sent(&self, bytes: u64) {
@@ -85,38 +136,21 @@ impl Metrics {
                 "pythumbio_requests_total{{endpoint=\"{endpoint}\",status=\"{status}\"}} {n}"
             );
         }
-        let _ = writeln!(
+        self.latency.write(
             out,
-            "# HELP pythumbio_request_seconds Time to the response head, by endpoint."
+            "pythumbio_request_seconds",
+            "Time to the response head, by endpoint.",
         );
-        let _ = writeln!(out, "# TYPE pythumbio_request_seconds histogram");
-        for (
-            endpoint,
-            Histogram {
-                buckets,
-                sum,
-                count,
-            },
-        ) in self.latency.lock().unwrap().iter()
-        {
-            let mut cumulative = 0;
-            for (bound, n) in BUCKETS.iter().zip(buckets) {
-                cumulative += n;
-                let _ = writeln!(out, "pythumbio_request_seconds_bucket{{endpoint=\"{endpoint}\",le=\"{bound}\"}} {cumulative}");
-            }
-            let _ = writeln!(
-                out,
-                "pythumbio_request_seconds_bucket{{endpoint=\"{endpoint}\",le=\"+Inf\"}} {count}"
-            );
-            let _ = writeln!(
-                out,
-                "pythumbio_request_seconds_sum{{endpoint=\"{endpoint}\"}} {sum}"
-            );
-            let _ = writeln!(
-                out,
-                "pythumbio_request_seconds_count{{endpoint=\"{endpoint}\"}} {count}"
-            );
-        }
+        self.queue_wait.write(
+            out,
+            "pythumbio_queue_wait_seconds",
+            "Time a request waited for a pipeline slot, by endpoint.",
+        );
+        self.pipeline_time.write(
+            out,
+            "pythumbio_pipeline_seconds",
+            "Time a pipeline ran: to the whole output, or to a stream's first byte; by endpoint.",
+        );
         let counter = |out: &mut String, name: &str, help: &str, value: u64| {
             let _ = writeln!(
                 out,
@@ -135,6 +169,14 @@ impl Metrics {
             "Requests answered 304 from their If-None-Match, without a pipeline.",
             self.not_modified.load(Ordering::Relaxed),
         );
+        let _ = writeln!(
+            out,
+            "# HELP pythumbio_errors_total Error responses by their code.\n\
+             # TYPE pythumbio_errors_total counter"
+        );
+        for (code, n) in self.codes.lock().unwrap().iter() {
+            let _ = writeln!(out, "pythumbio_errors_total{{code=\"{code}\"}} {n}");
+        }
         let _ = writeln!(out, "# HELP pythumbio_pipeline_errors_total Pipeline failures by the element that reported them.");
         let _ = writeln!(out, "# TYPE pythumbio_pipeline_errors_total counter");
         for (element, n) in self.errors.lock().unwrap().iter() {

@@ -86,6 +86,11 @@ impl App {
         self.catalogs.current()
     }
 
+    /// Reloads of the pipeline set so far: swapped in, rejected.
+    pub fn reloads(&self) -> (u64, u64) {
+        self.catalogs.reloads()
+    }
+
     pub fn new(
         config: &Config,
         catalog: Catalog,
@@ -329,6 +334,7 @@ async fn log_request(State(app): State<Arc<App>>, mut request: Request, next: Ne
             element,
             debug: details,
         } = detail;
+        app.metrics.error(code);
         // A refused query is the client's business: its status says enough at info.
         let pipeline = element.is_some() || details.is_some();
         let element = element.as_deref().unwrap_or("");

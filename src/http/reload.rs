@@ -3,6 +3,7 @@
 //! and the one in use stays. Requests already running keep the endpoint they started with.
 
 use crate::catalog::{Catalog, Source};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -13,6 +14,9 @@ const POLL: Duration = Duration::from_secs(1);
 pub struct Catalogs {
     current: RwLock<Arc<Catalog>>,
     source: Source,
+    /// Reloads that swapped a set in, and those that kept the one in use.
+    reloaded: AtomicU64,
+    rejected: AtomicU64,
 }
 
 impl Catalogs {
@@ -20,11 +24,21 @@ impl Catalogs {
         Self {
             current: RwLock::new(Arc::new(catalog)),
             source,
+            reloaded: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
         }
     }
 
     pub fn current(&self) -> Arc<Catalog> {
         self.current.read().unwrap().clone()
+    }
+
+    /// Reloads so far: how many swapped a set in, how many were rejected or failed.
+    pub fn reloads(&self) -> (u64, u64) {
+        (
+            self.reloaded.load(Ordering::Relaxed),
+            self.rejected.load(Ordering::Relaxed),
+        )
     }
 
     /// Loads the set again (its trial parses block, so off the async workers) and swaps it in,
@@ -35,12 +49,17 @@ impl Catalogs {
             Ok(Ok(catalog)) => {
                 let routes = catalog.endpoints.len();
                 *self.current.write().unwrap() = Arc::new(catalog);
+                self.reloaded.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(why, endpoints = routes, "pipeline set reloaded");
             }
             Ok(Err(e)) => {
+                self.rejected.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(why, "pipeline set rejected, keeping the one in use: {e}")
             }
-            Err(e) => tracing::error!(why, "pipeline set reload failed: {e}"),
+            Err(e) => {
+                self.rejected.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(why, "pipeline set reload failed: {e}")
+            }
         }
     }
 

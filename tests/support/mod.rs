@@ -298,6 +298,16 @@ pub fn media_url(media: media::Media) -> String {
     path_url(&media.path())
 }
 
+/// The origin's url for a made media file (made now if needed) under one of its routes
+/// (`norange`, `slow`...).
+pub fn routed_url(route: &str, media: media::Media) -> String {
+    let path = media.path();
+    origin_url(&format!(
+        "{route}/{}",
+        path.file_name().unwrap().to_str().unwrap()
+    ))
+}
+
 /// The origin's url for a file made in the media directory, by its path.
 pub fn path_url(path: &Path) -> String {
     origin_url(path.file_name().unwrap().to_str().unwrap())
