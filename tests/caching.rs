@@ -131,6 +131,8 @@ async fn identical_requests_share_one_pipeline_and_repeats_come_from_memory() {
     assert_eq!(started(&service).await - before, 2);
 }
 
+/// `PYTHUMBIO_CACHE_MB=0` keeps nothing and shares nothing: requests one after another, and
+/// the same request three times at once, each run a pipeline of their own.
 #[tokio::test]
 async fn a_zero_sized_cache_keeps_nothing() {
     let service = Service::with_env(&[("PYTHUMBIO_CACHE_MB", "0")]);
@@ -140,6 +142,12 @@ async fn a_zero_sized_cache_keeps_nothing() {
         assert_eq!(service.get("/thumb", &[("url", &url)]).await.status(), 200);
     }
     assert_eq!(started(&service).await - before, 2);
+    let params = [("url", url.as_str()), ("time", "4.5")];
+    let at_once = (0..3).map(|_| service.get("/thumb", &params));
+    for response in futures_util::future::join_all(at_once).await {
+        assert_eq!(response.status(), 200);
+    }
+    assert_eq!(started(&service).await - before, 5, "nothing shared");
 }
 
 /// Whole outputs answer byte ranges (Safari asks for them before it plays a video-like

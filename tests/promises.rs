@@ -309,3 +309,26 @@ async fn meta_tags_aspect_and_bit_rates_are_ffprobes() {
         "audio bit_rate {got} (ffprobe: {want})"
     );
 }
+
+/// A thumbnail in the middle of a large file reads the index and the GOP it needs, not the
+/// file: about 1 MB of a 15 MB minute.
+#[tokio::test]
+async fn a_thumbnail_reads_a_small_part_of_a_large_file() {
+    let service = Service::with_env(&[
+        ("PYTHUMBIO_CACHE_MB", "0"),
+        ("PYTHUMBIO_ORIGIN_CACHE_MB", "0"),
+    ]);
+    let media = Media::noise_minute();
+    let size = std::fs::metadata(media.path()).unwrap().len() as f64;
+    let before = service.metric("pythumbio_origin_bytes_total").await;
+    let response = service
+        .get("/thumb", &[("url", &media_url(media)), ("time", "30")])
+        .await;
+    assert_eq!(response.status(), 200);
+    response.bytes().await.unwrap();
+    let read = service.metric("pythumbio_origin_bytes_total").await - before;
+    assert!(
+        read > 0.0 && read < 2_000_000.0 && read < size / 5.0,
+        "read {read} bytes of {size}"
+    );
+}
