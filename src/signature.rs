@@ -96,15 +96,20 @@ impl std::fmt::Debug for Secret {
 }
 
 /// A secret from hex, for PYTHUMBIO_KEY and PYTHUMBIO_SALT.
-pub fn parse_secret(text: &str) -> Result<Secret, String> {
+pub fn parse_secret(text: &str) -> Result<Secret, NotHex> {
     parse_hex(text).map(Secret)
 }
 
+/// Key material that is not an even number of hex digits.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not an even number of hex digits")]
+pub struct NotHex;
+
 /// Bytes from hex.
-pub fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
+pub fn parse_hex(text: &str) -> Result<Vec<u8>, NotHex> {
     let text = text.trim();
     if text.is_empty() || text.len() % 2 == 1 || !text.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Err("not an even number of hex digits".into());
+        return Err(NotHex);
     }
     Ok((0..text.len())
         .step_by(2)

@@ -6,8 +6,28 @@
 use std::time::Duration;
 
 /// Why the stills could not be assembled.
-#[derive(Debug, PartialEq, Eq)]
-pub struct NotWebp(pub String);
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NotWebp {
+    #[error("no frames")]
+    NoFrames,
+    #[error("frame {index}: {why}")]
+    Frame { index: usize, why: Malformed },
+}
+
+/// What is wrong with a still.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Malformed {
+    #[error("not a WebP file")]
+    NotRiff,
+    #[error("a chunk runs past the end")]
+    ChunkPastEnd,
+    #[error("a VP8 chunk without a key frame header")]
+    NoKeyFrameHeader,
+    #[error("a VP8L chunk without its signature")]
+    NoLosslessSignature,
+    #[error("no image chunk")]
+    NoImage,
+}
 
 /// One frame: a complete WebP still and how long it shows.
 pub struct Still<'a> {
@@ -21,7 +41,7 @@ pub fn animate(stills: &[Still<'_>]) -> Result<Vec<u8>, NotWebp> {
     let (mut canvas_w, mut canvas_h) = (1u32, 1u32);
     for (i, still) in stills.iter().enumerate() {
         let (chunks, width, height) =
-            bitstream(still.webp).map_err(|e| NotWebp(format!("frame {i}: {e}")))?;
+            bitstream(still.webp).map_err(|why| NotWebp::Frame { index: i, why })?;
         canvas_w = canvas_w.max(width);
         canvas_h = canvas_h.max(height);
         let mut anmf = Vec::with_capacity(16 + chunks.len());
@@ -36,7 +56,7 @@ pub fn animate(stills: &[Still<'_>]) -> Result<Vec<u8>, NotWebp> {
         frames.push(anmf);
     }
     if frames.is_empty() {
-        return Err(NotWebp("no frames".into()));
+        return Err(NotWebp::NoFrames);
     }
     let mut body = Vec::new();
     let mut vp8x = vec![0b0000_0010, 0, 0, 0]; // animation
@@ -70,9 +90,9 @@ fn chunk(out: &mut Vec<u8>, fourcc: &[u8; 4], data: &[u8]) {
 }
 
 /// A still's image chunks (`ALPH`, `VP8 ` or `VP8L`, as they stand in the file) and its size.
-fn bitstream(webp: &[u8]) -> Result<(&[u8], u32, u32), String> {
+fn bitstream(webp: &[u8]) -> Result<(&[u8], u32, u32), Malformed> {
     if webp.len() < 20 || &webp[..4] != b"RIFF" || &webp[8..12] != b"WEBP" {
-        return Err("not a WebP file".into());
+        return Err(Malformed::NotRiff);
     }
     let mut at = 12;
     let mut image_start = None;
@@ -81,13 +101,13 @@ fn bitstream(webp: &[u8]) -> Result<(&[u8], u32, u32), String> {
         let size = u32::from_le_bytes(webp[at + 4..at + 8].try_into().unwrap()) as usize;
         let data = webp
             .get(at + 8..at + 8 + size)
-            .ok_or("a chunk runs past the end")?;
+            .ok_or(Malformed::ChunkPastEnd)?;
         match fourcc {
             b"ALPH" => image_start = image_start.or(Some(at)),
             b"VP8 " => {
                 // Frame tag (3 bytes), start code 9d 01 2a, then 14-bit width and height.
                 if data.len() < 10 || data[3..6] != [0x9d, 0x01, 0x2a] {
-                    return Err("a VP8 chunk without a key frame header".into());
+                    return Err(Malformed::NoKeyFrameHeader);
                 }
                 let w = u16::from_le_bytes([data[6], data[7]]) as u32 & 0x3fff;
                 let h = u16::from_le_bytes([data[8], data[9]]) as u32 & 0x3fff;
@@ -96,7 +116,7 @@ fn bitstream(webp: &[u8]) -> Result<(&[u8], u32, u32), String> {
             }
             b"VP8L" => {
                 if data.len() < 5 || data[0] != 0x2f {
-                    return Err("a VP8L chunk without its signature".into());
+                    return Err(Malformed::NoLosslessSignature);
                 }
                 let bits = u32::from_le_bytes(data[1..5].try_into().unwrap());
                 let (w, h) = ((bits & 0x3fff) + 1, ((bits >> 14) & 0x3fff) + 1);
@@ -106,7 +126,7 @@ fn bitstream(webp: &[u8]) -> Result<(&[u8], u32, u32), String> {
         }
         at += 8 + size + size % 2;
     }
-    Err("no image chunk".into())
+    Err(Malformed::NoImage)
 }
 
 #[cfg(test)]
@@ -153,11 +173,17 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_webp() {
-        assert!(animate(&[]).is_err());
+        assert_eq!(animate(&[]), Err(NotWebp::NoFrames));
         let bad = [Still {
             webp: b"RIFF\0\0\0\0WEBPnope",
             duration: Duration::ZERO,
         }];
-        assert!(animate(&bad).is_err());
+        assert_eq!(
+            animate(&bad),
+            Err(NotWebp::Frame {
+                index: 0,
+                why: Malformed::NotRiff
+            })
+        );
     }
 }

@@ -448,7 +448,7 @@ async fn assembled(
             .collect();
         engine::webp::animate(&stills)
             .map(Bytes::from)
-            .map_err(|e| PipelineError::new(Failure::Internal, format!("animated WebP: {}", e.0)))
+            .map_err(|e| PipelineError::new(Failure::Internal, format!("animated WebP: {e}")))
     })
     .await
 }
