@@ -90,7 +90,7 @@ async fn the_playground_shows_the_sample_in_a_real_browser() {
             json!({"capabilities": {"alwaysMatch": {
                 "browserName": "chrome",
                 "goog:chromeOptions": {
-                    "binary": chromium(),
+                    "binary": support::chromium(),
                     "args": ["--headless", "--no-sandbox", "--disable-gpu",
                              "--disable-background-networking", "--no-first-run",
                              "--autoplay-policy=no-user-gesture-required",
@@ -184,14 +184,4 @@ async fn the_playground_shows_the_sample_in_a_real_browser() {
         colours.len(),
         shot.display()
     );
-}
-
-/// Chromium on the PATH (Debian's package installs /usr/bin/chromium).
-fn chromium() -> String {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .flat_map(|dir| ["chromium", "chromium-browser"].map(|name| dir.join(name)))
-        .find(|candidate| candidate.is_file())
-        .map(|found| found.display().to_string())
-        .expect("chromium on the PATH (Debian's chromium package)")
 }

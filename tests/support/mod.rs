@@ -958,3 +958,13 @@ pub fn plugin_env() -> (tempfile::TempDir, Vec<(&'static str, std::path::PathBuf
     ];
     (dir, env)
 }
+
+/// Chromium on the PATH (Debian's package installs /usr/bin/chromium).
+pub fn chromium() -> String {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .flat_map(|dir| ["chromium", "chromium-browser"].map(|name| dir.join(name)))
+        .find(|candidate| candidate.is_file())
+        .map(|found| found.display().to_string())
+        .expect("chromium on the PATH (Debian's chromium package)")
+}
