@@ -1,6 +1,7 @@
 # pythumbio: multi-stage build. The builder compiles against GStreamer's development files; the
-# runtime image carries only the GStreamer plugins the pipelines use, and refuses to build if
-# any element is missing (`pythumbio check`).
+# runtime image carries only the GStreamer plugins the service can load and the libraries they
+# link, and refuses to build if anything it needs is missing (`pythumbio check`, then a
+# thumbnail, a stream and the metadata of the built-in sample).
 
 FROM rust:1-bookworm AS build
 RUN apt-get update \
@@ -20,6 +21,21 @@ COPY pipelines ./pipelines
 # COPY keeps the files' own times, which can be older than the stubs': touched, they are built.
 RUN touch src/lib.rs src/main.rs build.rs && cargo build --release --locked
 
+# The GStreamer packages, whole: what the service can load is picked from here.
+FROM debian:bookworm-slim AS plugins
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends \
+      gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav \
+ && rm -rf /var/lib/apt/lists/*
+COPY --from=build /src/target/release/pythumbio /usr/local/bin/pythumbio
+COPY deploy/image/keep.sh /usr/local/bin/keep.sh
+# The plugin files the service can load (`pythumbio plugins`: its elements and what decodebin
+# may plug, without OpenGL, Vulkan or hardware codecs), GStreamer's plugin scanner, and every
+# library those link, laid out under /keep as they stand here.
+RUN HOME=/tmp pythumbio plugins > /tmp/plugins \
+ && xargs keep.sh /keep /usr/local/bin/pythumbio \
+      "$(find /usr/lib -name gst-plugin-scanner -type f)" < /tmp/plugins
+
 FROM debian:bookworm-slim
 # Where the image's source lives is the builder's to say: --build-arg SOURCE=<repository URL>.
 ARG VERSION=0.1.0
@@ -30,16 +46,17 @@ LABEL org.opencontainers.image.title="pythumbio" \
       org.opencontainers.image.licenses="MIT" \
       org.opencontainers.image.source="${SOURCE}"
 RUN apt-get update \
- && apt-get install -y --no-install-recommends \
-      gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav \
-      ca-certificates \
+ && apt-get install -y --no-install-recommends ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin pythumbio
-COPY --from=build /src/target/release/pythumbio /usr/local/bin/pythumbio
+COPY --from=plugins /keep/ /
 USER 10001:10001
 # The registry cache lives in a writable place for the non-root user.
 ENV HOME=/tmp
-RUN pythumbio check
+# Nothing the service needs was left behind: every element of the pipeline set is there, and a
+# thumbnail, a stream and the metadata of the built-in sample come out right.
+RUN --mount=type=bind,source=deploy/image/smoke.sh,target=/tmp/smoke.sh \
+    pythumbio check && bash /tmp/smoke.sh && rm -rf /tmp/.cache
 EXPOSE 8000
 # The binary asks its own /healthz (PYTHUMBIO_HOST, PYTHUMBIO_PORT): no curl in the image.
 # Podman keeps HEALTHCHECK only in the docker format: `podman build --format docker`.

@@ -312,6 +312,10 @@ pub enum Command {
     },
     /// Print the OpenAPI document of the pipeline set (built in, or PYTHUMBIO_PIPELINES)
     Openapi,
+    /// Print the GStreamer plugin files the service can load, one a line: those of the pipeline
+    /// set's elements and of what decodebin may plug. A slim image keeps these (and the
+    /// libraries they link) and drops the rest
+    Plugins,
     /// Ask the service listening on PYTHUMBIO_HOST:PYTHUMBIO_PORT for /healthz (loopback when
     /// the host is unspecified); exit 0 on 200, 1 otherwise: a HEALTHCHECK that needs no curl
     Health,

@@ -110,6 +110,15 @@ fn main() -> ExitCode {
             render: Some(route),
             values,
         }) => return render(&catalog, &route, &values),
+        Some(Command::Plugins) => {
+            let mut out = std::io::stdout().lock();
+            let mut elements = catalog.elements();
+            elements.extend(http::sample_elements());
+            for file in pythumbio::engine::plugins::needed(&elements) {
+                let _ = writeln!(out, "{}", file.display());
+            }
+            return ExitCode::SUCCESS;
+        }
         Some(Command::Openapi) => {
             let document = http::openapi::document(&catalog);
             let text = serde_json::to_string_pretty(&document).expect("JSON values serialise");

@@ -338,6 +338,14 @@ async fn every_endpoint_on_every_file_of_the_corpus() {
     if only.is_none() {
         readme_says(&formats);
     }
+    // A slim image keeps what `pythumbio plugins` lists: every plugin reading the corpus
+    // loaded is in it.
+    let listed = support::binary_output(&["plugins"], &[]);
+    let listed: Vec<&str> = listed.lines().collect();
+    let loaded = service.loaded_plugins();
+    assert!(loaded.len() > 10, "{loaded:?}");
+    let missing: Vec<&String> = loaded.iter().filter(|p| !listed.contains(&p.as_str())).collect();
+    assert!(missing.is_empty(), "loaded, not listed by `pythumbio plugins`: {missing:?}");
     service.assert_nothing_left().await;
 }
 

@@ -164,7 +164,7 @@ fn check_placeholders(endpoint: &Endpoint) -> Result<(), Problem> {
 
 /// Element factory names in a gst-launch description: in each `!`-separated part, the words that
 /// are neither properties (`a=b`), caps (`video/x-raw,...`) nor pad references (`mux.`).
-fn element_names(description: &str) -> Vec<String> {
+pub fn element_names(description: &str) -> Vec<String> {
     let mut names = Vec::new();
     for part in description.split('!') {
         let mut quoted = false;

@@ -10,6 +10,7 @@ pub mod params;
 mod render;
 pub mod template;
 
+pub use check::element_names;
 pub use error::LoadError;
 use error::{Problem, Shape};
 use load::{Composed, FileText};

@@ -12,6 +12,7 @@ pub mod guard;
 pub mod launch;
 pub mod picture;
 pub mod placeholder;
+pub mod plugins;
 mod restamp;
 pub mod scout;
 mod skip;

@@ -10,6 +10,7 @@ mod info;
 mod metrics;
 pub mod openapi;
 mod playground;
+pub use playground::sample_elements;
 mod process;
 mod ranges;
 mod reload;

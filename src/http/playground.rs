@@ -20,6 +20,11 @@ audiotestsrc num-buffers=470 samplesperbuffer=1024 freq=440 volume=0.2 ! audio/x
 ! audioconvert ! opusenc ! queue ! mux. \
 webmmux name=mux ! filesink name=file";
 
+/// The elements the sample is made with, which an image must keep.
+pub fn sample_elements() -> Vec<String> {
+    crate::catalog::element_names(SAMPLE)
+}
+
 /// The page, with the sample's URL filled in.
 pub async fn page(State(app): State<Arc<App>>) -> impl IntoResponse {
     let sample = app

@@ -578,6 +578,17 @@ impl Service {
             .count()
     }
 
+    /// The GStreamer plugin files the service process has loaded so far.
+    pub fn loaded_plugins(&self) -> std::collections::BTreeSet<String> {
+        std::fs::read_to_string(format!("/proc/{}/maps", self.child.id()))
+            .expect("the service's mappings can be read")
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(5))
+            .filter(|path| path.contains("/gstreamer-1.0/") && path.ends_with(".so"))
+            .map(str::to_string)
+            .collect()
+    }
+
     /// Threads of the service process.
     pub fn threads(&self) -> usize {
         std::fs::read_dir(format!("/proc/{}/task", self.child.id()))
