@@ -344,8 +344,14 @@ async fn every_endpoint_on_every_file_of_the_corpus() {
     let listed: Vec<&str> = listed.lines().collect();
     let loaded = service.loaded_plugins();
     assert!(loaded.len() > 10, "{loaded:?}");
-    let missing: Vec<&String> = loaded.iter().filter(|p| !listed.contains(&p.as_str())).collect();
-    assert!(missing.is_empty(), "loaded, not listed by `pythumbio plugins`: {missing:?}");
+    let missing: Vec<&String> = loaded
+        .iter()
+        .filter(|p| !listed.contains(&p.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "loaded, not listed by `pythumbio plugins`: {missing:?}"
+    );
     service.assert_nothing_left().await;
 }
 

@@ -134,3 +134,38 @@ async fn sighup_alone_reloads_the_built_in_set() {
     let url = media_url(Media::mp4());
     assert_eq!(service.get("/thumb", &[("url", &url)]).await.status(), 200);
 }
+
+/// A directory laid out as Kubernetes mounts a ConfigMap: each file a link into `..data`, itself
+/// a link to the current version's directory, swapped whole when the ConfigMap changes. The
+/// swap is seen and reloads the set.
+#[tokio::test]
+async fn a_configmap_update_reloads_the_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let version = |name: &str, files: &[(&str, String)]| {
+        let at = dir.path().join(name);
+        std::fs::create_dir(&at).unwrap();
+        for (file, text) in files {
+            std::fs::write(at.join(file), text).unwrap();
+        }
+    };
+    version("..v1", &[("frames.toml", frame_file("/one", 1.0))]);
+    std::os::unix::fs::symlink("..v1", dir.path().join("..data")).unwrap();
+    std::os::unix::fs::symlink("..data/frames.toml", dir.path().join("frames.toml")).unwrap();
+    let service = Service::with_env(&[("PYTHUMBIO_PIPELINES", dir.path().to_str().unwrap())]);
+    let url = media_url(Media::mp4());
+    let params = [("url", url.as_str())];
+    assert_eq!(service.get("/one", &params).await.status(), 200);
+
+    // The kubelet's update: the new version beside the old, then `..data` renamed over.
+    version("..v2", &[("frames.toml", frame_file("/renamed", 1.0))]);
+    std::os::unix::fs::symlink("..v2", dir.path().join("..data_tmp")).unwrap();
+    std::fs::rename(dir.path().join("..data_tmp"), dir.path().join("..data")).unwrap();
+    assert!(
+        service
+            .wait_for_status("/renamed", &params, 200, WAIT)
+            .await,
+        "{}",
+        service.log_text()
+    );
+    assert_eq!(service.get("/one", &params).await.status(), 404);
+}

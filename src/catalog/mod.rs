@@ -380,7 +380,9 @@ impl Source {
                     .filter_map(|e| e.ok())
                     .filter(|e| e.path().extension().is_some_and(|x| x == "toml"))
                     .filter_map(|e| {
-                        let meta = e.metadata().ok()?;
+                        // Through links: a Kubernetes ConfigMap's files are links into a
+                        // directory that is swapped whole when it changes.
+                        let meta = std::fs::metadata(e.path()).ok()?;
                         Some((e.path(), meta.len(), meta.modified().ok()))
                     }),
             );
