@@ -120,7 +120,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Some(Command::Openapi) => {
-            let document = http::openapi::document(&catalog);
+            let document = http::openapi::document(&catalog, config.key.is_some());
             let text = serde_json::to_string_pretty(&document).expect("JSON values serialise");
             // A closed pipe (`| head`) is not an error worth a panic.
             let _ = writeln!(std::io::stdout(), "{text}");

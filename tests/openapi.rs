@@ -119,3 +119,62 @@ async fn docs_render_from_the_binary_alone() {
         assert!(!page.contains(outside), "the page loads {outside}");
     }
 }
+
+/// Read as a reader of /docs would: an endpoint's aliases and suffix forms under its tag, the
+/// source `url` first, `/thumb.png` returning PNG alone, `/readyz`'s 503; with signing on,
+/// every endpoint takes `sig` under a security scheme, and the service's pages do not.
+#[tokio::test]
+async fn the_document_groups_aliases_and_says_what_signing_needs() {
+    let service = Service::start();
+    let doc = document(&service).await;
+    let op = |path: &str| doc["paths"][path]["get"].clone();
+    for path in ["/thumb", "/video", "/thumb.png"] {
+        assert_eq!(op(path)["tags"][0], "/thumb", "{path}");
+        assert_eq!(op(path)["parameters"][0]["name"], "url", "{path}");
+    }
+    let tags: Vec<&str> = doc["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        tags.contains(&"/thumb") && !tags.contains(&"/video"),
+        "{tags:?}"
+    );
+    let png: Vec<String> = op("/thumb.png")["responses"]["200"]["content"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(png, ["image/png"]);
+    assert!(op("/thumb")["responses"]["200"]["content"]["image/jpeg"].is_object());
+    assert!(op("/readyz")["responses"]["503"].is_object());
+    assert!(op("/thumb")["security"].is_null());
+    assert!(!op("/thumb")["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["name"] == "sig"));
+
+    let signed = Service::with_env(&[("PYTHUMBIO_KEY", "00ff00ff")]);
+    let doc = document(&signed).await;
+    let op = |path: &str| doc["paths"][path]["get"].clone();
+    assert_eq!(
+        doc["components"]["securitySchemes"]["signature"]["name"],
+        "sig"
+    );
+    for path in ["/thumb", "/webm", "/meta"] {
+        assert_eq!(op(path)["security"][0]["signature"], serde_json::json!([]));
+        let sig = op(path)["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "sig")
+            .cloned()
+            .unwrap_or_else(|| panic!("{path}: no sig"));
+        assert_eq!(sig["required"], true);
+    }
+    assert!(op("/version")["security"].is_null());
+}

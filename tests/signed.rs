@@ -112,6 +112,13 @@ async fn only_signed_requests_are_served() {
     for page in ["/version", "/metrics", "/healthz", "/readyz"] {
         assert_eq!(status(&service, page).await.0, 200, "{page}");
     }
+    // The playground cannot sign: it says so instead of showing cards that would all be 403.
+    let page = service.get("/", &[]).await.text().await.unwrap();
+    assert!(page.contains("const signed = true;"), "the page knows");
+    assert!(page.contains("takes signed URLs only"));
+    let plain = Service::start();
+    let page = plain.get("/", &[]).await.text().await.unwrap();
+    assert!(page.contains("const signed = false;"));
 }
 
 #[test]

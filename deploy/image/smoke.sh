@@ -18,9 +18,10 @@ get() {
   head -n 1 /tmp/answer | grep -q ' 200 ' || { echo "$1: $(head -n 1 /tmp/answer)" >&2; exit 1; }
 }
 get "/thumb?url=$sample&time=1"
-grep -q 'JFIF' /tmp/answer || { echo "/thumb: not a JPEG" >&2; exit 1; }
+grep -qi '^content-type: image/jpeg' /tmp/answer || { echo "/thumb: not a JPEG" >&2; exit 1; }
 get "/webm?url=$sample&duration=1"
-grep -q 'webm' /tmp/answer || { echo "/webm: not WebM" >&2; exit 1; }
+grep -qi '^content-type: video/webm' /tmp/answer && grep -q 'webm' /tmp/answer \
+  || { echo "/webm: not WebM" >&2; exit 1; }
 get "/meta?url=$sample"
 grep -q '"codec_name": "vp8"' /tmp/answer || { echo "/meta: no VP8 stream" >&2; exit 1; }
 echo "thumbnail, stream and metadata of the sample: good"

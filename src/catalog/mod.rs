@@ -229,6 +229,16 @@ impl Endpoint {
         types
     }
 
+    /// The content type a request with `name=word` gets, where that parameter chooses it.
+    pub fn content_type_of(&self, name: &str, word: &str) -> Option<String> {
+        match &self.content_type {
+            ContentType::ByValue(choice) if choice.from == name => {
+                choice.by_word.get(word).cloned()
+            }
+            _ => None,
+        }
+    }
+
     /// The content type of this request's output (every value has one: checked at load).
     pub fn content_type(&self, bound: &Bound) -> String {
         match &self.content_type {

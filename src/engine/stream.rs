@@ -85,12 +85,14 @@ pub fn start(launch: &Launch<'_>, chunk_size: usize) -> Result<PipelineStream, P
                 let _ = failure_tx.send(PipelineError::from_message(err));
             }
             gst::MessageView::Warning(w) => {
-                let element = msg.src().map(|s| s.path_string());
+                let element = msg.src().map(|s| s.path_string().to_string());
+                let element = element.unwrap_or_default();
                 // A branch the source has no stream for: expected, and ended by launch.
                 if w.error().kind::<gst::ParseError>() == Some(gst::ParseError::DelayedLink) {
-                    tracing::debug!(element = ?element, "{}", w.error());
+                    tracing::debug!(element, "{}", w.error());
                 } else {
-                    tracing::warn!(element = ?element, debug = ?w.debug(), "{}", w.error());
+                    let details = w.debug().map(|d| d.to_string()).unwrap_or_default();
+                    tracing::warn!(element, debug = details, "{}", w.error());
                 }
             }
             _ => {}

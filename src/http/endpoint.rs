@@ -372,8 +372,12 @@ async fn stream(
             Err(e) => {
                 metrics.pipeline_error(&element_type(e));
                 tracing::error!(
-                    request_id = log.id.0, route = log.route, element = ?e.element, debug = ?e.debug,
-                    "stream aborted: {}", e.message
+                    request_id = log.id.0,
+                    route = log.route,
+                    element = e.element.as_deref().unwrap_or(""),
+                    debug = e.debug.as_deref().unwrap_or(""),
+                    "stream aborted: {}",
+                    e.message
                 );
             }
         }

@@ -134,7 +134,10 @@ pub async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
 
 /// The OpenAPI document of the pipeline set in use.
 pub async fn openapi(State(app): State<Arc<App>>) -> Json<Value> {
-    Json(super::openapi::document(&app.catalog()))
+    Json(super::openapi::document(
+        &app.catalog(),
+        app.signer.is_some(),
+    ))
 }
 
 /// The OpenAPI document as a page, rendered in the browser from /openapi.json with nothing

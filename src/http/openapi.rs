@@ -38,7 +38,9 @@ pub const SERVICE_PAGES: &[(&str, &str, &str)] = &[
     ),
 ];
 
-pub fn document(catalog: &Catalog) -> Json {
+/// The document of `catalog`'s endpoints and the service's own pages; `signed`: the service
+/// checks signatures (`PYTHUMBIO_KEY`), so every endpoint takes `sig`.
+pub fn document(catalog: &Catalog, signed: bool) -> Json {
     let mut paths = Map::new();
     for (path, summary, content_type) in SERVICE_PAGES {
         let mut responses =
@@ -52,18 +54,35 @@ pub fn document(catalog: &Catalog) -> Json {
         let op = json!({
             "summary": summary,
             "operationId": operation_id(path),
+            "tags": [SERVICE_TAG],
             "responses": responses,
         });
         paths.insert(path.to_string(), json!({ "get": op }));
     }
+    // One tag per endpoint, named by its first route: its aliases and suffix forms are listed
+    // under it.
+    let mut tags = Vec::new();
     for endpoint in &catalog.endpoints {
+        tags.push(json!({ "name": endpoint.routes[0], "description": endpoint.summary }));
         for (path, preset) in endpoint.paths() {
-            paths.insert(
-                path.clone(),
-                json!({ "get": operation(endpoint, &path, preset.as_ref().map(|p| p.0.as_str())) }),
-            );
+            let preset = preset
+                .as_ref()
+                .map(|(name, word)| (name.as_str(), word.as_str()));
+            let mut op = operation(endpoint, &path, preset);
+            if signed {
+                op["parameters"].as_array_mut().expect("a list").push(json!({
+                    "name": "sig",
+                    "in": "query",
+                    "required": true,
+                    "description": "The request's signature: base64url HMAC-SHA256 over salt, path and query (docs/sources-and-security.md; `pythumbio sign` makes it)",
+                    "schema": { "type": "string" },
+                }));
+                op["security"] = json!([{ "signature": [] }]);
+            }
+            paths.insert(path.clone(), json!({ "get": op }));
         }
     }
+    tags.push(json!({ "name": SERVICE_TAG, "description": "The service's own pages" }));
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -71,8 +90,19 @@ pub fn document(catalog: &Catalog) -> Json {
             "version": env!("CARGO_PKG_VERSION"),
             "description": "Video thumbnails, streaming WebM transcodes, previews, storyboards and metadata over HTTP, on GStreamer.",
         },
+        "tags": tags,
         "paths": paths,
         "components": {
+            "securitySchemes": if signed {
+                json!({ "signature": {
+                    "type": "apiKey",
+                    "in": "query",
+                    "name": "sig",
+                    "description": "Signed URLs: `sig` is the HMAC-SHA256 of the salt, the path and the query without `sig`, with PYTHUMBIO_KEY",
+                } })
+            } else {
+                json!({})
+            },
             "schemas": {
                 "Error": {
                     "type": "object",
@@ -105,11 +135,17 @@ fn operation_id(path: &str) -> String {
     }
 }
 
-fn operation(endpoint: &Endpoint, path: &str, preset: Option<&str>) -> Json {
-    let parameters: Vec<Json> = endpoint
-        .params
-        .iter()
-        .filter(|p| Some(p.name.as_str()) != preset)
+/// The tag of the service's own pages.
+const SERVICE_TAG: &str = "service";
+
+/// One path of `endpoint`; `preset`: the parameter a suffix form sets, and its word.
+fn operation(endpoint: &Endpoint, path: &str, preset: Option<(&str, &str)>) -> Json {
+    // The source first, then the rest as the file lists them.
+    let mut params: Vec<&crate::catalog::params::Param> = endpoint.params.iter().collect();
+    params.sort_by_key(|p| !matches!(p.kind, ParamKind::Url) || !p.required);
+    let parameters: Vec<Json> = params
+        .into_iter()
+        .filter(|p| Some(p.name.as_str()) != preset.map(|p| p.0))
         .map(|p| {
             let mut schema = schema(&p.kind);
             if let Some(default) = &p.default {
@@ -126,7 +162,13 @@ fn operation(endpoint: &Endpoint, path: &str, preset: Option<&str>) -> Json {
             json!({ "name": p.name, "in": "query", "required": p.required, "description": p.doc, "schema": schema })
         })
         .collect();
-    let content_types = endpoint.content_types();
+    // A suffix form (`/thumb.png`) returns the one type its word chooses.
+    let content_types = match preset {
+        Some((name, word)) => endpoint
+            .content_type_of(name, word)
+            .map_or_else(|| endpoint.content_types(), |t| vec![t]),
+        None => endpoint.content_types(),
+    };
     let content: Map<String, Json> = content_types
         .iter()
         .map(|t| {
@@ -167,6 +209,7 @@ fn operation(endpoint: &Endpoint, path: &str, preset: Option<&str>) -> Json {
     json!({
         "summary": endpoint.summary,
         "operationId": operation_id(path),
+        "tags": [endpoint.routes[0]],
         // Which endpoint a path is (an alias or a suffix form shares it), for generated docs.
         "x-endpoint": endpoint.routes[0],
         "parameters": parameters,

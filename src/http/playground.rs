@@ -33,7 +33,10 @@ pub async fn page(State(app): State<Arc<App>>) -> impl IntoResponse {
         .sample()
         .map(|u| u.to_string())
         .unwrap_or_default();
-    let html = include_str!("playground.html").replace("{{SAMPLE_URL}}", &sample);
+    let signed = if app.signer.is_some() { "true" } else { "false" };
+    let html = include_str!("playground.html")
+        .replace("{{SAMPLE_URL}}", &sample)
+        .replace("{{SIGNED}}", signed);
     ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html)
 }
 
