@@ -53,10 +53,14 @@ COPY --from=plugins /keep/ /
 USER 10001:10001
 # The registry cache lives in a writable place for the non-root user.
 ENV HOME=/tmp
-# Nothing the service needs was left behind: every element of the pipeline set is there, and a
-# thumbnail, a stream and the metadata of the built-in sample come out right.
+# Nothing the service needs was left behind: every plugin kept loads (one missing a library
+# would be left out of the list), every element of the pipeline set is there, and a thumbnail, a
+# stream and the metadata of the built-in sample come out right.
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 RUN --mount=type=bind,source=deploy/image/smoke.sh,target=/tmp/smoke.sh \
-    pythumbio check && bash /tmp/smoke.sh && rm -rf /tmp/.cache
+    --mount=type=bind,from=plugins,source=/tmp/plugins,target=/tmp/kept \
+    pythumbio plugins | diff - /tmp/kept \
+ && pythumbio check && bash /tmp/smoke.sh && rm -rf /tmp/.cache
 EXPOSE 8000
 # The binary asks its own /healthz (PYTHUMBIO_HOST, PYTHUMBIO_PORT): no curl in the image.
 # Podman keeps HEALTHCHECK only in the docker format: `podman build --format docker`.
