@@ -33,7 +33,11 @@ pub async fn page(State(app): State<Arc<App>>) -> impl IntoResponse {
         .sample()
         .map(|u| u.to_string())
         .unwrap_or_default();
-    let signed = if app.signer.is_some() { "true" } else { "false" };
+    let signed = if app.signer.is_some() {
+        "true"
+    } else {
+        "false"
+    };
     let html = include_str!("playground.html")
         .replace("{{SAMPLE_URL}}", &sample)
         .replace("{{SIGNED}}", signed);
