@@ -784,3 +784,48 @@ fn readme_says(formats: &str) {
          PYTHUMBIO_WRITE_FORMATS=1 cargo test --test conformance writes it:\n{formats}"
     );
 }
+
+/// `/webm` windows of an HLS playlist that start and end inside its 2 s segments: each has the
+/// frames its duration holds, the audio too, and starts and ends on the colours of its times.
+/// (A window ending inside a segment used to fail when the next segment's tags came after its
+/// end.)
+#[tokio::test]
+async fn hls_windows_that_end_inside_a_segment() {
+    let service = Service::start();
+    let url = format!("http://{}/cf-hls/index.m3u8", origin());
+    hls();
+    for (start, duration) in [(0.0, 1.0), (0.5, 1.0), (1.0, 2.0), (3.0, 0.5)] {
+        let (start_text, duration_text) = (start.to_string(), duration.to_string());
+        let response = service
+            .get(
+                "/webm",
+                &[
+                    ("url", &url),
+                    ("start", &start_text),
+                    ("duration", &duration_text),
+                ],
+            )
+            .await;
+        let what = format!("start={start} duration={duration}");
+        assert_eq!(
+            response.status(),
+            200,
+            "{what}: {:?}",
+            response.text().await
+        );
+        let report = support::inspect(&response.bytes().await.unwrap(), "webm");
+        assert_eq!(report.codecs, ["video/x-vp8", "audio/x-opus"], "{what}");
+        let frames = report.frames.len() as f64;
+        assert!(
+            (frames - duration * 25.0).abs() <= 1.0,
+            "{what}: {frames} frames"
+        );
+        let colour_at = |t: f64| PALETTE[t.floor() as usize % PALETTE.len()];
+        same_colour(report.frames[0].1, colour_at(start))
+            .unwrap_or_else(|e| panic!("{what}: first: {e}"));
+        let last = report.frames.last().unwrap().1;
+        same_colour(last, colour_at(start + duration - 0.04))
+            .unwrap_or_else(|e| panic!("{what}: last: {e}"));
+    }
+    service.assert_nothing_left().await;
+}

@@ -581,7 +581,29 @@ fn end_at(
     src.connect_pad_added(move |_, pad| {
         let (start, counts) = (start.clone(), counts.clone());
         let end = Mutex::new(None::<gst::ClockTime>);
-        let ended = AtomicBool::new(false);
+
+        let ended = Arc::new(AtomicBool::new(false));
+        // After the branch's end, events the decoder sends on (the next playlist segment's
+        // tags) are dropped before they reach this pad: refused there, they would fail the
+        // decoder's next push with an error instead of the end.
+        let inner = pad.downcast_ref::<gst::GhostPad>().and_then(|g| g.target());
+        if let Some(inner) = inner {
+            let ended = ended.clone();
+            inner.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
+                let later = info.event().is_some_and(|e| {
+                    !matches!(
+                        e.type_(),
+                        gst::EventType::FlushStart
+                            | gst::EventType::FlushStop
+                            | gst::EventType::Eos
+                    )
+                });
+                match later && ended.load(Ordering::SeqCst) {
+                    true => super::discard(info),
+                    false => gst::PadProbeReturn::Ok,
+                }
+            });
+        }
         let what = gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_FLUSH;
         pad.add_probe(what, move |pad, info| {
             let Some(pts) = info.buffer().and_then(|b| b.pts()) else {
