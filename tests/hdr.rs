@@ -73,7 +73,9 @@ fn without_tone_mapping() -> (Service, tempfile::TempDir) {
     let thumb =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/pipelines/thumb.toml"))
             .unwrap();
-    let thumb = format!("{thumb}\n[parts]\nsdr = \"identity\"\n");
+    // The file's own parts, with `sdr` among them.
+    let thumb = thumb.replacen("[parts]\n", "[parts]\nsdr = \"identity\"\n", 1);
+    assert!(thumb.contains("sdr = \"identity\""), "thumb.toml has a [parts] table");
     support::with_pipelines(&[("thumb.toml", &thumb)])
 }
 
