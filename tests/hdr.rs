@@ -75,7 +75,10 @@ fn without_tone_mapping() -> (Service, tempfile::TempDir) {
             .unwrap();
     // The file's own parts, with `sdr` among them.
     let thumb = thumb.replacen("[parts]\n", "[parts]\nsdr = \"identity\"\n", 1);
-    assert!(thumb.contains("sdr = \"identity\""), "thumb.toml has a [parts] table");
+    assert!(
+        thumb.contains("sdr = \"identity\""),
+        "thumb.toml has a [parts] table"
+    );
     support::with_pipelines(&[("thumb.toml", &thumb)])
 }
 

@@ -116,6 +116,8 @@ async fn the_playground_shows_the_sample_in_a_real_browser() {
             preview: document.getElementById("preview").readyState,
             tile: getComputedStyle(document.getElementById("tile")).backgroundImage,
             placeholder: document.getElementById("placeholder").textContent,
+            sheet: document.getElementById("sheet").naturalWidth,
+            requests: [...document.querySelectorAll("a.request")].map(a => a.getAttribute("href")),
             meta,
             errors: [...document.querySelectorAll(".error")].map(e => e.textContent).join(" "),
         };"#;
@@ -130,7 +132,8 @@ async fn the_playground_shows_the_sample_in_a_real_browser() {
         let done = state["thumb"].as_u64().unwrap_or(0) > 0
             && state["stream"].as_f64().unwrap_or(0.0) > 1.0
             && state["meta"].as_str().unwrap_or("").contains("duration")
-            && !state["placeholder"].as_str().unwrap_or("").is_empty();
+            && !state["placeholder"].as_str().unwrap_or("").is_empty()
+            && state["sheet"].as_u64().unwrap_or(0) > 0;
         if done || started.elapsed() > Duration::from_secs(30) {
             break state;
         }
@@ -174,6 +177,26 @@ async fn the_playground_shows_the_sample_in_a_real_browser() {
     assert!(
         state["tile"].as_str().unwrap().contains("/storyboard"),
         "{state}"
+    );
+    // The whole sheet the tile is on, and each card's request as a link.
+    assert!(state["sheet"].as_u64().unwrap() > 160, "{state}");
+    let requests: Vec<&str> = state["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r.as_str())
+        .collect();
+    for path in ["/thumb?", "/preview?", "/storyboard?", "/webm?", "/meta?"] {
+        assert!(
+            requests
+                .iter()
+                .any(|r| r.starts_with(path) && r.contains("url=")),
+            "{path}: {requests:?}"
+        );
+    }
+    assert!(
+        requests.iter().any(|r| r.contains("fit=contain")),
+        "{requests:?}"
     );
     // The screenshot is a page, not a blank: the thumbnail's bars give it many colours.
     let image = image::load_from_memory(&png).unwrap().to_rgb8();
