@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod config;
 pub mod elements;
 pub mod engine;
+pub mod histogram;
 pub mod http;
 pub mod limits;
 pub mod plugin;

@@ -119,6 +119,16 @@ async fn counters_move_with_requests() {
         ) > 0.0,
         "a pipeline takes some time"
     );
+    // Every origin request is timed: at least the thumbnail's, the stream's and the 404's.
+    let asked = delta("pythumbio_origin_response_seconds_count");
+    assert!(asked >= 3.0, "{asked} origin requests timed");
+    assert_eq!(
+        get(
+            &after,
+            r#"pythumbio_origin_response_seconds_bucket{le="+Inf"}"#
+        ),
+        get(&after, "pythumbio_origin_response_seconds_count")
+    );
     assert_eq!(delta("pythumbio_not_modified_total"), 1.0);
     assert_eq!(
         delta(r#"pythumbio_pipeline_errors_total{element="pythumbiohttpsrc"}"#),

@@ -127,6 +127,14 @@ pub async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
         "Pipeline set reloads rejected (the set in use stayed).",
         rejected as usize,
     );
+    let _ = writeln!(
+        out,
+        "# HELP pythumbio_origin_response_seconds Time an origin took to answer a request with its head.\n\
+         # TYPE pythumbio_origin_response_seconds histogram"
+    );
+    app.origins
+        .response_times()
+        .write(&mut out, "pythumbio_origin_response_seconds", "");
     app.metrics.write(&mut out);
     super::process::write(&mut out);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)

@@ -9,17 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// Upper bounds of the latency histogram's buckets, in seconds.
-const BUCKETS: &[f64] = &[
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-];
-
-/// Counts per bucket (made cumulative when written), their sum and count.
-struct Histogram {
-    buckets: Vec<u64>,
-    sum: f64,
-    count: u64,
-}
+use crate::histogram::Histogram;
 
 /// One histogram per endpoint.
 #[derive(Default)]
@@ -27,40 +17,14 @@ struct ByEndpoint(Mutex<BTreeMap<String, Histogram>>);
 
 impl ByEndpoint {
     fn observe(&self, endpoint: &str, took: Duration) {
-        let seconds = took.as_secs_f64();
         let mut all = self.0.lock().unwrap();
-        let h = all
-            .entry(endpoint.to_string())
-            .or_insert_with(|| Histogram {
-                buckets: vec![0; BUCKETS.len()],
-                sum: 0.0,
-                count: 0,
-            });
-        if let Some(i) = BUCKETS.iter().position(|b| seconds <= *b) {
-            h.buckets[i] += 1;
-        }
-        h.sum += seconds;
-        h.count += 1;
+        all.entry(endpoint.to_string()).or_default().observe(took);
     }
 
     fn write(&self, out: &mut String, name: &str, help: &str) {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
         for (endpoint, h) in self.0.lock().unwrap().iter() {
-            let mut cumulative = 0;
-            for (bound, n) in BUCKETS.iter().zip(&h.buckets) {
-                cumulative += n;
-                let _ = writeln!(
-                    out,
-                    "{name}_bucket{{endpoint=\"{endpoint}\",le=\"{bound}\"}} {cumulative}"
-                );
-            }
-            let (sum, count) = (h.sum, h.count);
-            let _ = writeln!(
-                out,
-                "{name}_bucket{{endpoint=\"{endpoint}\",le=\"+Inf\"}} {count}\n\
-                 {name}_sum{{endpoint=\"{endpoint}\"}} {sum}\n\
-                 {name}_count{{endpoint=\"{endpoint}\"}} {count}"
-            );
+            h.write(out, name, &format!("endpoint=\"{endpoint}\""));
         }
     }
 }

@@ -84,6 +84,8 @@ pub struct Origins {
     timeouts: Timeouts,
     /// Origin bytes kept across requests (None: each request reads its own).
     cache: Option<super::cache::RangeCache>,
+    /// How long origins took to answer each request with its head.
+    response_times: std::sync::Mutex<crate::histogram::Histogram>,
 }
 
 /// Headers sent with one source's requests, only to the origin of the URL they came with.
@@ -162,6 +164,7 @@ impl Origins {
             policy,
             timeouts,
             cache: None,
+            response_times: Default::default(),
         })
     }
 
@@ -175,6 +178,11 @@ impl Origins {
 
     pub fn policy(&self) -> &Policy {
         &self.policy
+    }
+
+    /// How long origins took to answer each request (redirects each count), to its head.
+    pub fn response_times(&self) -> crate::histogram::Histogram {
+        self.response_times.lock().unwrap().clone()
     }
 
     /// Opens a source with a request for its first `first` bytes, following redirects. With
@@ -351,10 +359,12 @@ impl Origins {
                 headers.insert(RANGE, HeaderValue::from_str(&value).expect("ascii"));
             }
             let request = self.client.get(current.clone()).headers(headers).send();
+            let asked = std::time::Instant::now();
             let response = tokio::time::timeout(self.timeouts.read, request)
                 .await
                 .map_err(|_| FetchError::Timeout)?
                 .map_err(network)?;
+            self.response_times.lock().unwrap().observe(asked.elapsed());
             let location = response
                 .headers()
                 .get(LOCATION)
