@@ -191,6 +191,16 @@ async fn known_harmless_gstreamer_warnings_are_not_warnings() {
         .collect();
     assert!(!lines.is_empty(), "qtdemux said nothing: {log}");
     assert!(lines.iter().all(|l| l["level"] == "DEBUG"), "{lines:?}");
+    // The scaler's, when 640x360 is fit into 426x240 (426x239.6, stretched by a fraction).
+    let keep = |m: &str| m.contains("Can't keep DAR");
+    let log = service.wait_for_log(&["keep DAR"]).await;
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|l: &serde_json::Value| l["message"].as_str().is_some_and(keep))
+        .collect();
+    assert!(!lines.is_empty(), "the scaler said nothing: {log}");
+    assert!(lines.iter().all(|l| l["level"] == "DEBUG"), "{lines:?}");
 }
 
 /// Neither the query string nor the url's path comes into the log, in either format, whether

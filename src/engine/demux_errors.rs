@@ -25,12 +25,18 @@ pub fn pass_on(decoder: &gst::Element) {
         let Some(parent_bus) = element.bus().filter(|_| demuxes) else {
             return;
         };
+        // Not kept alive by us: a bin's bus outliving its bin would hand a late message to a
+        // freed bin.
+        let parent_bus = parent_bus.downgrade();
         let ours = gst::Bus::new();
         ours.set_sync_handler(move |_, msg| {
+            let Some(parent_bus) = parent_bus.upgrade() else {
+                return gst::BusSyncReply::Drop;
+            };
+            let _ = parent_bus.post(msg.clone());
             if let (gst::MessageView::Error(_), Some(bus)) = (msg.view(), pipeline_bus(msg)) {
                 let _ = bus.post(msg.copy());
             }
-            let _ = parent_bus.post(msg.clone());
             gst::BusSyncReply::Drop
         });
         element.set_bus(Some(&ours));

@@ -94,9 +94,13 @@ pub fn init() -> Result<(), glib::Error> {
 }
 
 /// GStreamer warnings every ordinary request meets, by category and the start of their text:
-/// logged at debug. qtdemux says this one for every stream of an MP4 without fragments (`trex`
-/// defaults are for fragmented files only).
-pub const HARMLESS_WARNINGS: &[(&str, &str)] = &[("qtdemux", "failed to find fragment defaults")];
+/// logged at debug. qtdemux says the first for every stream of an MP4 without fragments (`trex`
+/// defaults are for fragmented files only); the scaler says the second whenever a fitted size
+/// rounds off the source's aspect (640x360 into 426x240 is 426x239.6), which `fit` accepts.
+pub const HARMLESS_WARNINGS: &[(&str, &str)] = &[
+    ("qtdemux", "failed to find fragment defaults"),
+    ("videoconvertscale", "Can't keep DAR!"),
+];
 
 fn harmless(category: &str, text: &str) -> bool {
     HARMLESS_WARNINGS
