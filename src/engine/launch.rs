@@ -581,7 +581,6 @@ fn end_at(
     src.connect_pad_added(move |_, pad| {
         let (start, counts) = (start.clone(), counts.clone());
         let end = Mutex::new(None::<gst::ClockTime>);
-
         let ended = Arc::new(AtomicBool::new(false));
         // After the branch's end, events the decoder sends on (the next playlist segment's
         // tags) are dropped before they reach this pad: refused there, they would fail the
