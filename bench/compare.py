@@ -341,6 +341,109 @@ def gif_preview(report, runs):
                med(s_runs, 1) / med(f_runs, 1), "measured (no target)", None)
 
 
+PEER = "http://127.0.0.1:18002"
+
+
+def peer(report, runs, warmup):
+    """The same thumbnail through thumbor with thumbor-video-engine (bench/thumbor.conf), which
+    downloads the whole file, then runs ffmpeg on it."""
+    source = V720.removeprefix("http://")
+    s, p = alternate(["curl", "-sf", "-o", "/dev/null", url("/thumb", url=V720, time="150")],
+                     ["curl", "-sf", "-o", "/dev/null",
+                      f"{PEER}/unsafe/fit-in/426x240/filters:still(150):format(jpeg)/{source}"],
+                     runs, warmup)
+    ratio = statistics.median(s) / statistics.median(p)
+    report.add("Thumbnail at 150 s of the 720p file (ffmpeg column: thumbor 7.8 with thumbor-video-engine 1.3)",
+               f"median {ms(statistics.median(s))}, p95 {ms(p95(s))}",
+               f"median {ms(statistics.median(p))}, p95 {ms(p95(p))}", ratio, "measured (no target)", None)
+
+
+def scores(output, source, width, height, seconds, start=0.0):
+    """Luma SSIM and PSNR (ffmpeg's `ssim` and `psnr` filters) of `output` against `seconds` of
+    `source` from `start`, scaled to width x height with Lanczos."""
+    graph = (f"[0:v]setpts=PTS-STARTPTS,format=yuv420p,split[d1][d2];"
+             f"[1:v]trim=start={start}:duration={seconds},setpts=PTS-STARTPTS,"
+             f"scale={width}:{height}:flags=lanczos,format=yuv420p,split[r1][r2];"
+             "[d1][r1]ssim;[d2][r2]psnr")
+    err = subprocess.run(["ffmpeg", "-hide_banner", "-nostats", "-i", output, "-i", source, "-lavfi", graph,
+                          "-f", "null", "-"], capture_output=True, text=True, check=True).stderr
+    ssim = float(re.search(r"SSIM Y:([\d.]+)", err).group(1))
+    psnr = float(re.search(r"PSNR y:([\d.inf]+)", err).group(1))
+    return ssim, psnr
+
+
+def video_size(path):
+    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries", "stream=width,height",
+                          "-of", "csv=p=0", path], capture_output=True, text=True, check=True).stdout
+    width, height = out.strip().split(",")[:2]
+    return int(width), int(height)
+
+
+# ffmpeg's command for each /webm route at the service's defaults (realtime, cpu-used 8, two
+# threads, no frames held back, constant bitrate, a keyframe at least every 60 frames).
+ENCODERS = {
+    "/webm": ["-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-threads", "2", "-lag-in-frames", "0",
+              "-b:v", "256k", "-minrate", "256k", "-maxrate", "256k", "-g", "60"],
+    "/webm/vp9": ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-threads", "2", "-row-mt", "1",
+                  "-lag-in-frames", "0", "-b:v", "256k", "-minrate", "256k", "-maxrate", "256k", "-g", "60"],
+}
+
+
+def webm_quality(report, bench_dir, sources):
+    """Each /webm route against ffmpeg with the same encoder settings, video only, on each source:
+    SSIM and PSNR of both outputs against the source at the output size, bitrate and frames/s."""
+    seconds = 20
+    tmp = os.path.join(bench_dir, "tmp")
+    for label, name, fps in sources:
+        path = os.path.join(bench_dir, "media", name)
+        source = f"{ORIGIN}/{name}"
+        for route, encoder in ENCODERS.items():
+            mine, theirs = os.path.join(tmp, "service.webm"), os.path.join(tmp, "ffmpeg.webm")
+            started = time.perf_counter()
+            with urllib.request.urlopen(url(route, url=source, duration=str(seconds), audio="false")) as response, \
+                    open(mine, "wb") as out:
+                while chunk := response.read1(65536):
+                    out.write(chunk)
+            s_time = time.perf_counter() - started
+            f_time = run_timed(["ffmpeg", "-v", "error", "-y", "-t", str(seconds), "-i", source, "-vf", FIT, "-an",
+                                *encoder, "-f", "webm", theirs])
+            width, height = video_size(mine)
+            s_ssim, s_psnr = scores(mine, path, width, height, seconds)
+            f_ssim, f_psnr = scores(theirs, path, *video_size(theirs), seconds)
+            s_kbps = os.path.getsize(mine) * 8 / seconds / 1000
+            f_kbps = os.path.getsize(theirs) * 8 / seconds / 1000
+            frames = seconds * fps
+            s_fps, f_fps = frames / s_time, frames / f_time
+            holds = s_ssim >= f_ssim and s_psnr >= f_psnr and s_kbps <= 1.05 * f_kbps and s_fps >= 1.3 * f_fps
+            report.add(f"{route} of {seconds} s of {label} at {width}x{height}, video only: SSIM / PSNR (Y) against "
+                       "the source Lanczos-scaled, bitrate, frames/s",
+                       f"{s_ssim:.4f} / {s_psnr:.2f} dB at {s_kbps:.0f} kbit/s, {s_fps:.0f} fps",
+                       f"{f_ssim:.4f} / {f_psnr:.2f} dB at {f_kbps:.0f} kbit/s, {f_fps:.0f} fps",
+                       s_fps / f_fps, "SSIM, PSNR >= ffmpeg's; bitrate <= 1.05x; >= 1.3x frames/s", holds)
+
+
+def still_quality(report, bench_dir, sources):
+    """/thumb.png at 5 s against ffmpeg's `-vf scale` frame, each scored against the frame
+    Lanczos-scaled to the same size."""
+    tmp = os.path.join(bench_dir, "tmp")
+    for label, name, fps in sources:
+        path = os.path.join(bench_dir, "media", name)
+        mine, theirs = os.path.join(tmp, "service.png"), os.path.join(tmp, "ffmpeg.png")
+        with urllib.request.urlopen(url("/thumb.png", url=f"{ORIGIN}/{name}", time="5")) as response, \
+                open(mine, "wb") as out:
+            out.write(response.read())
+        subprocess.run(["ffmpeg", "-v", "error", "-y", "-ss", "5", "-i", path, "-frames:v", "1", "-vf", FIT, theirs],
+                       check=True)
+        width, height = video_size(mine)
+        # One frame of the source: the one at 5 s.
+        s_ssim, s_psnr = scores(mine, path, width, height, 0.5 / fps, start=5)
+        f_ssim, f_psnr = scores(theirs, path, *video_size(theirs), 0.5 / fps, start=5)
+        report.add(f"/thumb.png at 5 s of {label} at {width}x{height}: SSIM / PSNR (Y) against the frame "
+                   "Lanczos-scaled (ffmpeg column: `-vf scale`)",
+                   f"{s_ssim:.4f} / {s_psnr:.2f} dB", f"{f_ssim:.4f} / {f_psnr:.2f} dB", None,
+                   "SSIM >= ffmpeg's", s_ssim >= f_ssim)
+
+
 def machine():
     cpu = re.search(r"model name\s*:\s*(.*)", open("/proc/cpuinfo").read())
     gst = subprocess.run(["gst-launch-1.0", "--version"], capture_output=True, text=True).stdout.splitlines()[1]
@@ -386,6 +489,12 @@ def write(report, quick):
               "- time=auto: `/thumb?url=URL&time=auto` against the service's own `/thumb?url=URL&time=150`.",
               "- Throughput: `wrk -c16` on /thumb at random times (bench/thumbs.lua) against 16 threads each running the "
               "ffmpeg thumbnail command in a loop.",
+              "- Quality: `/webm?url=URL&duration=20&audio=false` (and `/webm/vp9`) against `ffmpeg -t 20 -i URL -vf ... -an` "
+              "with the same encoder, speed, threads, constant bitrate (256 kbit/s) and keyframe distance; each output "
+              "and `/thumb.png` against ffmpeg's `-vf scale` frame, scored with ffmpeg's `ssim` and `psnr` filters against "
+              "the source scaled to the output's size with Lanczos.",
+              "- Peer: `/thumb?url=URL&time=150` against thumbor 7.8 with thumbor-video-engine 1.3 (bench/thumbor.conf): "
+              "`/unsafe/fit-in/426x240/filters:still(150):format(jpeg)/URL`.",
               ""]
     notes = os.path.join(os.path.dirname(__file__), "NOTES.md")
     if os.path.exists(notes):
@@ -395,39 +504,66 @@ def write(report, quick):
     print("wrote BENCHMARKS.md")
 
 
+# The sources the quality rows score: (label, file in the media directory, frames/s).
+QUALITY_SOURCES = [("the 720p file", "720p-5min.mp4", 30), ("an SD camera-like clip (ffmpeg)", "sd-grain.mp4", 30)]
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--service-pid", type=int, required=True)
     parser.add_argument("--bench-dir", required=True)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", help="comma-separated phases to run (the figures are printed, BENCHMARKS.md is "
+                                       "left alone): " + ", ".join(PHASES))
     args = parser.parse_args()
     runs, warmup, load = (5, 1, 10) if args.quick else (20, 3, 30)
     report = Report()
     idle = rss_mb(args.service_pid)
-    latency(report, "Thumbnail at 150 s of the 720p file, fit 426x240",
-            ["curl", "-sf", "-o", "/dev/null", url("/thumb", url=V720, time="150")],
-            ["ffmpeg", "-v", "error", "-ss", "150", "-i", V720, "-frames:v", "1", "-vf", FIT, "-f", "image2", "-c:v", "mjpeg", "-"],
-            runs, warmup, 0.5)
-    latency(report, "Thumbnail at 150 s, moov at the end",
-            ["curl", "-sf", "-o", "/dev/null", url("/thumb", url=V720_END, time="150")],
-            ["ffmpeg", "-v", "error", "-ss", "150", "-i", V720_END, "-frames:v", "1", "-vf", FIT, "-f", "image2", "-c:v", "mjpeg", "-"],
-            runs, warmup, 0.5)
-    latency(report, "Metadata of the 720p file",
-            ["curl", "-sf", "-o", "/dev/null", url("/meta", url=V720)],
-            ["ffprobe", "-v", "quiet", "-print_format", "json", "-show_format", "-show_streams", "-i", V720],
-            runs, warmup, 0.5)
-    auto_thumbnail(report, runs, warmup)
-    transcode(report, 1 if args.quick else 3)
-    gif_preview(report, 1 if args.quick else 3)
-    concurrency(report, load)
-    origin_traffic(report, args.bench_dir)
-    scrub(report, args.bench_dir)
-    not_modified(report, max(5, load // 3))
+    context = dict(runs=runs, warmup=warmup, load=load, quick=args.quick, bench_dir=args.bench_dir)
+    chosen = args.only.split(",") if args.only else list(PHASES)
+    for phase in chosen:
+        PHASES[phase](report, context)
+    if args.only:
+        return
     report.rows.insert(0, ("Idle RSS (after start, before any request)", f"{idle:.1f} MB", "n/a", "n/a", "<= 40 MB", idle <= 40))
     memory_rows = Report()
     memory(memory_rows, args.service_pid)
     report.rows += memory_rows.rows
     write(report, args.quick)
+
+
+def thumbnails(report, c):
+    latency(report, "Thumbnail at 150 s of the 720p file, fit 426x240",
+            ["curl", "-sf", "-o", "/dev/null", url("/thumb", url=V720, time="150")],
+            ["ffmpeg", "-v", "error", "-ss", "150", "-i", V720, "-frames:v", "1", "-vf", FIT, "-f", "image2", "-c:v", "mjpeg", "-"],
+            c["runs"], c["warmup"], 0.5)
+    latency(report, "Thumbnail at 150 s, moov at the end",
+            ["curl", "-sf", "-o", "/dev/null", url("/thumb", url=V720_END, time="150")],
+            ["ffmpeg", "-v", "error", "-ss", "150", "-i", V720_END, "-frames:v", "1", "-vf", FIT, "-f", "image2", "-c:v", "mjpeg", "-"],
+            c["runs"], c["warmup"], 0.5)
+
+
+def metadata(report, c):
+    latency(report, "Metadata of the 720p file",
+            ["curl", "-sf", "-o", "/dev/null", url("/meta", url=V720)],
+            ["ffprobe", "-v", "quiet", "-print_format", "json", "-show_format", "-show_streams", "-i", V720],
+            c["runs"], c["warmup"], 0.5)
+
+
+PHASES = {
+    "thumbnails": thumbnails,
+    "metadata": metadata,
+    "auto": lambda r, c: auto_thumbnail(r, c["runs"], c["warmup"]),
+    "transcode": lambda r, c: transcode(r, 1 if c["quick"] else 3),
+    "quality": lambda r, c: (webm_quality(r, c["bench_dir"], QUALITY_SOURCES),
+                             still_quality(r, c["bench_dir"], QUALITY_SOURCES)),
+    "peer": lambda r, c: peer(r, max(3, c["runs"] // 4), 1),
+    "gif": lambda r, c: gif_preview(r, 1 if c["quick"] else 3),
+    "concurrency": lambda r, c: concurrency(r, c["load"]),
+    "origin": lambda r, c: origin_traffic(r, c["bench_dir"]),
+    "scrub": lambda r, c: scrub(r, c["bench_dir"]),
+    "304": lambda r, c: not_modified(r, max(5, c["load"] // 3)),
+}
 
 
 if __name__ == "__main__":

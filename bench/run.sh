@@ -2,15 +2,17 @@
 # The benchmark, side by side with the ffmpeg CLI, in one command:
 #   bench/run.sh           full run (about 15 minutes on 2 cores)
 #   bench/run.sh --quick   fewer runs and shorter load phases (about 5 minutes)
+#   bench/run.sh --only quality,thumbnails   those phases alone, printed (BENCHMARKS.md is kept)
 # Installs what is missing (nginx, hyperfine, wrk, ffmpeg), makes its media under target/bench,
 # starts nginx on 127.0.0.1:18080 and the release build on 127.0.0.1:18000, and writes
 # BENCHMARKS.md. Only loopback addresses are used.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
-install_missing "${PYTHUMBIO_PACKAGES[@]}" "${PYTHUMBIO_TEST_PACKAGES[@]}" gstreamer1.0-tools nginx-light hyperfine wrk ffmpeg procps
+install_missing "${PYTHUMBIO_PACKAGES[@]}" "${PYTHUMBIO_TEST_PACKAGES[@]}" gstreamer1.0-tools nginx-light hyperfine wrk ffmpeg procps python3-venv
 
-BENCH_DIR=$(pwd)/target/bench
+ROOT=$(pwd)
+BENCH_DIR=$ROOT/target/bench
 mkdir -p "$BENCH_DIR/media" "$BENCH_DIR/tmp"
 cargo build --release --locked
 
@@ -34,6 +36,21 @@ make() { # name width height seconds faststart
 make 720p-5min.mp4 1280 720 300 true
 make 720p-5min-moov-end.mp4 1280 720 300 false
 make 1080p-60s.mp4 1920 1080 60 true
+# For the quality rows, a clip as a camera gives it, made by ffmpeg: 640x360 of moving detail
+# with a little grain, H.264 at high quality.
+if [ ! -s "$BENCH_DIR/media/sd-grain.mp4" ]; then
+  ffmpeg -v error -f lavfi -i "testsrc2=size=640x360:rate=30:duration=30,noise=alls=4:allf=t" \
+    -c:v libx264 -preset veryfast -crf 16 -pix_fmt yuv420p -g 60 -movflags +faststart \
+    -y "$BENCH_DIR/media/sd-grain.partial.mp4"
+  mv "$BENCH_DIR/media/sd-grain.partial.mp4" "$BENCH_DIR/media/sd-grain.mp4"
+fi
+
+# The peer a user would install instead: thumbor with thumbor-video-engine, from PyPI, in a
+# virtualenv of its own, on 127.0.0.1:18002.
+if [ ! -x "$BENCH_DIR/thumbor/bin/thumbor" ]; then
+  python3 -m venv "$BENCH_DIR/thumbor"
+  "$BENCH_DIR/thumbor/bin/pip" install -q thumbor==7.8.0 thumbor-video-engine==1.3.1
+fi
 
 sed "s#BENCH_DIR#$BENCH_DIR#g" bench/nginx.conf > "$BENCH_DIR/nginx.conf"
 : > "$BENCH_DIR/access.log"
@@ -47,10 +64,13 @@ PYTHUMBIO_ALLOW_LOOPBACK=true PYTHUMBIO_CACHE_MB=0 PYTHUMBIO_ORIGIN_CACHE_MB=0 P
 SERVICE=$!
 PYTHUMBIO_ALLOW_LOOPBACK=true PYTHUMBIO_CACHE_MB=0 PYTHUMBIO_HOST=127.0.0.1 PYTHUMBIO_PORT=18001 RUST_LOG=warn target/release/pythumbio &
 CACHED=$!
-trap 'kill $NGINX $SERVICE $CACHED 2>/dev/null || true' EXIT
+(cd "$BENCH_DIR/tmp" && exec "$BENCH_DIR/thumbor/bin/thumbor" -i 127.0.0.1 -p 18002 -l warning -c "$ROOT/bench/thumbor.conf") &
+PEER=$!
+trap 'kill $NGINX $SERVICE $CACHED $PEER 2>/dev/null || true' EXIT
 for _ in $(seq 50); do
   curl -sf http://127.0.0.1:18000/healthz >/dev/null && curl -sf http://127.0.0.1:18001/healthz >/dev/null \
-    && curl -sf -o /dev/null http://127.0.0.1:18080/720p-5min.mp4 -r 0-0 && break
+    && curl -sf -o /dev/null http://127.0.0.1:18080/720p-5min.mp4 -r 0-0 \
+    && curl -s -o /dev/null http://127.0.0.1:18002/healthcheck && break
   sleep 0.2
 done
 

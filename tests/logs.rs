@@ -170,37 +170,62 @@ async fn a_failure_is_logged_once_with_its_request() {
     assert!(body["element"].is_null() && body["debug"].is_null());
 }
 
-/// Warnings GStreamer gives for every ordinary file (qtdemux's "failed to find fragment
-/// defaults" on an MP4 without fragments) are logged at debug, not as warnings.
+/// Warnings GStreamer gives for every ordinary file are logged at debug, not as warnings:
+/// qtdemux's "failed to find fragment defaults" on an MP4 without fragments and "unknown
+/// QuickTime node type" on the sample groups ffmpeg writes, the scaler's "Can't keep DAR!" when
+/// 640x360 is fit into 426x240 (426x239.6, stretched by a fraction), and basesrc's "pad not
+/// activated yet" for a file source.
 #[tokio::test]
 async fn known_harmless_gstreamer_warnings_are_not_warnings() {
-    let service = Service::with_env(&[("PYTHUMBIO_LOG_FORMAT", "json"), ("RUST_LOG", "debug")]);
+    let by_ffmpeg = support::ffmpeg::made(
+        "logs-ffmpeg-aac.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x180:rate=25:duration=2",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=duration=2",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+        ],
+    );
+    let root = by_ffmpeg.parent().unwrap();
+    let service = Service::with_env(&[
+        ("PYTHUMBIO_LOG_FORMAT", "json"),
+        ("RUST_LOG", "debug"),
+        ("PYTHUMBIO_FILE_ROOT", root.to_str().unwrap()),
+    ]);
     let response = service
         .get("/thumb", &[("url", &media_url(Media::mp4()))])
         .await;
     assert_eq!(response.status(), 200);
-    let log = service.wait_for_log(&["fragment defaults"]).await;
-    let lines: Vec<serde_json::Value> = log
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .filter(|l: &serde_json::Value| {
-            l["message"]
-                .as_str()
-                .is_some_and(|m| m.contains("fragment defaults"))
-        })
-        .collect();
-    assert!(!lines.is_empty(), "qtdemux said nothing: {log}");
-    assert!(lines.iter().all(|l| l["level"] == "DEBUG"), "{lines:?}");
-    // The scaler's, when 640x360 is fit into 426x240 (426x239.6, stretched by a fraction).
-    let keep = |m: &str| m.contains("Can't keep DAR");
-    let log = service.wait_for_log(&["keep DAR"]).await;
-    let lines: Vec<serde_json::Value> = log
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .filter(|l: &serde_json::Value| l["message"].as_str().is_some_and(keep))
-        .collect();
-    assert!(!lines.is_empty(), "the scaler said nothing: {log}");
-    assert!(lines.iter().all(|l| l["level"] == "DEBUG"), "{lines:?}");
+    let file = format!("file://{}", by_ffmpeg.display());
+    let response = service.get("/thumb", &[("url", &file)]).await;
+    assert_eq!(response.status(), 200);
+    for said in [
+        "fragment defaults",
+        "unknown QuickTime node type",
+        "Can't keep DAR",
+        "pad not activated yet",
+    ] {
+        let log = service.wait_for_log(&[said]).await;
+        let lines: Vec<serde_json::Value> = log
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .filter(|l: &serde_json::Value| l["message"].as_str().is_some_and(|m| m.contains(said)))
+            .collect();
+        assert!(!lines.is_empty(), "nothing said {said:?}: {log}");
+        assert!(lines.iter().all(|l| l["level"] == "DEBUG"), "{lines:?}");
+    }
 }
 
 /// Neither the query string nor the url's path comes into the log, in either format, whether

@@ -95,11 +95,20 @@ pub fn init() -> Result<(), glib::Error> {
 
 /// GStreamer warnings every ordinary request meets, by category and the start of their text:
 /// logged at debug. qtdemux says the first for every stream of an MP4 without fragments (`trex`
-/// defaults are for fragmented files only); the scaler says the second whenever a fitted size
-/// rounds off the source's aspect (640x360 into 426x240 is 426x239.6), which `fit` accepts.
+/// defaults are for fragmented files only), and the second for the sample-group boxes ffmpeg's
+/// muxer writes (`sgpd`/`sbgp`, AAC's pre-roll) and other boxes it skips; the scaler says the
+/// third whenever a fitted size rounds off the source's aspect (640x360 into 426x240 is
+/// 426x239.6), which `fit` accepts; the scalers and the resampler say the fourth for sizes and
+/// rates their filter tables do not hold exactly (they take the nearest); basesrc says the last
+/// for every file source, as for GStreamer's own `filesrc`, when decodebin's typefinder
+/// activates the source after starting it.
 pub const HARMLESS_WARNINGS: &[(&str, &str)] = &[
     ("qtdemux", "failed to find fragment defaults"),
+    ("qtdemux", "unknown QuickTime node type"),
     ("videoconvertscale", "Can't keep DAR!"),
+    ("video-scaler", "can't find exact taps"),
+    ("audio-resampler", "can't find exact taps"),
+    ("basesrc", "pad not activated yet"),
 ];
 
 fn harmless(category: &str, text: &str) -> bool {
