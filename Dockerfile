@@ -47,6 +47,16 @@ RUN multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH) \
  && rm -rf /out/usr/include "/out/usr/lib/$multiarch/pkgconfig" /out/usr/share \
       /out/usr/lib/"$multiarch"/*.so
 
+# A small file of each kind the conformance corpus reads, as ffmpeg writes them, for the image's
+# own check; none of them goes into the image. (They reach the last stage through the plugins
+# stage, which is rebuilt whenever the last one is: podman cannot bind-mount a stage it took
+# from its cache.)
+FROM debian:bookworm-slim AS corpus
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ffmpeg \
+ && rm -rf /var/lib/apt/lists/*
+RUN --mount=type=bind,source=deploy/image/corpus.sh,target=/tmp/corpus.sh bash /tmp/corpus.sh /corpus
+
 # The GStreamer packages, whole, with that FFmpeg laid over Debian's: what the service can load
 # is picked from here.
 FROM debian:bookworm-slim AS plugins
@@ -55,6 +65,7 @@ RUN apt-get update \
       gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=ffmpeg /out/ /
+COPY --from=corpus /corpus /corpus
 COPY --from=build /src/target/release/pythumbio /usr/local/bin/pythumbio
 COPY deploy/image/keep.sh /usr/local/bin/keep.sh
 # The plugin files the service can load (`pythumbio plugins`: its elements and what decodebin
@@ -63,14 +74,6 @@ COPY deploy/image/keep.sh /usr/local/bin/keep.sh
 RUN HOME=/tmp pythumbio plugins > /tmp/plugins \
  && xargs keep.sh /keep /usr/local/bin/pythumbio \
       "$(find /usr/lib -name gst-plugin-scanner -type f)" < /tmp/plugins
-
-# A small file of each kind the conformance corpus reads, as ffmpeg writes them, for the image's
-# own check; none of them goes into the image.
-FROM debian:bookworm-slim AS corpus
-RUN apt-get update \
- && apt-get install -y --no-install-recommends ffmpeg \
- && rm -rf /var/lib/apt/lists/*
-RUN --mount=type=bind,source=deploy/image/corpus.sh,target=/tmp/corpus.sh bash /tmp/corpus.sh /corpus
 
 FROM debian:bookworm-slim
 # Where the image's source lives is the builder's to say: --build-arg SOURCE=<repository URL>.
@@ -95,7 +98,7 @@ ENV HOME=/tmp
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 RUN --mount=type=bind,source=deploy/image/smoke.sh,target=/tmp/smoke.sh \
     --mount=type=bind,from=plugins,source=/tmp/plugins,target=/tmp/kept \
-    --mount=type=bind,from=corpus,source=/corpus,target=/tmp/corpus \
+    --mount=type=bind,from=plugins,source=/corpus,target=/tmp/corpus \
     pythumbio plugins | diff - /tmp/kept \
  && pythumbio check && bash /tmp/smoke.sh /tmp/corpus && rm -rf /tmp/.cache
 EXPOSE 8000
