@@ -173,8 +173,8 @@ async fn a_failure_is_logged_once_with_its_request() {
 /// Warnings GStreamer gives for every ordinary file are logged at debug, not as warnings:
 /// qtdemux's "failed to find fragment defaults" on an MP4 without fragments and "unknown
 /// QuickTime node type" on the sample groups ffmpeg writes, the scaler's "Can't keep DAR!" when
-/// 640x360 is fit into 426x240 (426x239.6, stretched by a fraction), and basesrc's "pad not
-/// activated yet" for a file source.
+/// 640x360 is fit into 426x240 (426x239.6, stretched by a fraction), the resampler's and the
+/// scalers' "can't find exact taps", and basesrc's "pad not activated yet" for a file source.
 #[tokio::test]
 async fn known_harmless_gstreamer_warnings_are_not_warnings() {
     let by_ffmpeg = support::ffmpeg::made(
@@ -211,11 +211,18 @@ async fn known_harmless_gstreamer_warnings_are_not_warnings() {
     let file = format!("file://{}", by_ffmpeg.display());
     let response = service.get("/thumb", &[("url", &file)]).await;
     assert_eq!(response.status(), 200);
+    // A stream resamples the 44.1 kHz sine to Opus's 48 kHz and scales every frame.
+    let response = service
+        .get("/webm", &[("url", &file), ("duration", "1")])
+        .await;
+    assert_eq!(response.status(), 200);
+    response.bytes().await.unwrap();
     for said in [
         "fragment defaults",
         "unknown QuickTime node type",
         "Can't keep DAR",
         "pad not activated yet",
+        "can't find exact taps",
     ] {
         let log = service.wait_for_log(&[said]).await;
         let lines: Vec<serde_json::Value> = log

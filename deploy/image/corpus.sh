@@ -2,7 +2,7 @@
 # corpus.sh DIR: writes a small file of each kind the conformance corpus reads (tests/conformance.rs
 # makes and checks them in full), as ffmpeg writes them, for the image's own check: smoke.sh asks
 # the finished image for a thumbnail and the metadata of each, so a decoder, demuxer or library
-# the image left out fails its build. Each line: the file, then ffmpeg's output options.
+# the image left out fails its build. Each line: the file, then ffmpeg's inputs and options.
 set -euo pipefail
 dir=$1
 mkdir -p "$dir"
