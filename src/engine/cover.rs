@@ -29,11 +29,14 @@ impl Cover {
             .origins
             .cloned()
             .unwrap_or_else(crate::source::default_origins);
-        let found = super::discover::discover(uri, left, &forward, launch.limits, &origins).ok()?;
+        let pipelines = launch.pipelines();
+        let found =
+            super::discover::discover(uri, left, &forward, launch.limits, &origins, &pipelines)
+                .ok()?;
         let tags = found.info.tags()?;
         let (_, sample) = super::picture::cover(&tags)?;
         let bytes = bytes::Bytes::copy_from_slice(&sample.buffer()?.map_readable().ok()?);
-        let held = Held::new(bytes);
+        let held = Held::new(bytes, &origins);
         let properties = launch
             .properties
             .iter()

@@ -24,9 +24,10 @@ pub fn discover(
     forward: &crate::source::Forward,
     limits: super::launch::SourceLimits,
     origins: &Arc<crate::source::Origins>,
+    pipelines: &Arc<super::Pipelines>,
 ) -> Result<Discovered, PipelineError> {
     let origins = origins.clone();
-    let _live = LiveToken::new();
+    let _live = LiveToken::new(pipelines);
     let deadline = std::time::Instant::now() + timeout;
     let timeout = gst::ClockTime::from_nseconds(timeout.as_nanos() as u64);
     let discoverer = pbutils::Discoverer::new(timeout)
@@ -57,7 +58,7 @@ pub fn discover(
             http.set_forward(forward.clone());
             http.set_deadline(Some(crate::source::Deadline::at(deadline)));
         }
-        super::count_origin_bytes(src);
+        super::count_origin_bytes(src, &origins);
         let counter = counter.clone();
         if let Some(pad) = src.static_pad("src") {
             pad.add_probe(

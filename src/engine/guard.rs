@@ -5,79 +5,105 @@
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-/// Guards held: pipelines that requests still use (a pipeline being stopped is live, not active).
-static ACTIVE: AtomicUsize = AtomicUsize::new(0);
-/// Every guarded pipeline, weakly: what `stop_all` ends at shutdown.
-static GUARDED: std::sync::Mutex<Vec<glib::WeakRef<gst::Pipeline>>> =
-    std::sync::Mutex::new(Vec::new());
-
-/// Turns true when the service stops: streaming threads waiting for a slow reader give up.
-static STOPPING: std::sync::LazyLock<tokio::sync::watch::Sender<bool>> =
-    std::sync::LazyLock::new(|| tokio::sync::watch::channel(false).0);
-
-/// A receiver that sees the service stop.
-pub(crate) fn stopping() -> tokio::sync::watch::Receiver<bool> {
-    STOPPING.subscribe()
+/// The pipelines of one service: what its gauges count, what its shutdown stops, and when its
+/// idle memory goes back to the system. The service owns it and hands it to every launch, so
+/// two services in one process count and stop only their own.
+#[derive(Debug)]
+pub struct Pipelines {
+    /// Pipelines (and Discoverer runs) started and not yet back to NULL.
+    live: AtomicUsize,
+    /// Guards held: pipelines that requests still use (a pipeline being stopped is live, not
+    /// active).
+    active: AtomicUsize,
+    /// Pipelines (and Discoverer runs) started so far.
+    started: AtomicUsize,
+    /// Every guarded pipeline, weakly: what `stop_all` ends at shutdown.
+    guarded: Mutex<Vec<glib::WeakRef<gst::Pipeline>>>,
+    /// Turns true when the service stops: streaming threads waiting for a slow reader give up.
+    stopping: tokio::sync::watch::Sender<bool>,
+    /// Wakes the thread that trims freed memory once these pipelines are quiet (made on first
+    /// use; it ends with this value).
+    trimmer: Mutex<Option<std::sync::mpsc::SyncSender<()>>>,
 }
 
-/// Sets every pipeline still running to NULL and waits (up to `within`) for the guards to let
-/// go: at shutdown, before the runtime that would drop them goes away. A pipeline dropped while
-/// playing takes the process down.
-pub fn stop_all(within: std::time::Duration) {
-    STOPPING.send_replace(true);
-    let pipelines: Vec<gst::Pipeline> = {
-        let mut guarded = GUARDED.lock().unwrap();
+impl Default for Pipelines {
+    fn default() -> Self {
+        Self {
+            live: AtomicUsize::new(0),
+            active: AtomicUsize::new(0),
+            started: AtomicUsize::new(0),
+            guarded: Mutex::default(),
+            stopping: tokio::sync::watch::channel(false).0,
+            trimmer: Mutex::default(),
+        }
+    }
+}
+
+impl Pipelines {
+    /// A receiver that sees the service stop.
+    pub(crate) fn stopping(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.stopping.subscribe()
+    }
+
+    /// Sets every pipeline still running to NULL and waits (up to `within`) for the guards to
+    /// let go: at shutdown, before the runtime that would drop them goes away. A pipeline
+    /// dropped while playing takes the process down.
+    pub fn stop_all(&self, within: std::time::Duration) {
+        self.stopping.send_replace(true);
+        let pipelines: Vec<gst::Pipeline> = {
+            let mut guarded = self.guarded.lock().unwrap();
+            guarded.retain(|w| w.upgrade().is_some());
+            guarded.iter().filter_map(|w| w.upgrade()).collect()
+        };
+        for pipeline in pipelines {
+            to_null(&pipeline);
+        }
+        let started = std::time::Instant::now();
+        while self.live() > 0 && started.elapsed() < within {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
+    /// Pipelines (and Discoverer runs) started so far.
+    pub fn started(&self) -> usize {
+        self.started.load(Ordering::SeqCst)
+    }
+
+    /// Pipelines that requests still hold (not counting those being stopped, nor Discoverer
+    /// runs).
+    pub(crate) fn active(&self) -> usize {
+        self.active.load(Ordering::SeqCst)
+    }
+
+    /// Pipelines (and Discoverer runs) started and not yet back to NULL.
+    pub fn live(&self) -> usize {
+        self.live.load(Ordering::SeqCst)
+    }
+
+    fn register(&self, pipeline: &gst::Pipeline) {
+        let mut guarded = self.guarded.lock().unwrap();
         guarded.retain(|w| w.upgrade().is_some());
-        guarded.iter().filter_map(|w| w.upgrade()).collect()
-    };
-    for pipeline in pipelines {
-        to_null(&pipeline);
+        guarded.push(pipeline.downgrade());
     }
-    let started = std::time::Instant::now();
-    while live_pipelines() > 0 && started.elapsed() < within {
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-}
-static STARTED: AtomicUsize = AtomicUsize::new(0);
-
-/// Pipelines (and Discoverer runs) started since the process began.
-pub fn pipelines_started() -> usize {
-    STARTED.load(Ordering::SeqCst)
-}
-
-/// Pipelines that requests still hold (not counting those being stopped, nor Discoverer runs).
-pub(crate) fn active_pipelines() -> usize {
-    ACTIVE.load(Ordering::SeqCst)
-}
-
-/// Pipelines (and Discoverer runs) started and not yet back to NULL.
-pub fn live_pipelines() -> usize {
-    LIVE.load(Ordering::SeqCst)
 }
 
 /// Counts one live pipeline for as long as it is held.
 #[derive(Debug)]
-pub struct LiveToken(());
+pub struct LiveToken(Arc<Pipelines>);
 
 impl LiveToken {
-    pub fn new() -> Self {
-        LIVE.fetch_add(1, Ordering::SeqCst);
-        STARTED.fetch_add(1, Ordering::SeqCst);
-        Self(())
-    }
-}
-
-impl Default for LiveToken {
-    fn default() -> Self {
-        Self::new()
+    pub fn new(pipelines: &Arc<Pipelines>) -> Self {
+        pipelines.live.fetch_add(1, Ordering::SeqCst);
+        pipelines.started.fetch_add(1, Ordering::SeqCst);
+        Self(pipelines.clone())
     }
 }
 
 impl Drop for LiveToken {
     fn drop(&mut self) {
-        LIVE.fetch_sub(1, Ordering::SeqCst);
+        self.0.live.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -105,6 +131,7 @@ pub fn blocking_section<T>(job: impl FnOnce() -> T) -> T {
 pub struct PipelineGuard {
     pipeline: Option<gst::Pipeline>,
     token: Option<LiveToken>,
+    pipelines: Arc<Pipelines>,
     held: Vec<Box<dyn Send>>,
 }
 
@@ -117,28 +144,21 @@ impl std::fmt::Debug for PipelineGuard {
 }
 
 impl PipelineGuard {
-    pub fn new(pipeline: gst::Pipeline) -> Self {
-        ACTIVE.fetch_add(1, Ordering::SeqCst);
+    /// Guards `pipeline`, counted among (and stopped with) `pipelines`.
+    pub fn new(pipeline: gst::Pipeline, pipelines: &Arc<Pipelines>) -> Self {
+        pipelines.active.fetch_add(1, Ordering::SeqCst);
+        pipelines.register(&pipeline);
         Self {
             pipeline: Some(pipeline),
-            token: Some(LiveToken::new()),
+            token: Some(LiveToken::new(pipelines)),
+            pipelines: pipelines.clone(),
             held: Vec::new(),
         }
-        .registered()
     }
 
     /// Keeps `value` until the pipeline is in NULL (a pipeline slot, say).
     pub fn hold(&mut self, value: impl Send + 'static) {
         self.held.push(Box::new(value));
-    }
-
-    fn registered(self) -> Self {
-        if let Some(pipeline) = &self.pipeline {
-            let mut guarded = GUARDED.lock().unwrap();
-            guarded.retain(|w| w.upgrade().is_some());
-            guarded.push(pipeline.downgrade());
-        }
-        self
     }
 
     /// Sets the pipeline's state. A refusal carries the error an element posted while refusing
@@ -189,15 +209,16 @@ impl Drop for PipelineGuard {
         let (Some(pipeline), token) = (self.pipeline.take(), self.token.take()) else {
             return;
         };
-        ACTIVE.fetch_sub(1, Ordering::SeqCst);
+        self.pipelines.active.fetch_sub(1, Ordering::SeqCst);
         let held = std::mem::take(&mut self.held);
+        let pipelines = self.pipelines.clone();
         let stop = move || {
             // Setting NULL joins the streaming threads: keep that off the async workers.
             to_null(&pipeline);
             drop(pipeline);
             drop(token);
             drop(held);
-            give_back_memory();
+            give_back_memory(&pipelines);
         };
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) if !BLOCKING_SECTION.get() => {
@@ -228,28 +249,40 @@ fn to_null(pipeline: &gst::Pipeline) {
 /// after the load is gone. Under load the memory is kept for the next requests: trimming after
 /// each one cost hundreds of `madvise` calls per request, each a TLB shootdown, and then a page
 /// fault for every page the next decoder touched (about 6 ms of CPU per thumbnail).
-fn give_back_memory() {
+fn give_back_memory(pipelines: &Arc<Pipelines>) {
+    let mut trimmer = pipelines.trimmer.lock().unwrap();
+    let wake = trimmer.get_or_insert_with(|| start_trimmer(Arc::downgrade(pipelines)));
+    // Full: the trimmer is awake already and sees this pipeline's end.
+    let _ = wake.try_send(());
+}
+
+/// The thread that trims once `pipelines` are quiet: no pipeline live and none started for
+/// `QUIET`. It ends when `pipelines` is dropped.
+fn start_trimmer(pipelines: Weak<Pipelines>) -> std::sync::mpsc::SyncSender<()> {
     const QUIET: std::time::Duration = std::time::Duration::from_millis(500);
-    static TRIMMER: std::sync::OnceLock<std::thread::Thread> = std::sync::OnceLock::new();
-    let trimmer = TRIMMER.get_or_init(|| {
-        std::thread::Builder::new()
-            .name("pythumbio-trim".into())
-            .spawn(|| loop {
-                std::thread::park();
-                loop {
-                    let started = pipelines_started();
-                    std::thread::sleep(QUIET);
-                    if live_pipelines() == 0 && pipelines_started() == started {
-                        break;
-                    }
+    let (wake, woken) = std::sync::mpsc::sync_channel(1);
+    let quiet = move || loop {
+        let Some(started) = pipelines.upgrade().map(|p| p.started()) else {
+            return false;
+        };
+        std::thread::sleep(QUIET);
+        match pipelines.upgrade() {
+            Some(p) if p.live() == 0 && p.started() == started => return true,
+            Some(_) => {}
+            None => return false,
+        }
+    };
+    std::thread::Builder::new()
+        .name("pythumbio-trim".into())
+        .spawn(move || {
+            while woken.recv().is_ok() {
+                if quiet() {
+                    trim();
                 }
-                trim();
-            })
-            .expect("a thread starts")
-            .thread()
-            .clone()
-    });
-    trimmer.unpark();
+            }
+        })
+        .expect("a thread starts");
+    wake
 }
 
 fn trim() {

@@ -90,6 +90,9 @@ pub struct Launch<'a> {
     /// The origins (policy, client) every source element of the pipeline reads through; None:
     /// the process default.
     pub origins: Option<&'a std::sync::Arc<crate::source::Origins>>,
+    /// The service's pipelines, which count, and at shutdown stop, this one; None: a tally of
+    /// its own (a pipeline the service does not serve, such as a check at load).
+    pub pipelines: Option<&'a std::sync::Arc<super::guard::Pipelines>>,
 }
 
 /// The largest source pictures the service decodes: a larger one fails the request (422) as
@@ -126,7 +129,13 @@ impl<'a> Launch<'a> {
             forward: &[],
             deadline: None,
             origins: None,
+            pipelines: None,
         }
+    }
+
+    /// The pipelines this launch is counted among.
+    pub fn pipelines(&self) -> std::sync::Arc<super::guard::Pipelines> {
+        self.pipelines.cloned().unwrap_or_default()
     }
 }
 
@@ -150,6 +159,8 @@ pub struct Window {
 pub struct Built {
     pub pipeline: gst::Pipeline,
     pub sink: gst_app::AppSink,
+    /// What the pipeline is counted among once guarded.
+    pub pipelines: std::sync::Arc<super::guard::Pipelines>,
 }
 
 /// Parses and sets properties without starting anything: the check a pipeline file gets at load.
@@ -230,22 +241,32 @@ pub fn build(launch: &Launch<'_>) -> Result<Built, PipelineError> {
         .ok_or_else(|| internal("the description needs an appsink named \"sink\"".into()))?;
     // Without a decoder (an encoder fed by appsrc) none of the source handling applies.
     let Some(src) = pipeline.by_name("src") else {
-        return Ok(Built { pipeline, sink });
+        return Ok(Built {
+            pipeline,
+            sink,
+            pipelines: launch.pipelines(),
+        });
     };
     end_unfed_branches(&pipeline, &src);
     // First of the probes on the decoder's pads: the others read the timestamps it fixes.
     super::restamp::repeated_timestamps(&src);
+    let pipelines = launch.pipelines();
     watch_decoders(
         &src,
         launch.limits,
         launch.window.is_some(),
         launch.still.is_some(),
+        pipelines.clone(),
     );
     let forward = crate::source::Forward::from_pairs(launch.forward);
     let deadline = launch.deadline.cloned();
+    let origins = launch
+        .origins
+        .cloned()
+        .unwrap_or_else(crate::source::default_origins);
     src.connect("source-setup", false, move |args| {
         if let Ok(source) = args[1].get::<gst::Element>() {
-            super::count_origin_bytes(&source);
+            super::count_origin_bytes(&source, &origins);
             if let Some(http) = source.downcast_ref::<crate::source::HttpSrc>() {
                 http.set_forward(forward.clone());
                 http.set_deadline(deadline.clone());
@@ -281,7 +302,11 @@ pub fn build(launch: &Launch<'_>) -> Result<Built, PipelineError> {
     if let (Some(overlay), Some(compositor)) = (launch.overlay, pipeline.by_name("overlay")) {
         place_overlay(&compositor, overlay);
     }
-    Ok(Built { pipeline, sink })
+    Ok(Built {
+        pipeline,
+        sink,
+        pipelines,
+    })
 }
 
 /// The description's uridecodebins.
@@ -483,7 +508,13 @@ fn caps_behind(pad: &gst::Pad) -> Option<gst::Caps> {
 /// Fails the pipeline when the decoder announces pictures beyond `limits`, or (`moving`: a
 /// stream) a still image. Video decoders also get their threads (fewer unless a `still` runs
 /// alone) and skip the frames they would decode only to clip.
-fn watch_decoders(src: &gst::Element, limits: SourceLimits, moving: bool, still: bool) {
+fn watch_decoders(
+    src: &gst::Element,
+    limits: SourceLimits,
+    moving: bool,
+    still: bool,
+    pipelines: std::sync::Arc<super::guard::Pipelines>,
+) {
     // On each video decoder's output, before the decoder allocates for the pictures it
     // announces (a PNG header may announce 60000x60000), and on the decoder bin's own pads.
     if let Some(bin) = src.downcast_ref::<gst::Bin>() {
@@ -496,7 +527,7 @@ fn watch_decoders(src: &gst::Element, limits: SourceLimits, moving: bool, still:
             let decodes_pictures =
                 klass.contains("Decoder") && (klass.contains("Video") || klass.contains("Image"));
             if decodes_pictures {
-                super::threads::decoder_threads(element, still);
+                super::threads::decoder_threads(element, still, pipelines.active());
                 super::skip::unseen_frames(element);
             }
             if let (true, Some(pad)) = (decodes_pictures, element.static_pad("src")) {

@@ -24,21 +24,16 @@ mod threads;
 pub mod webp;
 
 pub use error::{Failure, PipelineError};
-pub use guard::{live_pipelines, pipelines_started};
+pub use guard::Pipelines;
 
 use gstreamer::prelude::*;
 
-static ORIGIN_BYTES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-/// Bytes fetched from origins since the process began: what the service's HTTP source received,
-/// and what other source elements (files) handed on.
-pub fn origin_bytes() -> u64 {
-    ORIGIN_BYTES.load(std::sync::atomic::Ordering::Relaxed) + crate::source::fetched_bytes()
-}
-
-/// Counts what a source element other than the service's own hands on; the service's HTTP source
-/// counts the bytes it receives itself.
-pub(crate) fn count_origin_bytes(source: &gstreamer::Element) {
+/// Counts, into `origins`, what a source element other than the service's own hands on; the
+/// service's HTTP source counts the bytes it receives itself.
+pub(crate) fn count_origin_bytes(
+    source: &gstreamer::Element,
+    origins: &std::sync::Arc<crate::source::Origins>,
+) {
     use gstreamer::prelude::*;
     if source.is::<crate::source::HttpSrc>() {
         return;
@@ -48,9 +43,10 @@ pub(crate) fn count_origin_bytes(source: &gstreamer::Element) {
         let types = gstreamer::PadProbeType::BUFFER
             | gstreamer::PadProbeType::PUSH
             | gstreamer::PadProbeType::PULL;
-        pad.add_probe(types, |_, info| {
+        let origins = origins.clone();
+        pad.add_probe(types, move |_, info| {
             if let Some(buffer) = info.buffer() {
-                ORIGIN_BYTES.fetch_add(buffer.size() as u64, std::sync::atomic::Ordering::Relaxed);
+                origins.count(buffer.size() as u64);
             }
             gstreamer::PadProbeReturn::Ok
         });
@@ -84,13 +80,19 @@ pub(crate) fn discard(info: &mut gstreamer::PadProbeInfo) -> gstreamer::PadProbe
     gstreamer::PadProbeReturn::Handled
 }
 
+/// Initialises GStreamer and registers the service's elements, once per process: the element
+/// registry is the process's, so two services in one process (or two tests) share what the
+/// first call made, and a call while another runs waits for it.
 pub fn init() -> Result<(), glib::Error> {
-    gstreamer::init()?;
-    route_gstreamer_log();
-    crate::plugin::plugin_register_static()
-        .and_then(|()| crate::source::register())
-        .map_err(|e| glib::Error::new(gstreamer::CoreError::Failed, &e.to_string()))?;
-    Ok(())
+    static DONE: std::sync::OnceLock<Result<(), glib::Error>> = std::sync::OnceLock::new();
+    DONE.get_or_init(|| {
+        gstreamer::init()?;
+        route_gstreamer_log();
+        crate::plugin::plugin_register_static()
+            .and_then(|()| crate::source::register())
+            .map_err(|e| glib::Error::new(gstreamer::CoreError::Failed, &e.to_string()))
+    })
+    .clone()
 }
 
 /// GStreamer warnings every ordinary request meets, by category and the start of their text:

@@ -113,7 +113,7 @@ impl Prerolled {
             ..*launch
         })?;
         prepare(&built.sink);
-        let guard = PipelineGuard::new(built.pipeline);
+        let guard = PipelineGuard::new(built.pipeline, &built.pipelines);
         guard.change_state(gst::State::Paused)?;
         let paused = Self {
             guard,

@@ -413,7 +413,7 @@ pub fn render(
         of = layout.tiles.len(),
         "sampled the tiles of one sheet"
     );
-    encode(sheet, pixels, width, height, deadline)
+    encode(sheet, pixels, width, height, deadline, tiles.pipelines)
 }
 
 /// Whether a tile's seek failed for want of a seekable source rather than of media.
@@ -438,7 +438,7 @@ fn frames_forward(
         ..*tiles
     })?;
     built.sink.set_sync(false);
-    let guard = PipelineGuard::new(built.pipeline);
+    let guard = PipelineGuard::new(built.pipeline, &built.pipelines);
     guard.change_state(gst::State::Playing)?;
     let bus = guard.pipeline().bus().expect("a pipeline has a bus");
     let mut frames: Vec<Frame> = Vec::with_capacity(times.len());
@@ -500,8 +500,12 @@ fn encode(
     width: u32,
     height: u32,
     deadline: Instant,
+    pipelines: Option<&std::sync::Arc<super::guard::Pipelines>>,
 ) -> Result<Bytes, PipelineError> {
-    let built = build(&Launch::new(sheet, &[]))?;
+    let built = build(&Launch {
+        pipelines,
+        ..Launch::new(sheet, &[])
+    })?;
     let src = built
         .pipeline
         .by_name("tiles")
@@ -520,7 +524,7 @@ fn encode(
         .build();
     src.set_caps(Some(&caps));
     src.set_format(gst::Format::Time);
-    let guard = PipelineGuard::new(built.pipeline);
+    let guard = PipelineGuard::new(built.pipeline, &built.pipelines);
     guard
         .pipeline()
         .set_state(gst::State::Playing)

@@ -43,6 +43,7 @@ pub fn start(launch: &Launch<'_>, chunk_size: usize) -> Result<PipelineStream, P
     let (failure_tx, mut failures) = mpsc::unbounded_channel();
 
     let eos_tx = data_tx.clone();
+    let (pipelines, eos_pipelines) = (built.pipelines.clone(), built.pipelines.clone());
     built.sink.set_callbacks(
         gst_app::AppSinkCallbacks::builder()
             .new_sample(move |sink| {
@@ -54,7 +55,7 @@ pub fn start(launch: &Launch<'_>, chunk_size: usize) -> Result<PipelineStream, P
                 // Blocks while the reader is behind; fails once the reader is gone or the
                 // service stops.
                 let event = Event::Data(Bytes::from_owner(mapped));
-                let mut stopping = super::guard::stopping();
+                let mut stopping = pipelines.stopping();
                 let sent = block_on(async {
                     tokio::select! {
                         sent = data_tx.send(event) => sent.is_ok(),
@@ -67,7 +68,7 @@ pub fn start(launch: &Launch<'_>, chunk_size: usize) -> Result<PipelineStream, P
                 Ok(gst::FlowSuccess::Ok)
             })
             .eos(move |_| {
-                let mut stopping = super::guard::stopping();
+                let mut stopping = eos_pipelines.stopping();
                 block_on(async {
                     tokio::select! {
                         _ = eos_tx.send(Event::End) => {}
@@ -101,7 +102,8 @@ pub fn start(launch: &Launch<'_>, chunk_size: usize) -> Result<PipelineStream, P
     });
 
     // A source that fails as it starts fails the state change: its error says why.
-    let guard = play(built.pipeline).map_err(|e| failures.try_recv().unwrap_or(e))?;
+    let guard =
+        play(built.pipeline, &built.pipelines).map_err(|e| failures.try_recv().unwrap_or(e))?;
     Ok(PipelineStream::new(data, failures, guard, chunk_size))
 }
 
@@ -125,8 +127,11 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
 }
 
 /// Guards the pipeline and sets it playing.
-fn play(pipeline: gst::Pipeline) -> Result<PipelineGuard, PipelineError> {
-    let guard = PipelineGuard::new(pipeline);
+fn play(
+    pipeline: gst::Pipeline,
+    pipelines: &std::sync::Arc<super::guard::Pipelines>,
+) -> Result<PipelineGuard, PipelineError> {
+    let guard = PipelineGuard::new(pipeline, pipelines);
     guard.change_state(gst::State::Playing)?;
     Ok(guard)
 }
@@ -148,7 +153,7 @@ pub fn run_to_end(launch: &Launch<'_>, timeout: std::time::Duration) -> Result<(
             .ok_or_else(|| internal(format!("no element named {}", setting.element)))?;
         element.set_property_from_str(&setting.property, &setting.property_text());
     }
-    let guard = play(pipeline)?;
+    let guard = play(pipeline, &launch.pipelines())?;
     guard.wait_for(
         gst::MessageType::Eos,
         timeout,
@@ -169,7 +174,7 @@ pub fn collect(
         ..*launch
     })?;
     let sink = built.sink;
-    let guard = play(built.pipeline)?;
+    let guard = play(built.pipeline, &built.pipelines)?;
     let bus = guard.pipeline().bus().expect("a pipeline has a bus");
     let mut buffers = Vec::new();
     let mut held = 0;
@@ -323,7 +328,7 @@ mod tests {
         gst::init().unwrap();
         let (data_tx, data) = mpsc::channel(CHANNEL_DEPTH);
         let (failure_tx, failures) = mpsc::unbounded_channel();
-        let guard = PipelineGuard::new(gst::Pipeline::new());
+        let guard = PipelineGuard::new(gst::Pipeline::new(), &Default::default());
         (
             data_tx,
             failure_tx,

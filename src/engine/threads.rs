@@ -19,12 +19,13 @@ fn alone(still: bool, active: usize) -> bool {
 }
 
 /// Sets `decoder`'s threads (libav decoders: `max-threads`, 0 for as many as cores) for a still
-/// (`still`) or a stream, before it opens its codec on its first caps.
-pub(crate) fn decoder_threads(decoder: &gst::Element, still: bool) {
+/// (`still`) or a stream, among `active` pipelines of the service, before it opens its codec on
+/// its first caps.
+pub(crate) fn decoder_threads(decoder: &gst::Element, still: bool, active: usize) {
     if decoder.find_property("max-threads").is_none() {
         return;
     }
-    if alone(still, super::guard::active_pipelines()) {
+    if alone(still, active) {
         return;
     }
     decoder.set_property("max-threads", 1i32);
@@ -68,7 +69,7 @@ mod tests {
             .build()
             .expect("avdec_h264 (gstreamer1.0-libav) is installed");
         assert_eq!(decoder.property::<i32>("max-threads"), 0);
-        decoder_threads(&decoder, false);
+        decoder_threads(&decoder, false, 1);
         assert_eq!(decoder.property::<i32>("max-threads"), 1);
     }
 }

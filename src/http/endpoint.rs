@@ -230,14 +230,16 @@ async fn whole(
                 .await?
             }
             Spec::Discover => {
-                let (timeout, limits, origins) = (app.timeout, app.limits, app.origins.clone());
+                let (timeout, limits) = (app.timeout, app.limits);
+                let (origins, pipelines) = (app.origins.clone(), app.pipelines.clone());
                 let url = bound.source.clone().ok_or_else(|| {
                     PipelineError::new(Failure::Internal, "the source was not admitted")
                 })?;
                 let forward = crate::source::Forward::from_pairs(&bound.forward);
                 let json = blocking(move || {
-                    let found =
-                        engine::discover::discover(&url, timeout, &forward, limits, &origins)?;
+                    let found = engine::discover::discover(
+                        &url, timeout, &forward, limits, &origins, &pipelines,
+                    )?;
                     Ok(engine::ffprobe::to_json(url.as_str(), &found))
                 })
                 .await?;
@@ -306,7 +308,7 @@ async fn stream(
     let placed = placed(app, bound).await?;
     let (rate, window) = (endpoint.rate(bound), window(placed, app.max_stream));
     let (bound, limits, chunk_size) = (bound.clone(), app.limits, app.chunk_size);
-    let origins = app.origins.clone();
+    let (origins, pipelines) = (app.origins.clone(), app.pipelines.clone());
     // Everything up to the first byte, origin reads included, ends by PYTHUMBIO_TIMEOUT.
     let due = std::time::Instant::now() + app.timeout;
     let first_byte = crate::source::Deadline::at(due);
@@ -320,6 +322,7 @@ async fn stream(
             forward: &bound.forward,
             deadline: Some(&reads),
             origins: Some(&origins),
+            pipelines: Some(&pipelines),
             ..Launch::new(&description, &bound.properties)
         };
         engine::stream::start(&launch, chunk_size)
@@ -394,14 +397,16 @@ async fn placed(app: &App, bound: &params::Bound) -> Result<params::Placed, ApiE
     if !bound.seek.needs_duration() {
         return Ok(bound.seek.place(None)?);
     }
-    let (timeout, limits, origins) = (app.timeout, app.limits, app.origins.clone());
+    let (timeout, limits) = (app.timeout, app.limits);
+    let (origins, pipelines) = (app.origins.clone(), app.pipelines.clone());
     let url = bound
         .source
         .clone()
         .ok_or_else(|| PipelineError::new(Failure::Internal, "the source was not admitted"))?;
     let forward = crate::source::Forward::from_pairs(&bound.forward);
     let duration = blocking(move || {
-        let found = engine::discover::discover(&url, timeout, &forward, limits, &origins)?;
+        let found =
+            engine::discover::discover(&url, timeout, &forward, limits, &origins, &pipelines)?;
         Ok(found.info.duration().map(|d| d.nseconds() as f64 / 1e9))
     })
     .await?;

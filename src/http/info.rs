@@ -75,13 +75,13 @@ pub async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
         "gauge",
         "pythumbio_live_pipelines",
         "Pipelines started and not yet set back to NULL.",
-        engine::live_pipelines(),
+        app.pipelines.live(),
     );
     metric(
         "counter",
         "pythumbio_pipelines_started_total",
         "Pipelines started.",
-        engine::pipelines_started(),
+        app.pipelines.started(),
     );
     metric(
         "gauge",
@@ -99,7 +99,7 @@ pub async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
         "counter",
         "pythumbio_origin_bytes_total",
         "Bytes fetched from origins.",
-        engine::origin_bytes() as usize,
+        app.origins.fetched() as usize,
     );
     let (hits, misses) = app.outputs.counts();
     metric(

@@ -36,6 +36,8 @@ pub struct App {
     catalogs: Arc<reload::Catalogs>,
     /// The source policy and HTTP client every source of this service reads through.
     pub(crate) origins: Arc<crate::source::Origins>,
+    /// The pipelines this service runs: its gauges, its shutdown.
+    pub(crate) pipelines: Arc<crate::engine::Pipelines>,
     admission: Admission,
     chunk_size: usize,
     timeout: Duration,
@@ -78,8 +80,14 @@ impl App {
             limits: self.limits,
             forward: &bound.forward,
             origins: Some(&self.origins),
+            pipelines: Some(&self.pipelines),
             ..crate::engine::launch::Launch::new(description, &bound.properties)
         }
+    }
+
+    /// The pipelines this service runs (its gauges; `stop_all` at shutdown).
+    pub fn pipelines(&self) -> &Arc<crate::engine::Pipelines> {
+        &self.pipelines
     }
 
     /// The pipeline set in use now.
@@ -100,6 +108,7 @@ impl App {
     ) -> Self {
         Self {
             origins,
+            pipelines: Arc::default(),
             catalogs: Arc::new(reload::Catalogs::new(catalog, source)),
             admission: Admission::new(
                 config.max_pipelines(),
@@ -389,6 +398,7 @@ pub async fn serve(
     let terminate = signal(SignalKind::terminate())?;
     let app = Arc::new(App::new(config, catalog, source, origins));
     tokio::spawn(app.catalogs.clone().watch(hangup));
+    let app_pipelines = app.pipelines.clone();
     let listener = tokio::net::TcpListener::bind((config.host, config.port))
         .await
         .map_err(|e| {
@@ -462,8 +472,8 @@ pub async fn serve(
         () = grace => {}
     };
     // Streams still open end here, their pipelines set to NULL before the runtime drops them.
-    let _ = tokio::task::spawn_blocking(|| crate::engine::guard::stop_all(Duration::from_secs(2)))
-        .await;
+    let pipelines = app_pipelines;
+    let _ = tokio::task::spawn_blocking(move || pipelines.stop_all(Duration::from_secs(2))).await;
     Ok(())
 }
 

@@ -49,7 +49,9 @@ pub async fn sample(State(app): State<Arc<App>>, headers: HeaderMap) -> Response
     let clip = app
         .sample
         .get_or_try_init(|| async {
-            tokio::task::spawn_blocking(make).await.unwrap_or_else(|e| {
+            let pipelines = app.pipelines.clone();
+            let made = tokio::task::spawn_blocking(move || make(&pipelines)).await;
+            made.unwrap_or_else(|e| {
                 Err(PipelineError::new(engine::Failure::Internal, e.to_string()))
             })
         })
@@ -67,8 +69,9 @@ pub async fn sample(State(app): State<Arc<App>>, headers: HeaderMap) -> Response
 }
 
 /// Writes the clip to a file first: the muxer goes back to its header to note the duration and
-/// the index, which a stream of buffers would not allow.
-fn make() -> Result<Bytes, PipelineError> {
+/// the index, which a stream of buffers would not allow. It runs among the service's
+/// `pipelines`: counted, and stopped at shutdown.
+fn make(pipelines: &Arc<engine::Pipelines>) -> Result<Bytes, PipelineError> {
     let internal = |e: String| PipelineError::new(engine::Failure::Internal, e);
     let path = std::env::temp_dir().join(format!("pythumbio-sample-{}.webm", std::process::id()));
     let location = [engine::launch::Setting::text(
@@ -76,9 +79,12 @@ fn make() -> Result<Bytes, PipelineError> {
         "location",
         path.display().to_string(),
     )];
-    let result =
-        engine::stream::run_to_end(&Launch::new(SAMPLE, &location), Duration::from_secs(60))
-            .and_then(|()| std::fs::read(&path).map_err(|e| internal(e.to_string())));
+    let launch = Launch {
+        pipelines: Some(pipelines),
+        ..Launch::new(SAMPLE, &location)
+    };
+    let result = engine::stream::run_to_end(&launch, Duration::from_secs(60))
+        .and_then(|()| std::fs::read(&path).map_err(|e| internal(e.to_string())));
     let _ = std::fs::remove_file(&path);
     result.map(Bytes::from)
 }

@@ -86,6 +86,10 @@ pub struct Origins {
     cache: Option<super::cache::RangeCache>,
     /// How long origins took to answer each request with its head.
     response_times: std::sync::Mutex<crate::histogram::Histogram>,
+    /// Bytes received from origins: over HTTP, and what other source elements handed on.
+    fetched: std::sync::atomic::AtomicU64,
+    /// Bytes the service holds for its pipelines (cover pictures).
+    holdings: super::memory::Holdings,
 }
 
 /// Headers sent with one source's requests, only to the origin of the URL they came with.
@@ -165,6 +169,8 @@ impl Origins {
             timeouts,
             cache: None,
             response_times: Default::default(),
+            fetched: Default::default(),
+            holdings: Default::default(),
         })
     }
 
@@ -174,6 +180,21 @@ impl Origins {
             cache: (bytes > 0).then(|| super::cache::RangeCache::new(bytes)),
             ..self
         }
+    }
+
+    /// Counts `bytes` received from an origin for these origins' service.
+    pub fn count(&self, bytes: u64) {
+        self.fetched
+            .fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Bytes received from origins since these origins were made.
+    pub fn fetched(&self) -> u64 {
+        self.fetched.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub(crate) fn holdings(&self) -> &super::memory::Holdings {
+        &self.holdings
     }
 
     pub fn policy(&self) -> &Policy {

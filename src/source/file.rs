@@ -60,6 +60,27 @@ mod imp {
         pub(super) size: u64,
     }
 
+    impl super::super::Opened for Opened {
+        fn size(&self) -> u64 {
+            self.size
+        }
+
+        fn read(&self, offset: u64, length: usize) -> std::io::Result<bytes::Bytes> {
+            let mut data = vec![0; length];
+            let mut read = 0;
+            while read < length {
+                match self.file.read_at(&mut data[read..], offset + read as u64) {
+                    Ok(0) => break,
+                    Ok(n) => read += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            data.truncate(read);
+            Ok(data.into())
+        }
+    }
+
     #[derive(Default)]
     pub struct FileSrc {
         url: Mutex<Option<Url>>,
@@ -124,53 +145,6 @@ mod imp {
             Ok(())
         }
 
-        fn stop(&self) -> Result<(), gst::ErrorMessage> {
-            self.state.lock().unwrap().take();
-            Ok(())
-        }
-
-        fn is_seekable(&self) -> bool {
-            true
-        }
-
-        fn size(&self) -> Option<u64> {
-            self.state.lock().unwrap().as_ref().map(|o| o.size)
-        }
-
-        fn create(
-            &self,
-            offset: u64,
-            passed: Option<&mut gst::BufferRef>,
-            length: u32,
-        ) -> Result<CreateSuccess, gst::FlowError> {
-            let state = self.state.lock().unwrap();
-            let opened = state.as_ref().ok_or(gst::FlowError::Flushing)?;
-            if offset >= opened.size {
-                return Err(gst::FlowError::Eos);
-            }
-            let length = (length as u64).min(opened.size - offset) as usize;
-            let mut data = vec![0; length];
-            let mut read = 0;
-            while read < length {
-                match opened.file.read_at(&mut data[read..], offset + read as u64) {
-                    Ok(0) => break,
-                    Ok(n) => read += n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(_) => {
-                        gst::element_imp_error!(
-                            self,
-                            gst::ResourceError::Read,
-                            ["the file cannot be read"]
-                        );
-                        return Err(gst::FlowError::Error);
-                    }
-                }
-            }
-            if read == 0 {
-                return Err(gst::FlowError::Eos);
-            }
-            data.truncate(read);
-            super::super::deliver(offset, data, passed)
-        }
+        super::super::read_by_offset!(state);
     }
 }

@@ -12,26 +12,51 @@ use gstreamer_base::prelude::*;
 use gstreamer_base::subclass::base_src::CreateSuccess;
 use gstreamer_base::subclass::prelude::*;
 use std::collections::HashMap;
-use std::sync::{LazyLock, Mutex};
+use std::sync::{Arc, Mutex};
 
 /// The URI scheme of held bytes.
 pub const SCHEME: &str = "pythumbio+memory";
 
-static HELD: LazyLock<Mutex<HashMap<String, bytes::Bytes>>> = LazyLock::new(Mutex::default);
+/// The bytes a service holds for its pipelines, by name: part of its origins, so a pipeline
+/// reads only what its own service holds.
+#[derive(Debug, Default)]
+pub struct Holdings(Mutex<HashMap<String, bytes::Bytes>>);
+
+impl Holdings {
+    fn get(&self, name: &str) -> Option<bytes::Bytes> {
+        self.0.lock().unwrap().get(name).cloned()
+    }
+}
+
+impl super::Opened for bytes::Bytes {
+    fn size(&self) -> u64 {
+        self.len() as u64
+    }
+
+    fn read(&self, offset: u64, length: usize) -> std::io::Result<bytes::Bytes> {
+        Ok(self.slice(offset as usize..offset as usize + length))
+    }
+}
 
 /// Bytes held for pipelines to read under [`Held::uri`], until dropped.
 pub struct Held {
     name: String,
+    origins: Arc<super::Origins>,
 }
 
 impl Held {
-    pub fn new(bytes: bytes::Bytes) -> Self {
+    /// Holds `bytes` in `origins` for the pipelines those origins are handed to.
+    pub fn new(bytes: bytes::Bytes, origins: &Arc<super::Origins>) -> Self {
         // 128 random bits from GLib's generator (seeded from the system's entropy).
         let name: String = (0..4)
             .map(|_| format!("{:08x}", glib::random_int()))
             .collect();
-        HELD.lock().unwrap().insert(name.clone(), bytes);
-        Self { name }
+        let holdings = &origins.holdings().0;
+        holdings.lock().unwrap().insert(name.clone(), bytes);
+        Self {
+            name,
+            origins: origins.clone(),
+        }
     }
 
     pub fn uri(&self) -> String {
@@ -41,7 +66,15 @@ impl Held {
 
 impl Drop for Held {
     fn drop(&mut self) {
-        HELD.lock().unwrap().remove(&self.name);
+        let holdings = &self.origins.holdings().0;
+        holdings.lock().unwrap().remove(&self.name);
+    }
+}
+
+impl MemorySrc {
+    /// The origins whose held bytes this source serves.
+    pub fn set_origins(&self, origins: Arc<super::Origins>) {
+        *self.imp().origins.lock().unwrap() = Some(origins);
     }
 }
 
@@ -67,6 +100,7 @@ mod imp {
     pub struct MemorySrc {
         name: Mutex<Option<String>>,
         bytes: Mutex<Option<bytes::Bytes>>,
+        pub(super) origins: Mutex<Option<Arc<super::super::Origins>>>,
     }
 
     super::super::source_element_subclass!(
@@ -103,41 +137,15 @@ mod imp {
     impl BaseSrcImpl for MemorySrc {
         fn start(&self) -> Result<(), gst::ErrorMessage> {
             let name = self.name.lock().unwrap().clone().unwrap_or_default();
-            let bytes = HELD.lock().unwrap().get(&name).cloned().ok_or_else(|| {
+            let handed = self.origins.lock().unwrap().clone();
+            let origins = handed.unwrap_or_else(super::super::default_origins);
+            let bytes = origins.holdings().get(&name).ok_or_else(|| {
                 gst::error_msg!(gst::ResourceError::NotFound, ["no such resource"])
             })?;
             *self.bytes.lock().unwrap() = Some(bytes);
             Ok(())
         }
 
-        fn stop(&self) -> Result<(), gst::ErrorMessage> {
-            self.bytes.lock().unwrap().take();
-            Ok(())
-        }
-
-        fn is_seekable(&self) -> bool {
-            true
-        }
-
-        fn size(&self) -> Option<u64> {
-            self.bytes.lock().unwrap().as_ref().map(|b| b.len() as u64)
-        }
-
-        fn create(
-            &self,
-            offset: u64,
-            passed: Option<&mut gst::BufferRef>,
-            length: u32,
-        ) -> Result<CreateSuccess, gst::FlowError> {
-            let bytes = self.bytes.lock().unwrap().clone();
-            let bytes = bytes.ok_or(gst::FlowError::Flushing)?;
-            let size = bytes.len() as u64;
-            if offset >= size {
-                return Err(gst::FlowError::Eos);
-            }
-            let end = size.min(offset + u64::from(length));
-            let part = bytes.slice(offset as usize..end as usize);
-            super::super::deliver(offset, part, passed)
-        }
+        super::super::read_by_offset!(bytes);
     }
 }

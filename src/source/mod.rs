@@ -91,14 +91,13 @@ pub use http::HttpSrc;
 pub use policy::{Policy, Refusal, Rule};
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::watch;
 
 static DEFAULT: OnceLock<Arc<Origins>> = OnceLock::new();
 static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-static FETCHED: AtomicU64 = AtomicU64::new(0);
 
 /// The default origin time limits.
 pub const DEFAULT_TIMEOUTS: Timeouts = Timeouts {
@@ -186,15 +185,6 @@ pub fn public_text(error: &FetchError) -> String {
     }
 }
 
-/// Bytes received from origins over HTTP since the process began.
-pub fn fetched_bytes() -> u64 {
-    FETCHED.load(Ordering::Relaxed)
-}
-
-fn count(bytes: u64) {
-    FETCHED.fetch_add(bytes, Ordering::Relaxed);
-}
-
 /// Runs origin I/O on the sources' own small runtime and waits for it on this thread (a
 /// GStreamer streaming thread, or whichever thread changes a pipeline's state), giving up at
 /// once when `cancel` turns true.
@@ -275,6 +265,64 @@ pub(crate) fn deliver<T: AsRef<[u8]> + Send + 'static>(
     Ok(CreateSuccess::NewBuffer(buffer))
 }
 
+/// What a source element that reads by offset has opened (a file, bytes in memory): its size,
+/// and its bytes at an offset.
+pub(crate) trait Opened: Send {
+    fn size(&self) -> u64;
+    /// Up to `length` bytes at `offset`, which is before the end; fewer only at the end.
+    fn read(&self, offset: u64, length: usize) -> std::io::Result<bytes::Bytes>;
+}
+
+/// The `BaseSrcImpl` methods of a source element whose `state` holds what `start` opened (an
+/// [`Opened`]): it is seekable, knows its size, and reads what is asked at any offset. Used
+/// inside the element's `impl BaseSrcImpl`, next to its own `start`.
+macro_rules! read_by_offset {
+    ($state:ident) => {
+        fn stop(&self) -> Result<(), gst::ErrorMessage> {
+            self.$state.lock().unwrap().take();
+            Ok(())
+        }
+
+        fn is_seekable(&self) -> bool {
+            true
+        }
+
+        fn size(&self) -> Option<u64> {
+            let state = self.$state.lock().unwrap();
+            state.as_ref().map(crate::source::Opened::size)
+        }
+
+        fn create(
+            &self,
+            offset: u64,
+            passed: Option<&mut gst::BufferRef>,
+            length: u32,
+        ) -> Result<CreateSuccess, gst::FlowError> {
+            use crate::source::Opened;
+            let state = self.$state.lock().unwrap();
+            let opened = state.as_ref().ok_or(gst::FlowError::Flushing)?;
+            if offset >= opened.size() {
+                return Err(gst::FlowError::Eos);
+            }
+            let length = u64::from(length).min(opened.size() - offset) as usize;
+            let data = match opened.read(offset, length) {
+                Ok(data) if data.is_empty() => return Err(gst::FlowError::Eos),
+                Ok(data) => data,
+                Err(_) => {
+                    gst::element_imp_error!(
+                        self,
+                        gst::ResourceError::Read,
+                        ["the source cannot be read"]
+                    );
+                    return Err(gst::FlowError::Error);
+                }
+            };
+            crate::source::deliver(offset, data, passed)
+        }
+    };
+}
+pub(crate) use read_by_offset;
+
 /// The first bytes a source element of the service has read (a container's header), if it
 /// is one of them and has read them.
 pub fn head_of(element: &gstreamer::Element) -> Option<bytes::Bytes> {
@@ -327,6 +375,8 @@ pub fn hand_origins(element: &gstreamer::Element, origins: &Arc<Origins>) {
         http.set_origins(origins.clone());
     } else if let Some(file) = element.downcast_ref::<file::FileSrc>() {
         file.set_origins(origins.clone());
+    } else if let Some(memory) = element.downcast_ref::<memory::MemorySrc>() {
+        memory.set_origins(origins.clone());
     }
 }
 

@@ -312,7 +312,7 @@ impl HttpSrc {
         let (fetched, over_network) =
             self.run(async move { origins.block(&url, from, len, &forward, key.as_ref()).await })?;
         if over_network {
-            crate::source::count(fetched.len() as u64);
+            self.origins().count(fetched.len() as u64);
         }
         if from == 0 {
             let mut seen = self.seen.lock().unwrap();
@@ -361,7 +361,7 @@ impl HttpSrc {
             })?;
             match chunk? {
                 Some(chunk) => {
-                    crate::source::count(chunk.len() as u64);
+                    self.origins().count(chunk.len() as u64);
                     if *position == 0 {
                         let mut seen = self.seen.lock().unwrap();
                         seen.head.get_or_insert_with(|| chunk.clone());
@@ -416,7 +416,7 @@ impl BaseSrcImpl for HttpSrc {
         let mode = match opened.body {
             Body::Block(block) => {
                 if !opened.cached {
-                    crate::source::count(block.len() as u64);
+                    self.origins().count(block.len() as u64);
                 }
                 self.seen.lock().unwrap().head = Some(block.clone());
                 Mode::Ranged {
