@@ -65,68 +65,71 @@ pub async fn readyz(State(app): State<Arc<App>>) -> impl IntoResponse {
 
 pub async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
     let mut out = String::new();
-    let mut metric = |kind: &str, name: &str, help: &str, value: usize| {
+    let (hits, misses) = app.outputs.counts();
+    let (reloaded, rejected) = app.reloads();
+    // (type, name, help, value)
+    let samples: [(&str, &str, &str, u64); 9] = [
+        (
+            "gauge",
+            "pythumbio_live_pipelines",
+            "Pipelines started and not yet set back to NULL.",
+            app.pipelines.live() as u64,
+        ),
+        (
+            "counter",
+            "pythumbio_pipelines_started_total",
+            "Pipelines started.",
+            app.pipelines.started() as u64,
+        ),
+        (
+            "gauge",
+            "pythumbio_queue_waiting",
+            "Requests waiting for a pipeline slot.",
+            app.admission.waiting() as u64,
+        ),
+        (
+            "gauge",
+            "pythumbio_slots_free",
+            "Pipeline slots free now.",
+            app.admission.free_slots() as u64,
+        ),
+        (
+            "counter",
+            "pythumbio_origin_bytes_total",
+            "Bytes fetched from origins.",
+            app.origins.fetched(),
+        ),
+        (
+            "counter",
+            "pythumbio_cache_hits_total",
+            "Whole outputs served from memory or shared with a request making them.",
+            hits,
+        ),
+        (
+            "counter",
+            "pythumbio_cache_misses_total",
+            "Whole outputs made because memory did not hold them.",
+            misses,
+        ),
+        (
+            "counter",
+            "pythumbio_reloads_total",
+            "Pipeline set reloads that swapped a new set in.",
+            reloaded,
+        ),
+        (
+            "counter",
+            "pythumbio_reload_failures_total",
+            "Pipeline set reloads rejected (the set in use stayed).",
+            rejected,
+        ),
+    ];
+    for (kind, name, help, value) in samples {
         let _ = writeln!(
             out,
             "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
         );
-    };
-    metric(
-        "gauge",
-        "pythumbio_live_pipelines",
-        "Pipelines started and not yet set back to NULL.",
-        app.pipelines.live(),
-    );
-    metric(
-        "counter",
-        "pythumbio_pipelines_started_total",
-        "Pipelines started.",
-        app.pipelines.started(),
-    );
-    metric(
-        "gauge",
-        "pythumbio_queue_waiting",
-        "Requests waiting for a pipeline slot.",
-        app.admission.waiting(),
-    );
-    metric(
-        "gauge",
-        "pythumbio_slots_free",
-        "Pipeline slots free now.",
-        app.admission.free_slots(),
-    );
-    metric(
-        "counter",
-        "pythumbio_origin_bytes_total",
-        "Bytes fetched from origins.",
-        app.origins.fetched() as usize,
-    );
-    let (hits, misses) = app.outputs.counts();
-    metric(
-        "counter",
-        "pythumbio_cache_hits_total",
-        "Whole outputs served from memory or shared with a request making them.",
-        hits as usize,
-    );
-    metric(
-        "counter",
-        "pythumbio_cache_misses_total",
-        "Whole outputs made because memory did not hold them.",
-        misses as usize,
-    );
-    let (reloaded, rejected) = app.reloads();
-    metric(
-        "counter",
-        "pythumbio_reloads_total",
-        "Pipeline set reloads that swapped a new set in.",
-        reloaded as usize,
-    );
-    metric(
-        "counter",
-        "pythumbio_reload_failures_total",
-        "Pipeline set reloads rejected (the set in use stayed).",
-        rejected as usize,
-    );
+    }
     let _ = writeln!(
         out,
         "# HELP pythumbio_origin_response_seconds Time an origin took to answer a request with its head.\n\

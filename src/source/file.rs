@@ -41,14 +41,9 @@ impl FileSrc {
 /// How much of a file [`FileSrc::head`] reads.
 const HEAD: usize = 64 * 1024;
 
-/// Registers the element with the rank that puts it before filesrc and giosrc.
+/// Registers the element before filesrc and giosrc.
 pub fn register(plugin: Option<&gst::Plugin>) -> Result<(), glib::BoolError> {
-    gst::Element::register(
-        plugin,
-        "pythumbiofilesrc",
-        gst::Rank::PRIMARY + 100,
-        FileSrc::static_type(),
-    )
+    super::register_source(plugin, "pythumbiofilesrc", FileSrc::static_type())
 }
 
 mod imp {

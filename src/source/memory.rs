@@ -85,12 +85,7 @@ glib::wrapper! {
 }
 
 pub fn register(plugin: Option<&gst::Plugin>) -> Result<(), glib::BoolError> {
-    gst::Element::register(
-        plugin,
-        "pythumbiomemsrc",
-        gst::Rank::PRIMARY + 100,
-        MemorySrc::static_type(),
-    )
+    super::register_source(plugin, "pythumbiomemsrc", MemorySrc::static_type())
 }
 
 mod imp {

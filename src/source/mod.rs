@@ -361,6 +361,16 @@ pub fn register() -> Result<(), gstreamer::glib::BoolError> {
     Ok(())
 }
 
+/// Registers a source element of the service under `name`, ranked above every element
+/// GStreamer has for the same schemes (souphttpsrc, filesrc, giosrc), so URI handling picks it.
+fn register_source(
+    plugin: Option<&gstreamer::Plugin>,
+    name: &str,
+    element: gstreamer::glib::Type,
+) -> Result<(), gstreamer::glib::BoolError> {
+    gstreamer::Element::register(plugin, name, gstreamer::Rank::PRIMARY + 100, element)
+}
+
 /// Registers the source elements in `plugin` (the service's plugin, `crate::plugin`).
 pub fn register_elements(plugin: &gstreamer::Plugin) -> Result<(), gstreamer::glib::BoolError> {
     http::register(Some(plugin))?;

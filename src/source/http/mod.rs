@@ -75,14 +75,9 @@ impl HttpSrc {
     }
 }
 
-/// Registers the element with the rank that puts it before souphttpsrc.
+/// Registers the element before souphttpsrc.
 pub fn register(plugin: Option<&gst::Plugin>) -> Result<(), glib::BoolError> {
-    gst::Element::register(
-        plugin,
-        "pythumbiohttpsrc",
-        gst::Rank::PRIMARY + 100,
-        HttpSrc::static_type(),
-    )
+    super::register_source(plugin, "pythumbiohttpsrc", HttpSrc::static_type())
 }
 
 /// The error message fields that describe a fetch failure.
