@@ -422,9 +422,90 @@ def webm_quality(report, bench_dir, sources):
                        s_fps / f_fps, "SSIM, PSNR >= ffmpeg's; bitrate <= 1.05x; >= 1.3x frames/s", holds)
 
 
+# The colour matrix a player applies to a source: the one it states, else BT.709 from 720 lines
+# up and BT.601 below (as browsers, players and GStreamer assume). (Kr, Kb) of Y' = Kr R + Kg G + Kb B.
+MATRICES = {"bt709": (0.2126, 0.0722), "bt601": (0.299, 0.114)}
+STATED = {"bt709": "bt709", "bt470bg": "bt601", "smpte170m": "bt601"}
+
+
+def player_matrix(path):
+    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+                          "stream=color_space,width,height", "-of", "json", path],
+                         capture_output=True, text=True, check=True).stdout
+    import json
+    stream = json.loads(out)["streams"][0]
+    stated = STATED.get(stream.get("color_space", ""))
+    return stated or ("bt709" if stream["height"] >= 720 else "bt601"), stream["width"], stream["height"]
+
+
+def luma(rgb, matrix):
+    """Limited-range Y' (floats) of an RGB array (0..255) under `matrix`."""
+    kr, kb = MATRICES[matrix]
+    return 16 + 219 * (kr * rgb[..., 0] + (1 - kr - kb) * rgb[..., 1] + kb * rgb[..., 2]) / 255
+
+
+def upsampled(chroma, width, height):
+    """A 4:2:0 chroma plane at the luma's size, linearly interpolated where MPEG-2 and H.264 site
+    it (with the luma's even columns; between its rows)."""
+    import numpy as np
+    padded = np.pad(chroma, ((1, 1), (0, 1)), mode="edge")
+    rows = np.empty((2 * chroma.shape[0], chroma.shape[1] + 1))
+    rows[0::2] = 0.75 * padded[1:-1] + 0.25 * padded[:-2]
+    rows[1::2] = 0.75 * padded[1:-1] + 0.25 * padded[2:]
+    full = np.empty((rows.shape[0], 2 * chroma.shape[1]))
+    full[:, 0::2] = rows[:, :-1]
+    full[:, 1::2] = (rows[:, :-1] + rows[:, 1:]) / 2
+    return full[:height, :width]
+
+
+def reference_luma(path, at, width, height):
+    """The luma a player shows of the frame `ffmpeg -ss` picks at `at`, scaled to width x height
+    by Pillow's Lanczos (a=3, an implementation of its own, not swscale's): the decoded planes to
+    RGB with the player's matrix, clipped as any RGB output is, each channel resized in floats."""
+    import numpy as np
+    from PIL import Image
+    matrix, w, h = player_matrix(path)
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-ss", str(at), "-i", path, "-frames:v", "1",
+                          "-f", "rawvideo", "-pix_fmt", "yuv420p", "-"], capture_output=True, check=True).stdout
+    planes = np.frombuffer(raw, np.uint8).astype(np.float64)
+    cw, ch = (w + 1) // 2, (h + 1) // 2
+    y = planes[:w * h].reshape(h, w)
+    u = upsampled(planes[w * h:w * h + cw * ch].reshape(ch, cw), w, h)
+    v = upsampled(planes[w * h + cw * ch:w * h + 2 * cw * ch].reshape(ch, cw), w, h)
+    kr, kb = MATRICES[matrix]
+    yn, un, vn = (y - 16) / 219, (u - 128) / 224, (v - 128) / 224
+    r = yn + 2 * (1 - kr) * vn
+    b = yn + 2 * (1 - kb) * un
+    g = (yn - kr * r - kb * b) / (1 - kr - kb)
+    channels = [np.clip(c, 0, 1) * 255 for c in (r, g, b)]
+    scaled = [np.asarray(Image.fromarray(c.astype(np.float32), "F").resize((width, height), Image.LANCZOS))
+              for c in channels]
+    return luma(np.stack(scaled, -1).astype(np.float64), matrix), matrix
+
+
+def luma_scores(png, reference, matrix, tmp):
+    """Luma SSIM and PSNR (ffmpeg's `ssim` and `psnr` filters, on 8-bit grey) of an RGB picture
+    against a reference luma plane."""
+    import numpy as np
+    from PIL import Image
+    rgb = np.asarray(Image.open(png).convert("RGB")).astype(np.float64)
+    height, width = reference.shape
+    files = []
+    for name, plane in (("output.y", luma(rgb, matrix)), ("reference.y", reference)):
+        files.append(os.path.join(tmp, name))
+        np.clip(np.rint(plane), 0, 255).astype(np.uint8).tofile(files[-1])
+    grey = ["-f", "rawvideo", "-pix_fmt", "gray", "-s", f"{width}x{height}"]
+    err = subprocess.run(["ffmpeg", "-hide_banner", "-nostats", *grey, "-i", files[0], *grey, "-i", files[1],
+                          "-lavfi", "[0:v]split[d1][d2];[1:v]split[r1][r2];[d1][r1]ssim;[d2][r2]psnr",
+                          "-f", "null", "-"], capture_output=True, text=True, check=True).stderr
+    ssim = float(re.search(r"SSIM Y:([\d.]+)", err).group(1))
+    psnr = float(re.search(r"PSNR y:([\d.inf]+)", err).group(1))
+    return ssim, psnr
+
+
 def still_quality(report, bench_dir, sources):
-    """/thumb.png at 5 s against ffmpeg's `-vf scale` frame, each scored against the frame
-    Lanczos-scaled to the same size."""
+    """/thumb.png at 5 s against ffmpeg's `-vf scale` frame, each scored by its luma as a player
+    shows it against the frame Lanczos-scaled by Pillow (see `reference_luma`)."""
     tmp = os.path.join(bench_dir, "tmp")
     for label, name, fps in sources:
         path = os.path.join(bench_dir, "media", name)
@@ -435,11 +516,13 @@ def still_quality(report, bench_dir, sources):
         subprocess.run(["ffmpeg", "-v", "error", "-y", "-ss", "5", "-i", path, "-frames:v", "1", "-vf", FIT, theirs],
                        check=True)
         width, height = video_size(mine)
-        # One frame of the source: the one at 5 s.
-        s_ssim, s_psnr = scores(mine, path, width, height, 0.5 / fps, start=5)
-        f_ssim, f_psnr = scores(theirs, path, *video_size(theirs), 0.5 / fps, start=5)
-        report.add(f"/thumb.png at 5 s of {label} at {width}x{height}: SSIM / PSNR (Y) against the frame "
-                   "Lanczos-scaled (ffmpeg column: `-vf scale`)",
+        if video_size(theirs) != (width, height):
+            raise RuntimeError(f"the stills differ in size: {video_size(theirs)} and {(width, height)}")
+        reference, matrix = reference_luma(path, 5, width, height)
+        s_ssim, s_psnr = luma_scores(mine, reference, matrix, tmp)
+        f_ssim, f_psnr = luma_scores(theirs, reference, matrix, tmp)
+        report.add(f"/thumb.png at 5 s of {label} at {width}x{height}: SSIM / PSNR (Y, {matrix.upper()} as a player "
+                   "shows it) against the frame Lanczos-scaled by Pillow (ffmpeg column: `-vf scale`)",
                    f"{s_ssim:.4f} / {s_psnr:.2f} dB", f"{f_ssim:.4f} / {f_psnr:.2f} dB", None,
                    "SSIM >= ffmpeg's", s_ssim >= f_ssim)
 

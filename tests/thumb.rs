@@ -789,3 +789,67 @@ async fn the_configured_limit_caps_every_size() {
         .await;
     assert_eq!(json["allowed"], "an integer from 16 to 200");
 }
+
+/// The mean of each channel over a picture.
+fn channel_means(rgb: &image::RgbImage) -> [f64; 3] {
+    let mut sums = [0.0; 3];
+    for pixel in rgb.pixels() {
+        for (sum, value) in sums.iter_mut().zip(pixel.0) {
+            *sum += f64::from(value);
+        }
+    }
+    sums.map(|sum| sum / f64::from(rgb.width() * rgb.height()))
+}
+
+/// The full-range RGB that limited-range BT.601 codes (Y, Cb, Cr) stand for, exactly.
+fn bt601_rgb([y, cb, cr]: [f64; 3]) -> [f64; 3] {
+    let (y, cb, cr) = (
+        (y - 16.0) / 219.0,
+        (cb - 128.0) / 224.0,
+        (cr - 128.0) / 224.0,
+    );
+    let (r, b) = (y + 1.402 * cr, y + 1.772 * cb);
+    let g = (y - 0.299 * r - 0.114 * b) / 0.587;
+    [r, g, b].map(|c| c * 255.0)
+}
+
+#[tokio::test]
+async fn a_still_keeps_the_colours_to_within_two_levels() {
+    // Flat colours (nothing for a scaler to change), near-lossless H.264 as ffmpeg writes it,
+    // untagged SD (BT.601 for every reader). An RGB conversion in 8-bit steps made stills up to
+    // 4.5 levels off (5.6 as JPEG), 3.6 too dark in green on average; a still at the source's
+    // size must show the colours the file's codes stand for, channel by channel.
+    let service = Service::start();
+    let graph = support::ffmpeg::palette_graph(10, "640x360");
+    let path = support::ffmpeg::made(
+        "ff-palette-near-lossless.mp4",
+        &[
+            "-f", "lavfi", "-i", &graph, "-c:v", "libx264", "-crf", "1", "-pix_fmt", "yuv420p",
+        ],
+    );
+    let url = support::path_url(&path);
+    for second in 0..10 {
+        let time = format!("{second}.5");
+        let codes = support::ffmpeg::planes_at(&path, second as f64 + 0.5);
+        let want = bt601_rgb(codes);
+        for (path, format, within) in [("/thumb.png", ImageFormat::Png, 2.25), ("/thumb", JPG, 3.0)]
+        {
+            let query = [
+                ("url", url.as_str()),
+                ("time", &time),
+                ("width", "640"),
+                ("height", "360"),
+            ];
+            let response = service.get(path, &query).await;
+            assert_eq!(response.status(), 200);
+            let image = Image::decode(&response.bytes().await.unwrap(), format);
+            let got = channel_means(&image.rgb);
+            for (channel, (got, want)) in ["R", "G", "B"].iter().zip(got.iter().zip(want)) {
+                assert!(
+                    (got - want).abs() <= within,
+                    "{path} second {second}, {channel}: {got:.2} where the codes {codes:?} say {want:.2}"
+                );
+            }
+        }
+    }
+}

@@ -152,6 +152,21 @@ pub fn decoded_frames(path: &Path, width: u32, height: u32) -> Vec<image::RgbIma
         .collect()
 }
 
+/// The mean Y, Cb and Cr (8-bit codes, as decoded: no conversion) of the 4:2:0 frame of `path`
+/// at `seconds` (exact, as [`frame_at`] seeks).
+pub fn planes_at(path: &Path, seconds: f64) -> [f64; 3] {
+    let stdout = run(Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-i"])
+        .arg(path)
+        .args(["-ss", &seconds.to_string(), "-frames:v", "1"])
+        .args(["-f", "rawvideo", "-pix_fmt", "yuv420p", "-"]));
+    let luma = stdout.len() * 2 / 3;
+    let (y, chroma) = stdout.split_at(luma);
+    let (u, v) = chroma.split_at(chroma.len() / 2);
+    let mean = |plane: &[u8]| plane.iter().map(|&b| f64::from(b)).sum::<f64>() / plane.len() as f64;
+    [mean(y), mean(u), mean(v)]
+}
+
 /// Runs ffmpeg or ffprobe to its end and gives what it wrote to stdout; fails the test with its
 /// stderr when it fails.
 fn run(command: &mut Command) -> Vec<u8> {
