@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
-install_missing "${PYTHUMBIO_PACKAGES[@]}" "${PYTHUMBIO_TEST_PACKAGES[@]}" gstreamer1.0-tools nginx-light hyperfine wrk ffmpeg procps python3-venv
+install_missing "${PYTHUMBIO_PACKAGES[@]}" "${PYTHUMBIO_TEST_PACKAGES[@]}" gstreamer1.0-tools nginx-light hyperfine wrk ffmpeg procps python3-venv python3-numpy python3-pil
 
 ROOT=$(pwd)
 BENCH_DIR=$ROOT/target/bench
