@@ -675,6 +675,24 @@ async fn every_bad_input_gets_its_error_and_leaves_nothing() {
     assert_eq!(colour, 2, "the frame at 2 s");
     assert_nothing_left(&service, baseline, "moov at the end without Range").await;
 
+    // The same past the 10 MB qtdemux keeps before an index: the file is sound, the origin is
+    // what cannot serve it, and the answer says so.
+    let big_moov_end = file_name(Media {
+        container: support::media::Container::Mp4 { faststart: false },
+        ..Media::noise_minute()
+    });
+    let norange = origin_url(&format!("norange/{big_moov_end}"));
+    let (status, _, body) = service.fetch("/thumb", &norange).await;
+    assert_eq!(status, 502, "{}", String::from_utf8_lossy(&body));
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(json["code"], "origin_cannot_seek", "{json}");
+    assert_nothing_left(
+        &service,
+        baseline,
+        "a large MP4 indexed at its end without Range",
+    )
+    .await;
+
     // A query with bytes that are not UTF-8 once decoded.
     let raw = reqwest::get(format!(
         "http://{}/thumb?url=http%3A%2F%2Fh%2F%ff%fe",

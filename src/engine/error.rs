@@ -159,6 +159,8 @@ impl PipelineError {
             Failure::Origin { status }
         } else if error.is::<gst::ResourceError>() {
             Failure::Corrupt
+        } else if error.is::<gst::StreamError>() && needed_a_seek(msg) {
+            Failure::OriginCannotSeek
         } else if let Some(code) = error.kind::<gst::StreamError>() {
             Failure::of_stream_error(code)
         } else if error.kind::<gst::CoreError>() == Some(gst::CoreError::MissingPlugin) {
@@ -273,6 +275,24 @@ fn posted_by_source(msg: &gst::message::Error) -> bool {
     msg.src()
         .zip(base_src)
         .is_some_and(|(src, base_src)| src.type_().is_a(base_src))
+}
+
+/// Whether the MP4 demuxer failed on a source it could not seek in: an MP4 whose index comes
+/// after more media than qtdemux keeps (10 MB), from an origin that ignores Range. The file is
+/// not damaged; the origin is what keeps it from being read.
+fn needed_a_seek(msg: &gst::message::Error) -> bool {
+    let Some(demuxer) = msg.src().and_then(|s| s.downcast_ref::<gst::Element>()) else {
+        return false;
+    };
+    if demuxer.factory().is_none_or(|f| f.name() != "qtdemux") {
+        return false;
+    }
+    // Answered by the source, through whatever lies between (typefind, a queue).
+    let mut seeking = gst::query::Seeking::new(gst::Format::Bytes);
+    demuxer
+        .sink_pads()
+        .first()
+        .is_some_and(|pad| pad.peer_query(&mut seeking) && !seeking.result().0)
 }
 
 /// Whether an element works on the media (a demuxer, parser, decoder, converter): its resource
