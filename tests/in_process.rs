@@ -111,7 +111,7 @@ async fn each_service_counts_and_stops_only_its_own_pipelines() {
             (response, first)
         }
     };
-    let ((_stopped, _), (mut running, first)) = (open(a).await, open(b).await);
+    let ((mut stopped, _), (mut running, first)) = (open(a).await, open(b).await);
     assert_eq!(service_b.pipelines().live(), 1);
     let stopping = service_a.pipelines().clone();
     tokio::task::spawn_blocking(move || stopping.stop_all(std::time::Duration::from_secs(1)))
@@ -122,6 +122,21 @@ async fn each_service_counts_and_stops_only_its_own_pipelines() {
         1,
         "the other service's stream"
     );
+    // The stopped stream gives what was on its way, then nothing: a second without a byte (a
+    // stream still running at this bitrate sends megabytes a second), or a cut.
+    let quiet = std::time::Duration::from_secs(1);
+    let stalled = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        loop {
+            match tokio::time::timeout(quiet, stopped.chunk()).await {
+                Err(_) | Ok(Err(_)) => return true,
+                Ok(Ok(Some(_))) => {}
+                Ok(Ok(None)) => return false,
+            }
+        }
+    })
+    .await;
+    assert_eq!(stalled, Ok(true), "the stopped service's stream went on");
+    drop(stopped);
     let mut body = first.to_vec();
     let read_rest = async {
         while let Some(chunk) = running

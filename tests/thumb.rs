@@ -814,7 +814,7 @@ fn bt601_rgb([y, cb, cr]: [f64; 3]) -> [f64; 3] {
 }
 
 #[tokio::test]
-async fn a_still_keeps_the_colours_to_within_two_levels() {
+async fn a_still_shows_the_colours_the_file_stores() {
     // Flat colours (nothing for a scaler to change), near-lossless H.264 as ffmpeg writes it,
     // untagged SD (BT.601 for every reader). An RGB conversion in 8-bit steps made stills up to
     // 4.5 levels off (5.6 as JPEG), 3.6 too dark in green on average; a still at the source's

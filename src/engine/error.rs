@@ -159,7 +159,9 @@ impl PipelineError {
             Failure::Origin { status }
         } else if error.is::<gst::ResourceError>() {
             Failure::Corrupt
-        } else if error.is::<gst::StreamError>() && needed_a_seek(msg) {
+        } else if error.kind::<gst::StreamError>() == Some(gst::StreamError::Failed)
+            && needed_a_seek(msg)
+        {
             Failure::OriginCannotSeek
         } else if let Some(code) = error.kind::<gst::StreamError>() {
             Failure::of_stream_error(code)
@@ -277,9 +279,10 @@ fn posted_by_source(msg: &gst::message::Error) -> bool {
         .is_some_and(|(src, base_src)| src.type_().is_a(base_src))
 }
 
-/// Whether the MP4 demuxer failed on a source it could not seek in: an MP4 whose index comes
-/// after more media than qtdemux keeps (10 MB), from an origin that ignores Range. The file is
-/// not damaged; the origin is what keeps it from being read.
+/// Whether the MP4 demuxer gave up (`STREAM FAILED`, what it says when no index came within the
+/// 10 MB it keeps; damaged data is `STREAM DEMUX` or `DECODE`) on a source it could not seek
+/// in: an MP4 whose index comes after more media than that, from an origin that ignores Range.
+/// The file is not damaged; the origin is what keeps it from being read.
 fn needed_a_seek(msg: &gst::message::Error) -> bool {
     let Some(demuxer) = msg.src().and_then(|s| s.downcast_ref::<gst::Element>()) else {
         return false;

@@ -244,7 +244,9 @@ fn to_null(pipeline: &gst::Pipeline) {
 }
 
 /// Hands the memory finished pipelines freed back to the system once the service is quiet: no
-/// pipeline live and none started for `QUIET`. Decoders free large frames from many threads;
+/// pipeline of its `Pipelines` live and none started for `QUIET`. `malloc_trim` works on the
+/// whole process, so with two services in one process a quiet one may trim while the other is
+/// busy (a cost in page faults, not a fault); the binary runs one. Decoders free large frames from many threads;
 /// glibc keeps them in per-thread arenas otherwise, and RSS stays at its high-water mark long
 /// after the load is gone. Under load the memory is kept for the next requests: trimming after
 /// each one cost hundreds of `madvise` calls per request, each a TLB shootdown, and then a page

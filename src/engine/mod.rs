@@ -69,7 +69,6 @@ pub(crate) fn sample_bytes(sample: gstreamer::Sample) -> Result<bytes::Bytes, Pi
     buffer_bytes(buffer)
 }
 
-/// Initialises GStreamer once per process; the plugin registry is loaded here, not per request.
 /// Ends a buffer or an event in a pad probe: the probe takes it and reports it handled. A bare
 /// `Drop` would leave GStreamer 1.22 to unref the item the bindings already took, with a
 /// critical warning each time.

@@ -49,7 +49,13 @@ pub fn capture_sample(
                 other => other,
             }
         }
-        Err(e) if e.failure == Failure::NoFrame || e.failure == Failure::OriginCannotSeek => {
+        // Not when the MP4 demuxer could not reach the index: decoding forward reads the same
+        // bytes in the same order and fails the same way, after a second download.
+        Err(e)
+            if e.failure == Failure::NoFrame
+                || e.failure == Failure::OriginCannotSeek
+                    && e.factory.as_deref() != Some("qtdemux") =>
+        {
             capture_at(&forward, deadline)
         }
         // Audio without video: its cover picture, as players show it.
