@@ -422,8 +422,8 @@ def webm_quality(report, bench_dir, sources):
                        s_fps / f_fps, "SSIM, PSNR >= ffmpeg's; bitrate <= 1.05x; >= 1.3x frames/s", holds)
 
 
-# The colour matrix a player applies to a source: the one it states, else BT.709 from 720 lines
-# up and BT.601 below (as browsers, players and GStreamer assume). (Kr, Kb) of Y' = Kr R + Kg G + Kb B.
+# The colour matrix a player applies to a source: the one it states, else BT.709 above 576 lines
+# and BT.601 up to them (as GStreamer assumes, and players for HD). (Kr, Kb) of Y' = Kr R + Kg G + Kb B.
 MATRICES = {"bt709": (0.2126, 0.0722), "bt601": (0.299, 0.114)}
 STATED = {"bt709": "bt709", "bt470bg": "bt601", "smpte170m": "bt601"}
 
@@ -435,7 +435,7 @@ def player_matrix(path):
     import json
     stream = json.loads(out)["streams"][0]
     stated = STATED.get(stream.get("color_space", ""))
-    return stated or ("bt709" if stream["height"] >= 720 else "bt601"), stream["width"], stream["height"]
+    return stated or ("bt709" if stream["height"] > 576 else "bt601"), stream["width"], stream["height"]
 
 
 def luma(rgb, matrix):
@@ -461,7 +461,8 @@ def upsampled(chroma, width, height):
 def reference_luma(path, at, width, height):
     """The luma a player shows of the frame `ffmpeg -ss` picks at `at`, scaled to width x height
     by Pillow's Lanczos (a=3, an implementation of its own, not swscale's): the decoded planes to
-    RGB with the player's matrix, clipped as any RGB output is, each channel resized in floats."""
+    RGB with the player's matrix, each channel resized in floats, clipped before and after as
+    any RGB output is."""
     import numpy as np
     from PIL import Image
     matrix, w, h = player_matrix(path)
@@ -478,8 +479,9 @@ def reference_luma(path, at, width, height):
     b = yn + 2 * (1 - kb) * un
     g = (yn - kr * r - kb * b) / (1 - kr - kb)
     channels = [np.clip(c, 0, 1) * 255 for c in (r, g, b)]
-    scaled = [np.asarray(Image.fromarray(c.astype(np.float32), "F").resize((width, height), Image.LANCZOS))
-              for c in channels]
+    # Clipped again after scaling: Lanczos overshoots at edges, and an RGB output cannot.
+    scaled = [np.clip(np.asarray(Image.fromarray(c.astype(np.float32), "F").resize((width, height), Image.LANCZOS)),
+                      0, 255) for c in channels]
     return luma(np.stack(scaled, -1).astype(np.float64), matrix), matrix
 
 
