@@ -853,3 +853,31 @@ async fn a_still_shows_the_colours_the_file_stores() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_gif_preview_shows_the_colours_the_file_stores() {
+    // GIF frames are RGB too: the same 8-bit conversion put them up to 4.5 levels off.
+    let service = Service::start();
+    let graph = support::ffmpeg::palette_graph(10, "640x360");
+    let path = support::ffmpeg::made(
+        "ff-palette-near-lossless.mp4",
+        &[
+            "-f", "lavfi", "-i", &graph, "-c:v", "libx264", "-crf", "1", "-pix_fmt", "yuv420p",
+        ],
+    );
+    let url = support::path_url(&path);
+    let response = service.get("/preview.gif", &[("url", &url)]).await;
+    assert_eq!(response.status(), 200);
+    // The first frame (the source at 0 s), read back by ffmpeg: a GIF's colours are exact RGB.
+    let gif = tempfile::Builder::new().suffix(".gif").tempfile().unwrap();
+    std::fs::write(gif.path(), response.bytes().await.unwrap()).unwrap();
+    let frame = support::ffmpeg::frame_at(gif.path(), 0.0);
+    let codes = support::ffmpeg::planes_at(&path, 0.0);
+    let (got, want) = (channel_means(&frame), bt601_rgb(codes));
+    for (channel, (got, want)) in ["R", "G", "B"].iter().zip(got.iter().zip(want)) {
+        assert!(
+            (got - want).abs() <= 2.25,
+            "{channel}: {got:.2} where the codes {codes:?} say {want:.2}"
+        );
+    }
+}
