@@ -45,6 +45,24 @@ if [ ! -s "$BENCH_DIR/media/sd-grain.mp4" ]; then
   mv "$BENCH_DIR/media/sd-grain.partial.mp4" "$BENCH_DIR/media/sd-grain.mp4"
 fi
 
+# HEVC as phones and cameras write it (x265, B-frames, 8-bit 4:2:0, tagged BT.709) at 1080p and
+# 2160p, and AV1 (SVT-AV1) at 1080p: 10 s each of moving detail with a little grain, a keyframe
+# every 2 s, AAC or Opus audio.
+large() { # name size encoder-args...
+  local out="$BENCH_DIR/media/$1" size=$2
+  shift 2
+  [ -s "$out" ] && return 0
+  echo "making $(basename "$out")" >&2
+  ffmpeg -v error -f lavfi -i "testsrc2=size=$size:rate=30:duration=10,noise=alls=3:allf=t" \
+    -f lavfi -i "sine=frequency=440:sample_rate=48000:duration=10" "$@" -pix_fmt yuv420p \
+    -colorspace bt709 -color_primaries bt709 -color_trc bt709 -movflags +faststart -y "${out%.mp4}.partial.mp4"
+  mv "${out%.mp4}.partial.mp4" "$out"
+}
+HEVC=(-c:v libx265 -preset veryfast -x265-params log-level=error:keyint=60:min-keyint=60 -crf 24 -tag:v hvc1 -c:a aac -b:a 128k)
+large hevc-1080p.mp4 1920x1080 "${HEVC[@]}"
+large hevc-2160p.mp4 3840x2160 "${HEVC[@]}"
+large av1-1080p.mp4 1920x1080 -c:v libsvtav1 -preset 10 -g 60 -crf 35 -svtav1-params lp=2 -c:a libopus -b:a 96k
+
 # The peer a user would install instead: thumbor with thumbor-video-engine, from PyPI, in a
 # virtualenv of its own, on 127.0.0.1:18002.
 if [ ! -x "$BENCH_DIR/thumbor/bin/thumbor" ]; then

@@ -881,3 +881,42 @@ async fn a_gif_preview_shows_the_colours_the_file_stores() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_4k_checkerboard_comes_out_grey() {
+    // One-pixel checkers of black and white at 3840x2160 (lossless H.264 as ffmpeg writes it),
+    // which the service halves before its scaler (pythumbioshrink): any pixel of the 426x240
+    // still is the mean of many black and white ones. A halving that dropped pixels instead of
+    // averaging them would give black or white; one that shifted the picture, stripes.
+    let service = Service::start();
+    let path = support::ffmpeg::made(
+        "ff-checkers-2160p.mp4",
+        &[
+            "-f", "lavfi", "-i",
+            "color=c=black:s=3840x2160:r=5:d=1,format=yuv420p,geq=lum='16+219*mod(X+Y\\,2)':cb=128:cr=128",
+            "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-pix_fmt", "yuv420p",
+        ],
+    );
+    let [y, _, _] = support::ffmpeg::planes_at(&path, 0.5);
+    assert!(
+        (y - 125.5).abs() < 0.5,
+        "the file holds the checkers: mean luma {y}"
+    );
+    let want = (125.5 - 16.0) * 255.0 / 219.0;
+    let url = support::path_url(&path);
+    let response = service
+        .get("/thumb.png", &[("url", url.as_str()), ("time", "0.5")])
+        .await;
+    assert_eq!(response.status(), 200);
+    let image = Image::decode(&response.bytes().await.unwrap(), ImageFormat::Png);
+    assert_eq!((image.width, image.height), (426, 240));
+    for (x, y, pixel) in image.rgb.enumerate_pixels() {
+        for value in pixel.0 {
+            assert!(
+                (f64::from(value) - want).abs() <= 3.0,
+                "pixel ({x}, {y}) is {:?} where the checkers' mean is {want:.1}",
+                pixel.0
+            );
+        }
+    }
+}
